@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from airflow_azml.cli import migrate
+from airflow_azml.cli import migrate, run
 
 __all__ = ["main"]
 
@@ -15,5 +15,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="azml", description="airflow-azml command line tools")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     migrate.add_parser(subparsers)
+    run.add_parser(subparsers)
     args = parser.parse_args(argv)
     return args.func(args)

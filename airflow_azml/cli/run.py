@@ -1,0 +1,61 @@
+"""``azml run DAG_FILE``: run a pipeline DAG file through the embedded Airflow, with live progress."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from airflow_azml.cli._common import pick_plan
+
+__all__ = ["add_parser", "run", "parse_params"]
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """``k=v`` pairs; values are read as JSON when they parse (5, true, {"a":1}), else as text."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--param {item!r}: use NAME=VALUE.")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("run", help="run a pipeline DAG file locally through Airflow (dag.test)")
+    p.add_argument("dag_file", type=Path)
+    p.add_argument("--dag-id", help="which DAG of the file (default: the only one)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="pipeline parameter value (repeatable)")
+    p.add_argument("--regenerate-outputs", action="store_true", help="reuse nothing in this run")
+    p.add_argument("--quiet", action="store_true", help="print only the final step table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from airflow_azml.core.experiment import Experiment, run_conf
+    from airflow_azml.core.workspace import Workspace
+    from airflow_azml.local.embedded import start_local_run
+    from airflow_azml.pipeline.core.backends import LocalBackend
+    from airflow_azml.pipeline.core.run import PipelineRun
+
+    plan = pick_plan(args.dag_file, args.dag_id)
+    conf = run_conf(plan, parse_params(args.param), None, args.regenerate_outputs)
+    handle = start_local_run(args.dag_file, plan["dag_id"], conf)
+    experiment = Experiment(Workspace.from_spec(plan["workspace"]), plan["dag_id"])
+    pipeline_run = PipelineRun(experiment, backend=LocalBackend(handle, plan), plan=plan)
+    status = pipeline_run.wait_for_completion(show_output=not args.quiet, raise_on_error=False)
+    if args.quiet:
+        print(pipeline_run.step_table())
+    if status != "Finished":
+        for step in pipeline_run.get_steps():
+            if step.get_status() == "Failed":
+                print(f"\n--- {step.name}: {(step.record or {}).get('error', '')}")
+        err = LocalBackend.error(pipeline_run._backend)
+        if err:
+            print(err)
+    return 0 if status == "Finished" else 1

@@ -1,0 +1,33 @@
+"""Where airflow-azml keeps local state, and how DAG-file-relative paths are resolved."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["azml_home", "caller_dir"]
+
+_PKG_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def azml_home() -> Path:
+    """``$AZML_HOME``, else ``~/.azml``: the local datastore root and the embedded Airflow home."""
+    return Path(os.environ.get("AZML_HOME") or Path.home() / ".azml").expanduser().resolve()
+
+
+def caller_dir() -> Path:
+    """The folder of the user file that called into airflow-azml, else the working directory.
+
+    Airflow parses DAG files from an unpredictable working directory, so relative paths
+    in a DAG file (source_directory, the workspace file) are resolved against the file.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PKG_DIR) and not filename.startswith("<") and "importlib" not in filename:
+            path = Path(filename)
+            if path.is_file():
+                return path.resolve().parent
+        frame = frame.f_back
+    return Path.cwd()

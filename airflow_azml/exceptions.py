@@ -1,0 +1,74 @@
+"""Every error airflow-azml raises on purpose.
+
+Messages say what is wrong, where (step, data, file) and how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "AzmlError",
+    "UserErrorException",
+    "PipelineValidationError",
+    "WorkspaceConfigError",
+    "ComputeTargetException",
+    "DatastoreError",
+    "DatasetNotFoundError",
+    "PathEscapeError",
+    "StepFailedError",
+    "ActivityFailedException",
+    "did_you_mean",
+]
+
+
+class AzmlError(Exception):
+    """Base class of airflow-azml errors."""
+
+
+class UserErrorException(AzmlError, ValueError):
+    """Bad input from the user (same name as azureml.exceptions.UserErrorException)."""
+
+
+class PipelineValidationError(UserErrorException):
+    """A pipeline that cannot run; ``problems`` lists each problem as a sentence."""
+
+    def __init__(self, problems: Iterable[str]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"The pipeline is not valid ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class WorkspaceConfigError(UserErrorException):
+    """The workspace file is missing, unreadable or inconsistent."""
+
+
+class ComputeTargetException(UserErrorException):
+    """An unknown or misconfigured compute target (azureml.core.compute_target name)."""
+
+
+class DatastoreError(UserErrorException):
+    """A datastore that does not exist or cannot do what was asked."""
+
+
+class DatasetNotFoundError(UserErrorException):
+    """No registered dataset of that name or version."""
+
+
+class PathEscapeError(DatastoreError):
+    """A datastore-relative path that would leave the datastore's root."""
+
+
+class StepFailedError(AzmlError):
+    """A step's script exited non-zero; the message carries the tail of its stderr."""
+
+
+class ActivityFailedException(AzmlError):
+    """A pipeline run ended Failed while waiting on it (azureml.exceptions name)."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """Return ' Did you mean 'x'?' when a known name is close to ``name``, else ''."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""

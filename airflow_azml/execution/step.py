@@ -1,0 +1,177 @@
+"""One step run from start to finish, the same in a local run and on a worker."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_azml.core._home import azml_home
+from airflow_azml.core.workspace import Workspace
+from airflow_azml.exceptions import StepFailedError, UserErrorException
+from airflow_azml.execution.inputs import InputResolver
+from airflow_azml.execution.outputs import OutputStager
+from airflow_azml.execution.params import coerce_params, expand_arguments
+from airflow_azml.execution.process import StepProcess
+from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
+from airflow_azml.runtime import CONTEXT_ENV
+from airflow_azml.runtime.metrics import read_metrics, summarize
+
+__all__ = ["StepInvocation", "StepExecution", "SCRIPT_KINDS"]
+
+SCRIPT_KINDS = ("python_script", "estimator")
+
+
+@dataclass
+class StepInvocation:
+    """Everything a step run needs, gathered by the operator from Airflow's context."""
+
+    dag_id: str
+    run_id: str
+    step: dict[str, Any]
+    workspace: dict[str, Any]
+    parameters: dict[str, Any]
+    params: dict[str, Any]
+    upstream: dict[str, Any] = field(default_factory=dict)
+    try_number: int = 1
+    conf: dict[str, Any] = field(default_factory=dict)
+    compat: bool = False
+
+
+class StepExecution:
+    """Resolve inputs, stage outputs, launch, commit on success, record everything."""
+
+    def __init__(self, inv: StepInvocation, log: Any = None):
+        self.inv = inv
+        self.step = inv.step
+        self.log = log or logging.getLogger("airflow_azml.step")
+        self.ws = Workspace.from_spec(inv.workspace)
+        self.slug = run_slug(inv.run_id)
+        self.records = RunRecords(self.ws.get_default_datastore().store, inv.dag_id, inv.run_id)
+        self.workdir = azml_home() / "work" / inv.dag_id / self.slug / self.step["task_id"] / f"try_{inv.try_number}"
+        self.process: StepProcess | None = None
+        self.record: dict[str, Any] = {}
+
+    def run(self) -> dict[str, Any]:
+        started = time.time()
+        self.record = self._base_record(started)
+        self.records.write_step(self.step["task_id"], self.record)
+        stager = OutputStager(self.ws, self.workdir, self.slug, self.step["task_id"], f"try_{self.inv.try_number}",
+                              self.inv.dag_id)
+        try:
+            outputs = self._run_and_commit(stager)
+        except BaseException as exc:
+            stager.discard()
+            self._finish("Failed", started, error=str(exc))
+            self.records.mark_failed(self.step["task_id"])
+            raise
+        self._finish("Finished", started, outputs=outputs)
+        return {"outputs": outputs, "metrics": self.record.get("metrics", {}), "status": "Finished"}
+
+    def _run_and_commit(self, stager: OutputStager) -> dict[str, Any]:
+        params = coerce_params(self.inv.parameters, self.inv.params, self.step["name"])
+        resolver = InputResolver(self.ws, self.workdir, params, self.inv.upstream, self.step["name"])
+        inputs: dict[str, Any] = {}
+        for spec in self.step["inputs"]:
+            inputs[spec["name"]], self.record["inputs"][spec["name"]] = resolver.resolve(spec)
+        out_paths = {spec["name"]: str(stager.prepare(spec)) for spec in self.step["outputs"]}
+        self.record["parameters"] = params
+        code = self._launch(params, inputs, out_paths)
+        if code != 0:
+            tail = "\n".join(self.process.stderr_tail) if self.process else ""
+            raise StepFailedError(
+                f"Step {self.step['name']!r} failed: {self.step.get('script_name', 'the process')} exited with code "
+                f"{code}.\n--- last lines of stderr ---\n{tail}"
+            )
+        outputs = stager.commit(self.log)
+        self._register(outputs)
+        return outputs
+
+    def _launch(self, params: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str]) -> int:
+        if self.step["kind"] not in SCRIPT_KINDS:
+            raise UserErrorException(f"Step kind {self.step['kind']!r} has no process launcher.")
+        args = expand_arguments(self.step["arguments"], params, inputs, outputs, self.step["name"])
+        ctx_file = self._write_context(inputs, outputs)
+        env = self._env(params, ctx_file)
+        argv = [sys.executable, "-m", "airflow_azml.runtime.launch", self.step["script_name"], *args]
+        self.process = StepProcess(argv, cwd=Path(self.step["source_directory"]), env=env, log=self.log,
+                                   logdir=self.workdir / "logs")
+        return self.process.run()
+
+    def _write_context(self, inputs: dict[str, Any], outputs: dict[str, str]) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        ctx = {
+            "run_id": step_run_id(self.inv.run_id, self.step["task_id"]),
+            "parent_run_id": self.inv.run_id,
+            "step_name": self.step["name"],
+            "experiment": self.inv.dag_id,
+            "workspace": self.inv.workspace,
+            "input_datasets": inputs,
+            "output_datasets": outputs,
+            "metrics_file": str(self.workdir / "metrics.jsonl"),
+            "parent_metrics_file": str(self.workdir / "parent_metrics.jsonl"),
+            "files_dir": str(self.workdir / "files"),
+        }
+        for name in ("metrics.jsonl", "parent_metrics.jsonl"):
+            (self.workdir / name).unlink(missing_ok=True)
+        path = self.workdir / "context.json"
+        path.write_text(json.dumps(ctx, indent=1, default=str))
+        return path
+
+    def _env(self, params: dict[str, Any], ctx_file: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.step.get("environment", {}).get("env", {}))
+        for key, value in self.step.get("params", {}).items():
+            resolved = params[value["$param"]] if isinstance(value, dict) and "$param" in value else value
+            env[f"AML_PARAMETER_{key}"] = str(resolved)
+        env[CONTEXT_ENV] = str(ctx_file)
+        env["AZUREML_RUN_ID"] = step_run_id(self.inv.run_id, self.step["task_id"])
+        env["AZUREML_EXPERIMENT_NAME"] = self.inv.dag_id
+        env["PYTHONUNBUFFERED"] = "1"
+        if self.inv.compat:
+            env["AZML_COMPAT"] = "1"
+        return env
+
+    def _register(self, outputs: dict[str, Any]) -> None:
+        from airflow_azml.data.dataset import dataset_from_definition
+
+        for spec in self.step["outputs"]:
+            reg = spec.get("register")
+            if not reg:
+                continue
+            where = outputs[spec["name"]]
+            kind = "tabular" if spec.get("tabular") else "file"
+            definition = {"kind": kind, "paths": [{"datastore": where["datastore"], "path": where["path"]}],
+                          **(spec.get("tabular") or {"options": {}})}
+            ds = dataset_from_definition(definition, self.ws).register(
+                self.ws, reg["name"], reg.get("description"), reg.get("tags"), create_new_version=True)
+            self.log.info("Registered dataset %r version %s", ds.name, ds.version)
+
+    def _base_record(self, started: float) -> dict[str, Any]:
+        return {"name": self.step["name"], "task_id": self.step["task_id"], "kind": self.step["kind"],
+                "status": "Running", "start": started, "try_number": self.inv.try_number,
+                "host": socket.gethostname(), "compute_target": self.step.get("compute_target"),
+                "run_id": step_run_id(self.inv.run_id, self.step["task_id"]), "inputs": {}, "outputs": {}}
+
+    def _finish(self, status: str, started: float, outputs: dict | None = None, error: str | None = None) -> None:
+        end = time.time()
+        metrics = summarize(read_metrics(self.workdir / "metrics.jsonl"))
+        logs = {n: self.records.put_file(self.step["task_id"], n, self.workdir / "logs" / n)
+                for n in ("stdout.txt", "stderr.txt")}
+        self.records.put_file(self.step["task_id"], "metrics.jsonl", self.workdir / "metrics.jsonl")
+        self.records.put_file(self.step["task_id"], "parent_metrics.jsonl", self.workdir / "parent_metrics.jsonl")
+        if (self.workdir / "files").exists():
+            self.records.put_file(self.step["task_id"], "files", self.workdir / "files")
+        self.record.update(status=status, end=end, duration=round(end - started, 3), metrics=metrics, logs=logs,
+                           outputs=outputs or {}, error=error)
+        self.records.write_step(self.step["task_id"], self.record)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()

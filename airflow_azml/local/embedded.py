@@ -1,0 +1,149 @@
+"""Run pipelines through the embedded Airflow without importing Airflow in the caller.
+
+The caller (a notebook, ``azml run``, ``Experiment.submit``) starts
+``python -m airflow_azml.local.runner`` with an environment that points Airflow at a
+project-local home: SQLite metadata DB, no examples, parallelism 4. The runner runs the DAG
+with ``dag.test()`` — the same operators, task runner, XCom and DB as a deployment.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from airflow_azml.core._home import azml_home
+from airflow_azml.exceptions import AzmlError
+
+__all__ = ["airflow_home", "embedded_env", "ensure_db", "LocalRunHandle", "start_local_run", "LOADER_NAME"]
+
+LOADER_NAME = "azml_submitted_dags.py"
+_LOADER = '''"""DAGs submitted from Python with Experiment.submit (written by airflow-azml)."""
+from airflow_azml.operators.render import load_submitted_dags
+
+globals().update(load_submitted_dags(__file__))
+'''
+
+
+def airflow_home() -> Path:
+    return azml_home() / "airflow"
+
+
+def embedded_env(dags_folder: Path) -> dict[str, str]:
+    home = airflow_home()
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AZML_HOME": str(azml_home()),
+    })
+    return env
+
+
+def ensure_db(env: dict[str, str]) -> None:
+    """``airflow db migrate`` once per home (and again after an Airflow upgrade), under a lock."""
+    home = Path(env["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    from importlib.metadata import version
+
+    marker = home / f".migrated-{version('apache-airflow')}"
+    if marker.exists():
+        return
+    with open(home / ".migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return
+        proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            raise AzmlError(f"Could not create the embedded Airflow database in {home}:\n{proc.stderr[-3000:]}")
+        marker.write_text(time.ctime())
+
+
+class LocalRunHandle:
+    """A running (or finished) local run: the runner process and the status file it keeps."""
+
+    def __init__(self, proc: subprocess.Popen | None, status_file: Path, log_file: Path):
+        self.proc = proc
+        self.status_file = status_file
+        self.log_file = log_file
+
+    def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.status_file.exists():
+            try:
+                data = json.loads(self.status_file.read_text())
+            except ValueError:
+                data = {}
+        if self.proc is not None and self.proc.poll() is not None and data.get("state") in (None, "running", "queued"):
+            tail = self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
+            data = {**data, "state": "failed", "error": f"The local runner exited with {self.proc.returncode}:\n{tail}"}
+        return data
+
+    def wait_for_run_id(self, timeout: float = 300) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.status()
+            if st.get("run_id"):
+                return str(st["run_id"])
+            if st.get("state") == "failed":
+                raise AzmlError(st.get("error", "The local run failed to start."))
+            time.sleep(0.1)
+        raise AzmlError(f"The local runner did not start a run within {timeout} s; see {self.log_file}.")
+
+    def cancel(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def start_local_run(dag_file: Path, dag_id: str | None, conf: dict[str, Any], *, wait: bool = False) -> LocalRunHandle:
+    """Start the runner for ``dag_file`` (its folder becomes the dags folder)."""
+    dag_file = dag_file.resolve()
+    env = embedded_env(dag_file.parent)
+    ensure_db(env)
+    runs = airflow_home() / "azml_runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    stamp = f"{dag_id or dag_file.stem}-{time.time_ns()}"
+    status_file, log_file = runs / f"{stamp}.json", runs / f"{stamp}.log"
+    argv = [sys.executable, "-m", "airflow_azml.local.runner", "--dag-file", str(dag_file),
+            "--conf", json.dumps(conf), "--status-file", str(status_file)]
+    if dag_id:
+        argv += ["--dag-id", dag_id]
+    with open(log_file, "wb") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    handle = LocalRunHandle(proc, status_file, log_file)
+    if wait:
+        proc.wait()
+    return handle
+
+
+def write_submitted_plan(plan: dict[str, Any]) -> Path:
+    """Store a plan where the loader DAG file finds it; returns the loader's path."""
+    from airflow_azml.compiler import plan_to_json
+
+    dags = airflow_home() / "dags"
+    folder = dags / "azml_submitted"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{plan['dag_id']}.json"
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(plan_to_json(plan))
+    os.replace(tmp, target)
+    loader = dags / LOADER_NAME
+    if not loader.exists() or loader.read_text() != _LOADER:
+        loader.write_text(_LOADER)
+    return loader

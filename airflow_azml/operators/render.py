@@ -1,0 +1,92 @@
+"""Renderer: Plan -> Airflow DAG (Params, one task per step, edges, routing, docs)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Param
+
+from airflow_azml.compiler import load_plan
+from airflow_azml.operators.step import AzmlStepOperator, EstimatorStepOperator, PythonScriptStepOperator
+
+__all__ = ["render_dag", "load_submitted_dags", "OPERATORS", "describe_plan"]
+
+OPERATORS: dict[str, type[AzmlStepOperator]] = {
+    "python_script": PythonScriptStepOperator,
+    "estimator": EstimatorStepOperator,
+}
+
+_SCHEMA = {"int": "integer", "float": "number", "bool": "boolean", "string": "string"}
+
+
+def _param(name: str, spec: dict[str, Any]) -> Param:
+    ptype, default, desc = spec["type"], spec["default"], spec.get("description")
+    if ptype in _SCHEMA:
+        return Param(default, type=_SCHEMA[ptype], description=desc or f"Pipeline parameter ({ptype}).")
+    if ptype == "datapath":
+        return Param(default, type="object", description=desc or "DataPath: a datastore and a path on it.",
+                     properties={"datastore": {"type": "string"}, "path_on_datastore": {"type": "string"}},
+                     required=["datastore", "path_on_datastore"])
+    return Param(default, type="object", description=desc or "Dataset: a registered name and version.",
+                 properties={"name": {"type": "string"}, "version": {"type": "string"}})
+
+
+def _routing(step: dict[str, Any]) -> dict[str, Any]:
+    routing = dict(step.get("routing", {}))
+    for key in ("execution_timeout", "retry_delay"):
+        if key in routing:
+            routing[key] = timedelta(seconds=float(routing[key]))
+    if step.get("timeout_seconds"):
+        routing["execution_timeout"] = timedelta(seconds=float(step["timeout_seconds"]))
+    return routing
+
+
+def describe_plan(plan: dict[str, Any]) -> str:
+    """doc_md: the pipeline's steps, their data and parameters."""
+    lines = [f"# {plan['dag_id']}", "", plan.get("description") or "An Azure ML–style pipeline (airflow-azml).", "",
+             "| step | type | compute | reads | writes |", "|---|---|---|---|---|"]
+    for step in plan["steps"].values():
+        reads = ", ".join(f"{i['name']} ← {i.get('step', i.get('datastore', i['source']))}" for i in step["inputs"])
+        writes = ", ".join(o["name"] for o in step["outputs"])
+        lines.append(f"| {step['name']} | {step['kind']} | {step.get('compute_target') or 'local'} | "
+                     f"{reads or '-'} | {writes or '-'} |")
+    if plan["parameters"]:
+        lines += ["", "**Parameters:** " + ", ".join(
+            f"`{n}` ({p['type']}, default `{json.dumps(p['default'])}`)" for n, p in plan["parameters"].items())]
+    return "\n".join(lines)
+
+
+def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) -> DAG:
+    """The Airflow DAG for ``plan``. Cheap: no I/O, one small operator per step."""
+    from airflow_azml import compat
+
+    dag_kwargs.setdefault("doc_md", describe_plan(plan))
+    dag_kwargs.setdefault("description", (plan.get("description") or "")[:200] or None)
+    dag_kwargs.setdefault("catchup", False)
+    dag_kwargs.setdefault("start_date", datetime(2024, 1, 1) if schedule is not None else None)
+    dag_kwargs.setdefault("tags", ["azml"])
+    dag_kwargs.setdefault("max_active_tasks", 16)
+    params = {n: _param(n, s) for n, s in plan["parameters"].items()}
+    dag = DAG(dag_id=plan["dag_id"], schedule=schedule, params=params, **dag_kwargs)
+    shared = {"workspace": plan["workspace"], "parameters": plan["parameters"], "compat": compat.is_enabled()}
+    tasks: dict[str, AzmlStepOperator] = {}
+    for task_id, step in plan["steps"].items():
+        op = OPERATORS[step["kind"]]
+        tasks[task_id] = op(task_id=task_id, step=step, pipeline=shared, dag=dag, **_routing(step))
+    for task_id, step in plan["steps"].items():
+        for up in step["upstream"]:
+            tasks[up] >> tasks[task_id]
+    return dag
+
+
+def load_submitted_dags(loader_file: str) -> dict[str, DAG]:
+    """DAGs for every plan stored beside the loader (``Experiment.submit`` writes them)."""
+    folder = Path(loader_file).parent / "azml_submitted"
+    dags = {}
+    for path in sorted(folder.glob("*.json")):
+        plan = load_plan(path.read_text())
+        dags[f"dag_{plan['dag_id']}"] = render_dag(plan)
+    return dags

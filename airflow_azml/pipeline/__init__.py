@@ -1,0 +1,3 @@
+"""azureml.pipeline names."""
+
+__all__: list[str] = []

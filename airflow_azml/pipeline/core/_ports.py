@@ -1,0 +1,116 @@
+"""Normalise what users put in ``inputs`` / ``outputs`` / ``arguments`` into declarations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_azml.data.data_reference import DataReference
+from airflow_azml.data.datapath import DataPathComputeBinding
+from airflow_azml.data.dataset import AbstractDataset
+from airflow_azml.data.dataset_consumption_config import DatasetConsumptionConfig
+from airflow_azml.data.output_dataset_config import OutputFileDatasetConfig, OutputTabularDatasetConfig
+from airflow_azml.exceptions import UserErrorException
+from airflow_azml.pipeline.core.graph import PipelineParameter
+from airflow_azml.pipeline.core.pipeline_data import (
+    InputPortBinding,
+    PipelineData,
+    PipelineOutputFileDataset,
+    PipelineOutputTabularDataset,
+)
+
+__all__ = ["InputDecl", "OutputDecl", "normalize_input", "normalize_output", "origin"]
+
+PRODUCED = (PipelineData, OutputFileDatasetConfig)
+
+
+def origin(data: Any) -> Any:
+    """The object that identifies produced data (an OutputFileDatasetConfig's first instance)."""
+    return getattr(data, "_origin", data)
+
+
+@dataclass
+class InputDecl:
+    """One input of a step. ``source`` is 'step_output', 'datastore', 'dataset', 'datapath_param'
+    or 'dataset_param'; ``obj`` is the PipelineData / DataReference / Dataset / PipelineParameter."""
+
+    name: str
+    source: str
+    obj: Any
+    mode: str = "mount"
+    path_on_compute: str | None = None
+    overwrite: bool | None = None
+    tabular: dict[str, Any] | None = None
+    aliases: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class OutputDecl:
+    name: str
+    obj: Any
+    aliases: list[Any] = field(default_factory=list)
+
+
+def normalize_input(item: Any, step: str) -> InputDecl:
+    if isinstance(item, PipelineData):
+        return InputDecl(item.name, "step_output", item, aliases=[item])
+    if isinstance(item, InputPortBinding):
+        return InputDecl(item.name, "step_output", origin(item.bind_object), item.bind_mode, item.path_on_compute,
+                         item.overwrite, item.tabular, aliases=[item, item.bind_object])
+    if isinstance(item, PipelineOutputFileDataset | PipelineOutputTabularDataset):
+        b = item._binding()
+        return InputDecl(b.name, "step_output", b.bind_object, b.bind_mode, b.path_on_compute, None, b.tabular,
+                         aliases=[item])
+    if isinstance(item, OutputFileDatasetConfig):
+        return InputDecl(item.name, "step_output", origin(item), aliases=[item])
+    if isinstance(item, OutputTabularDatasetConfig):
+        return normalize_input(item.as_input(), step)
+    if isinstance(item, DataReference):
+        mode = "download" if item.mode == "download" else "mount"
+        return InputDecl(item.data_reference_name, "datastore", item, mode, item.path_on_compute, item.overwrite,
+                         aliases=[item])
+    if isinstance(item, DatasetConsumptionConfig):
+        return _consumption_input(item, step)
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], PipelineParameter):
+        param, binding = item
+        if param.param_type != "datapath" or not isinstance(binding, DataPathComputeBinding):
+            raise UserErrorException(
+                f"Step {step!r}: a (PipelineParameter, binding) input needs a DataPath default and a "
+                "DataPathComputeBinding, e.g. (PipelineParameter('p', DataPath(ds, 'x')), DataPathComputeBinding())."
+            )
+        return InputDecl(param.name, "datapath_param", param, binding.mode, binding.path_on_compute,
+                         binding.overwrite, aliases=[item, param])
+    if isinstance(item, AbstractDataset):
+        raise UserErrorException(
+            f"Step {step!r}: the dataset {item!r} is used without a name; call "
+            f".as_named_input('name') on it (then .as_mount() or .as_download() for file datasets)."
+        )
+    raise UserErrorException(f"Step {step!r}: {item!r} ({type(item).__name__}) cannot be a step input.")
+
+
+def _consumption_input(item: DatasetConsumptionConfig, step: str) -> InputDecl:
+    ds = item.dataset
+    tabular = getattr(item, "tabular", None)
+    if isinstance(ds, PipelineParameter):
+        source = "dataset_param" if ds.param_type == "dataset" else "datapath_param"
+        return InputDecl(item.name, source, ds, item.mode, item.path_on_compute, aliases=[item, ds])
+    if isinstance(ds, PRODUCED):
+        mode = "mount" if item.mode == "direct" and not tabular else item.mode
+        return InputDecl(item.name, "step_output", origin(ds), mode, item.path_on_compute, tabular=tabular,
+                         aliases=[item])
+    if isinstance(ds, AbstractDataset):
+        return InputDecl(item.name, "dataset", ds, item.mode, item.path_on_compute, aliases=[item])
+    raise UserErrorException(f"Step {step!r}: input {item.name!r} wraps {ds!r}, which is not a dataset.")
+
+
+def normalize_output(item: Any, step: str) -> OutputDecl:
+    if isinstance(item, PipelineData):
+        return OutputDecl(item.name, item, aliases=[item])
+    if isinstance(item, OutputFileDatasetConfig):
+        return OutputDecl(item.name, item, aliases=[item, origin(item)])
+    if isinstance(item, OutputTabularDatasetConfig):
+        return OutputDecl(item.name, item.file_config, aliases=[item, item.file_config, origin(item.file_config)])
+    raise UserErrorException(
+        f"Step {step!r}: {item!r} ({type(item).__name__}) cannot be a step output; use PipelineData or "
+        "OutputFileDatasetConfig."
+    )

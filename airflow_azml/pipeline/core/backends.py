@@ -1,0 +1,49 @@
+"""Where a submitted run goes: the embedded Airflow (default) or a remote one over REST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_azml.pipeline.core.run import PipelineRun
+
+__all__ = ["submit_plan", "LocalBackend"]
+
+
+class LocalBackend:
+    """States of a run executed by the local runner (``dag.test()`` in a child process)."""
+
+    def __init__(self, handle: Any, plan: dict[str, Any]):
+        self.handle = handle
+        self.plan = plan
+        self._run_id = handle.wait_for_run_id()
+
+    def run_id(self) -> str:
+        return self._run_id
+
+    def state(self) -> str | None:
+        return self.handle.status().get("state")
+
+    def task_states(self) -> dict[str, str | None]:
+        st = self.handle.status()
+        if "tasks" in st:
+            return {tid: t.get("state") for tid, t in st["tasks"].items()}
+        return {}
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+    def error(self) -> str | None:
+        return self.handle.status().get("error")
+
+
+def submit_plan(experiment: Any, plan: dict[str, Any], conf: dict[str, Any]) -> PipelineRun:
+    ws = experiment.workspace
+    if (ws._config.get("airflow") or {}).get("base_url"):
+        from airflow_azml.client.remote import submit_remote
+
+        return submit_remote(experiment, plan, conf)
+    from airflow_azml.local.embedded import start_local_run, write_submitted_plan
+
+    loader = write_submitted_plan(plan)
+    handle = start_local_run(loader, plan["dag_id"], conf)
+    return PipelineRun(experiment, backend=LocalBackend(handle, plan), plan=plan)

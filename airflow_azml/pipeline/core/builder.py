@@ -1,0 +1,171 @@
+"""PipelineStep: what every step type shares (name, data, arguments, compute, reuse)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from airflow_azml.core._home import caller_dir
+from airflow_azml.data.data_reference import DataReference
+from airflow_azml.data.dataset import AbstractDataset
+from airflow_azml.data.dataset_consumption_config import DatasetConsumptionConfig
+from airflow_azml.data.output_dataset_config import OutputFileDatasetConfig, OutputTabularDatasetConfig
+from airflow_azml.exceptions import UserErrorException
+from airflow_azml.pipeline.core._ports import InputDecl, OutputDecl, normalize_input, normalize_output, origin
+from airflow_azml.pipeline.core.graph import PipelineParameter
+from airflow_azml.pipeline.core.pipeline_data import (
+    InputPortBinding,
+    PipelineData,
+    PipelineOutputFileDataset,
+    PipelineOutputTabularDataset,
+)
+
+__all__ = ["PipelineStep", "task_id_for", "compute_name"]
+
+_AUTO_INPUTS = (DatasetConsumptionConfig, OutputTabularDatasetConfig)
+_DATA_TYPES = (PipelineData, InputPortBinding, PipelineOutputFileDataset, PipelineOutputTabularDataset,
+               OutputFileDatasetConfig, OutputTabularDatasetConfig, DataReference, DatasetConsumptionConfig)
+
+
+def task_id_for(name: str) -> str:
+    """Airflow task ids allow letters, digits, '_', '-' and '.'; everything else becomes '_'."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "step"
+
+
+def compute_name(compute_target: Any) -> str | None:
+    """v1 takes a ComputeTarget, its name, or a (name, type) tuple."""
+    if compute_target is None:
+        return None
+    if isinstance(compute_target, tuple):
+        return str(compute_target[0])
+    return str(getattr(compute_target, "name", compute_target))
+
+
+class PipelineStep:
+    """Base of every step. Subclasses set ``step_kind`` and add their fields to the plan."""
+
+    step_kind = "base"
+
+    def __init__(self, name: str, inputs: list | None = None, outputs: list | None = None,
+                 arguments: list | None = None, compute_target: Any = None, allow_reuse: bool = True,
+                 version: str | None = None, source_directory: str | None = None, params: dict | None = None):
+        if not isinstance(name, str) or not name.strip():
+            raise UserErrorException(f"A {type(self).__name__} needs a non-empty name (got {name!r}).")
+        self.name = name
+        self.task_id = task_id_for(name)
+        self.compute_target = compute_name(compute_target)
+        self._compute_obj = compute_target if hasattr(compute_target, "routing") else None
+        self.allow_reuse = bool(allow_reuse)
+        self.version = version
+        self._source_dir_given = source_directory is not None
+        self.source_directory = self._resolve_dir(source_directory)
+        self._run_after: list[PipelineStep] = []
+        self._inputs: list[InputDecl] = [normalize_input(i, name) for i in (inputs or [])]
+        self._outputs: list[OutputDecl] = [normalize_output(o, name) for o in (outputs or [])]
+        self.arguments = list(arguments or [])
+        self._args = [self._encode_arg(a) for a in self.arguments]
+        self.params = dict(params or {})
+        self._check_names()
+        for out in self._outputs:
+            origin(out.obj)._producers.append(self)
+
+    @staticmethod
+    def _resolve_dir(source_directory: str | None) -> Path:
+        base = caller_dir()
+        if source_directory is None:
+            return base
+        path = Path(source_directory).expanduser()
+        return path if path.is_absolute() else (base / path).resolve()
+
+    # -- data declarations -------------------------------------------------------------
+    @property
+    def inputs(self) -> list[InputDecl]:
+        return self._inputs
+
+    @property
+    def outputs(self) -> list[OutputDecl]:
+        return self._outputs
+
+    def _find(self, obj: Any) -> tuple[str, str] | None:
+        for decl in self._outputs:
+            if any(obj is a for a in decl.aliases) or origin(obj) is origin(decl.obj):
+                return "output", decl.name
+        for decl in self._inputs:
+            if any(obj is a for a in decl.aliases):
+                return "input", decl.name
+        underlying = getattr(obj, "bind_object", getattr(obj, "pipeline_data", obj))
+        for decl in self._inputs:
+            if decl.source == "step_output" and origin(underlying) is decl.obj:
+                return "input", decl.name
+        return None
+
+    def _encode_arg(self, arg: Any) -> Any:
+        """An argument as plan data: literals as is, data and parameters as placeholders."""
+        if isinstance(arg, bool | int | float | str):
+            return arg
+        if isinstance(arg, PipelineParameter) and arg.param_type not in ("datapath", "dataset"):
+            return {"$param": arg.name}
+        if isinstance(arg, AbstractDataset):
+            raise UserErrorException(
+                f"Step {self.name!r}: dataset {arg!r} is in arguments without a name; pass "
+                "dataset.as_named_input('name') (and list it in inputs, or let arguments add it)."
+            )
+        found = self._find(arg)
+        if found is None and isinstance(arg, OutputFileDatasetConfig):
+            self._outputs.append(normalize_output(arg, self.name))
+            found = ("output", arg.name)
+        elif found is None and isinstance(arg, _AUTO_INPUTS):
+            self._inputs.append(normalize_input(arg, self.name))
+            found = ("input", self._inputs[-1].name)
+        if found is None and (isinstance(arg, _DATA_TYPES) or isinstance(arg, PipelineParameter | tuple)):
+            raise UserErrorException(
+                f"Step {self.name!r}: {arg!r} is used in arguments but is not declared in the step's inputs or "
+                "outputs. Add it to inputs=[...] (data the step reads) or outputs=[...] (data it writes)."
+            )
+        if found is None:
+            raise UserErrorException(
+                f"Step {self.name!r}: argument {arg!r} of type {type(arg).__name__} is not supported; use str, "
+                "int, float, bool, a PipelineParameter or declared data."
+            )
+        return {f"${found[0]}": found[1]}
+
+    def _check_names(self) -> None:
+        seen: dict[str, str] = {}
+        for role, decls in (("input", self._inputs), ("output", self._outputs)):
+            for d in decls:
+                if d.name in seen:
+                    raise UserErrorException(
+                        f"Step {self.name!r}: the name {d.name!r} is used by two {seen[d.name]}/{role} ports; "
+                        "give each input and output its own name (as_input('other_name') for inputs)."
+                    )
+                seen[d.name] = role
+
+    # -- graph -------------------------------------------------------------------------
+    def run_after(self, step: PipelineStep) -> None:
+        """Run this step only after ``step`` finishes (a control edge, no data)."""
+        if not isinstance(step, PipelineStep):
+            raise UserErrorException(f"{self.name}.run_after() takes a step, not {step!r}.")
+        self._run_after.append(step)
+
+    def parameters(self) -> list[PipelineParameter]:
+        """Every PipelineParameter this step uses (arguments, params, inputs)."""
+        found = [a for a in self.arguments if isinstance(a, PipelineParameter)]
+        found += [v for v in self.params.values() if isinstance(v, PipelineParameter)]
+        found += [d.obj for d in self._inputs if isinstance(d.obj, PipelineParameter)]
+        return found + self._extra_parameters()
+
+    def _extra_parameters(self) -> list[PipelineParameter]:
+        return []
+
+    # -- hooks for subclasses ----------------------------------------------------------
+    def check(self, workspace: Any) -> list[str]:
+        """Problems only visible with the whole pipeline (missing files...), as sentences."""
+        return []
+
+    def plan_fields(self) -> dict[str, Any]:
+        """Step-type-specific plan data (JSON-able)."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

@@ -1,0 +1,215 @@
+"""Pipeline and StepSequence: a graph of steps that validates itself when built."""
+
+from __future__ import annotations
+
+import graphlib
+from typing import Any
+
+from airflow_azml.exceptions import PipelineValidationError, UserErrorException, did_you_mean
+from airflow_azml.pipeline.core._ports import PRODUCED
+from airflow_azml.pipeline.core.builder import PipelineStep
+
+__all__ = ["Pipeline", "StepSequence"]
+
+
+class StepSequence:
+    """``StepSequence(steps=[a, [b, c], d])``: each element waits for every earlier one."""
+
+    def __init__(self, steps: list | None = None):
+        self.steps = list(steps or [])
+
+    def _flatten(self) -> list[PipelineStep]:
+        flat: list[PipelineStep] = []
+        previous: list[PipelineStep] = []
+        for element in self.steps:
+            group = list(element) if isinstance(element, list | tuple) else [element]
+            for step in group:
+                for before in previous:
+                    if before not in step._run_after:
+                        step.run_after(before)
+            flat += group
+            previous = previous + group
+        return flat
+
+
+class Pipeline:
+    """``Pipeline(workspace, steps, description=None, default_datastore=None,
+    default_source_directory=None, resolve_closure=True)``.
+
+    Upstream steps are pulled in transitively. Building refuses an invalid graph with every
+    problem listed (``PipelineValidationError.problems``); ``validate()`` returns them.
+    """
+
+    def __init__(self, workspace: Any, steps: list | StepSequence, description: str | None = None,
+                 default_datastore: Any = None, default_source_directory: str | None = None,
+                 resolve_closure: bool = True, **_: Any):
+        self._workspace = workspace
+        self.description = description
+        self._default_datastore = default_datastore
+        given = steps._flatten() if isinstance(steps, StepSequence) else _flatten_list(steps)
+        for step in given:
+            if not isinstance(step, PipelineStep):
+                raise UserErrorException(f"Pipeline steps must be steps, got {step!r}.")
+            if default_source_directory and not step._source_dir_given:
+                step.source_directory = PipelineStep._resolve_dir(default_source_directory)
+        self._steps = _closure(given) if resolve_closure else list(given)
+        problems = self.validate()
+        if problems:
+            raise PipelineValidationError(problems)
+
+    @property
+    def workspace(self) -> Any:
+        return self._workspace
+
+    @property
+    def steps(self) -> list[PipelineStep]:
+        return list(self._steps)
+
+    def validate(self) -> list[str]:
+        """Every problem with this pipeline as a sentence; empty when it can run."""
+        problems = _duplicate_names(self._steps) + _producer_problems(self._steps)
+        problems += _compute_problems(self._steps, self._workspace)
+        problems += _parameter_problems(self._steps)
+        for step in self._steps:
+            problems += step.check(self._workspace)
+        problems += _cycle_problems(self._steps)
+        return problems
+
+    def upstream(self) -> dict[str, list[str]]:
+        """task_id -> sorted task_ids it waits for (data and run_after edges)."""
+        return {s.task_id: sorted({u.task_id for u in _upstream_steps(s)}) for s in self._steps}
+
+    def parameters(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for step in self._steps:
+            for param in step.parameters():
+                found.setdefault(param.name, param)
+        return dict(sorted(found.items()))
+
+    def to_dag(self, dag_id: str, schedule: Any = None, **dag_kwargs: Any) -> Any:
+        """Compile to an Airflow DAG (imports Airflow; call it from a DAG file)."""
+        from airflow_azml.compiler import capture, compile_pipeline
+
+        plan = compile_pipeline(self, dag_id)
+        if capture.active():
+            return capture.record(plan, schedule, dag_kwargs)
+        from airflow_azml.operators.render import render_dag
+
+        return render_dag(plan, schedule=schedule, **dag_kwargs)
+
+    def submit(self, experiment_name: str, pipeline_parameters: dict | None = None, **kwargs: Any) -> Any:
+        from airflow_azml.core.experiment import Experiment
+
+        return Experiment(self._workspace, experiment_name).submit(self, pipeline_parameters=pipeline_parameters,
+                                                                   **kwargs)
+
+    def publish(self, name: str | None = None, description: str | None = None, version: str | None = None,
+                continue_on_step_failure: bool | None = None) -> Any:
+        from airflow_azml.pipeline.core.published import publish_pipeline
+
+        return publish_pipeline(self, name, description, version, continue_on_step_failure)
+
+    @property
+    def graph(self) -> dict[str, list[str]]:
+        return self.upstream()
+
+    def __repr__(self) -> str:
+        return f"Pipeline(steps={[s.name for s in self._steps]})"
+
+
+def _flatten_list(steps: Any) -> list[PipelineStep]:
+    out: list[PipelineStep] = []
+    for item in steps if isinstance(steps, list | tuple) else [steps]:
+        out += _flatten_list(item) if isinstance(item, list | tuple) else [item]
+    return out
+
+
+def _upstream_steps(step: PipelineStep) -> list[PipelineStep]:
+    ups = list(step._run_after)
+    for decl in step.inputs:
+        if decl.source == "step_output" and isinstance(decl.obj, PRODUCED):
+            ups += decl.obj._producers
+    return [u for u in ups if u is not step]
+
+
+def _closure(steps: list[PipelineStep]) -> list[PipelineStep]:
+    seen: dict[int, PipelineStep] = {}
+    stack = list(steps)
+    while stack:
+        step = stack.pop(0)
+        if id(step) not in seen:
+            seen[id(step)] = step
+            stack += _upstream_steps(step)
+    return list(seen.values())
+
+
+def _duplicate_names(steps: list[PipelineStep]) -> list[str]:
+    by_id: dict[str, list[str]] = {}
+    for s in steps:
+        by_id.setdefault(s.task_id, []).append(s.name)
+    return [
+        f"Steps {sorted(set(names))} share the task id {tid!r}; give each step a unique name=."
+        for tid, names in sorted(by_id.items()) if len(names) > 1
+    ]
+
+
+def _producer_problems(steps: list[PipelineStep]) -> list[str]:
+    problems = []
+    checked: set[int] = set()
+    for step in steps:
+        for decl in step.outputs:
+            data = getattr(decl.obj, "_origin", decl.obj)
+            producers = {p.name for p in data._producers}
+            if id(data) not in checked and len(producers) > 1:
+                problems.append(f"Data {decl.name!r} is an output of {len(producers)} steps ({', '.join(sorted(producers))}); "
+                                "each PipelineData/OutputFileDatasetConfig must have exactly one producer.")
+            checked.add(id(data))
+        for decl in step.inputs:
+            if decl.source == "step_output" and not decl.obj._producers:
+                problems.append(f"Step {step.name!r} reads {decl.name!r}, which no step produces; add the "
+                                f"producing step, or list {decl.obj.name!r} in that step's outputs.")
+    return problems
+
+
+def _compute_problems(steps: list[PipelineStep], workspace: Any) -> list[str]:
+    known = set(workspace._compute_specs) if workspace is not None else set()
+    for step in steps:
+        obj = step._compute_obj
+        if obj is not None and step.compute_target not in known and workspace is not None:
+            workspace._compute_specs[step.compute_target] = dict(obj.spec)
+            known.add(step.compute_target)
+    problems = []
+    for step in steps:
+        name = step.compute_target
+        if name is None or name == "local" or name in known:
+            continue
+        listing = ", ".join(["local", *sorted(known)])
+        problems.append(
+            f"Step {step.name!r}: unknown compute target {name!r}.{did_you_mean(name, known)} Known targets: "
+            f"{listing}. Declare it under 'compute_targets' in the workspace file."
+        )
+    return problems
+
+
+def _parameter_problems(steps: list[PipelineStep]) -> list[str]:
+    seen: dict[str, Any] = {}
+    problems = []
+    for step in steps:
+        for param in step.parameters():
+            other = seen.setdefault(param.name, param)
+            if other is not param and other.default_value != param.default_value:
+                problems.append(
+                    f"PipelineParameter {param.name!r} is defined twice with different defaults "
+                    f"({other.default_value!r} and {param.default_value!r}); create it once and reuse the object."
+                )
+    return problems
+
+
+def _cycle_problems(steps: list[PipelineStep]) -> list[str]:
+    sorter = graphlib.TopologicalSorter({s.task_id: [u.task_id for u in _upstream_steps(s)] for s in steps})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle = exc.args[1]
+        return [f"The steps form a cycle: {' -> '.join(cycle)}. Remove a run_after() or a data edge."]
+    return []

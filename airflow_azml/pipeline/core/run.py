@@ -1,0 +1,225 @@
+"""PipelineRun and StepRun: status, steps, metrics, outputs and logs of a submitted run.
+
+A run is read from two places: its backend (the local runner, or a remote Airflow over REST)
+for states, and the run records on the default datastore for metrics, outputs and logs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from airflow_azml.exceptions import ActivityFailedException
+
+__all__ = ["PipelineRun", "StepRun", "PortDataReference", "RunBackend", "STATUS"]
+
+#: Airflow state -> Azure ML status
+STATUS = {
+    None: "NotStarted", "none": "NotStarted", "scheduled": "Queued", "queued": "Queued", "running": "Running",
+    "restarting": "Running", "up_for_retry": "Running", "up_for_reschedule": "Running", "deferred": "Running",
+    "success": "Finished", "failed": "Failed", "upstream_failed": "Canceled", "skipped": "Canceled",
+    "removed": "Canceled",
+}
+_TERMINAL = ("Finished", "Failed", "Canceled")
+
+
+class RunBackend(Protocol):
+    """Where a run's states come from (local runner or REST)."""
+
+    def run_id(self) -> str: ...
+    def state(self) -> str | None: ...
+    def task_states(self) -> dict[str, str | None]: ...
+    def cancel(self) -> None: ...
+    def error(self) -> str | None: ...
+
+
+class PipelineRun:
+    """A pipeline run (an Airflow DAG run). ``id`` is the Airflow run id."""
+
+    def __init__(self, experiment: Any, run_id: str | None = None, *, backend: RunBackend, plan: dict[str, Any]):
+        self.experiment = experiment
+        self._backend = backend
+        self._plan = plan
+        self.id = run_id or backend.run_id()
+        self._records: Any = None
+
+    @property
+    def records(self) -> Any:
+        if self._records is None:
+            from airflow_azml.core.workspace import Workspace
+            from airflow_azml.execution.records import RunRecords
+
+            ws = Workspace.from_spec(self._plan["workspace"])
+            self._records = RunRecords(ws.get_default_datastore().store, self._plan["dag_id"], self.id)
+        return self._records
+
+    def get_status(self) -> str:
+        return STATUS.get(self._backend.state(), "Running")
+
+    def get_steps(self) -> list[StepRun]:
+        """Step runs in pipeline order."""
+        states = self._backend.task_states()
+        records = self.records.steps()
+        return [StepRun(self, tid, step["name"], states.get(tid), records.get(tid))
+                for tid, step in self._plan["steps"].items()]
+
+    def find_step_run(self, name: str) -> list[StepRun]:
+        return [s for s in self.get_steps() if s.name == name or s.task_id == name]
+
+    def get_metrics(self) -> dict[str, Any]:
+        """Metrics logged on the pipeline run (``run.parent.log`` in steps)."""
+        from airflow_azml.runtime.metrics import summarize
+
+        lines: list[dict[str, Any]] = []
+        for tid in self._plan["steps"]:
+            text = self.records.read_text(f"{self.records.prefix}/{tid}/parent_metrics.jsonl")
+            lines += [json.loads(x) for x in text.splitlines() if x.strip()]
+        return summarize(sorted(lines, key=lambda r: r.get("time", 0)))
+
+    def get_pipeline_output(self, pipeline_output_name: str) -> PortDataReference:
+        for step in self.get_steps():
+            for spec in self._plan["steps"][step.task_id]["outputs"]:
+                if spec.get("pipeline_output_name") == pipeline_output_name or spec["name"] == pipeline_output_name:
+                    return step.get_output_data(spec["name"])
+        raise KeyError(f"No output named {pipeline_output_name!r} in this pipeline.")
+
+    def cancel(self) -> None:
+        self._backend.cancel()
+
+    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
+                            raise_on_error: bool = True) -> str:
+        """Block until the run ends; with show_output, print each step as its status changes."""
+        deadline = time.monotonic() + timeout_seconds
+        shown: dict[str, str] = {}
+        if show_output:
+            print(f"PipelineRunId: {self.id}\nExperiment: {self.experiment.name}")
+        while True:
+            status = self.get_status()
+            if show_output:
+                self._print_changes(shown)
+            if status in _TERMINAL:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Run {self.id} still {status} after {timeout_seconds} s.")
+            time.sleep(0.5)
+        if show_output:
+            print(f"\nPipelineRun Status: {status}\n{self.step_table()}")
+        if status != "Finished" and raise_on_error:
+            raise ActivityFailedException(f"Pipeline run {self.id} ended {status}.\n{self._failure_summary()}")
+        return status
+
+    def _print_changes(self, shown: dict[str, str]) -> None:
+        for step in self.get_steps():
+            status = step.get_status()
+            if shown.get(step.task_id) != status:
+                shown[step.task_id] = status
+                print(f"StepRun({step.name}) Status: {status}")
+
+    def _failure_summary(self) -> str:
+        lines = [f"Step {s.name!r} failed: {(s.record or {}).get('error') or ''}" for s in self.get_steps()
+                 if s.get_status() == "Failed"]
+        err = self._backend.error()
+        return "\n".join(lines + ([err] if err else []))
+
+    def step_table(self) -> str:
+        """Status, duration, reuse, metrics and outputs of every step, as text."""
+        from airflow_azml.pipeline.core.report import step_table
+
+        return step_table(self.get_steps())
+
+    def get_details(self) -> dict[str, Any]:
+        return {"runId": self.id, "status": self.get_status(), "experiment": self.experiment.name}
+
+    def __repr__(self) -> str:
+        return f"PipelineRun(id={self.id!r}, experiment={self.experiment.name!r}, status={self.get_status()!r})"
+
+
+class StepRun:
+    """One step of a pipeline run."""
+
+    def __init__(self, pipeline_run: PipelineRun, task_id: str, name: str, state: str | None,
+                 record: dict[str, Any] | None):
+        self.pipeline_run = pipeline_run
+        self.task_id = task_id
+        self.name = name
+        self._state = state
+        self.record = record
+        self.id = (record or {}).get("run_id", task_id)
+
+    @property
+    def parent(self) -> PipelineRun:
+        return self.pipeline_run
+
+    def get_status(self) -> str:
+        rec = self.record or {}
+        if rec.get("reused") and rec.get("status") == "Finished":
+            return "Reused"
+        if self._state is not None:
+            return STATUS.get(self._state, "Running")
+        return rec.get("status", "NotStarted") if rec else "NotStarted"
+
+    @property
+    def reused(self) -> bool:
+        return bool((self.record or {}).get("reused"))
+
+    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
+        metrics = dict((self.record or {}).get("metrics", {}))
+        return {name: metrics[name]} if name and name in metrics else ({} if name else metrics)
+
+    def get_outputs(self) -> dict[str, PortDataReference]:
+        return {n: self.get_output_data(n) for n in (self.record or {}).get("outputs", {})}
+
+    def get_output_data(self, name: str) -> PortDataReference:
+        outputs = (self.record or {}).get("outputs", {})
+        if name not in outputs:
+            raise KeyError(f"Step {self.name!r} has no published output {name!r}; it has {sorted(outputs)}.")
+        ws = self.pipeline_run.records.store
+        return PortDataReference(name, outputs[name]["datastore"], outputs[name]["path"], ws, self.pipeline_run)
+
+    def _log(self, name: str) -> str:
+        rel = ((self.record or {}).get("logs") or {}).get(name)
+        return self.pipeline_run.records.read_text(rel) if rel else ""
+
+    def get_stdout_log(self) -> str:
+        return self._log("stdout.txt")
+
+    def get_stderr_log(self) -> str:
+        return self._log("stderr.txt")
+
+    def get_details(self) -> dict[str, Any]:
+        rec = self.record or {}
+        return {"name": self.name, "status": self.get_status(), "duration": rec.get("duration"),
+                "reused": self.reused, "reuse_reason": rec.get("reuse_reason"), "host": rec.get("host")}
+
+    def __repr__(self) -> str:
+        return f"StepRun(name={self.name!r}, status={self.get_status()!r})"
+
+
+class PortDataReference:
+    """A published output: ``datastore_name``, ``path_on_datastore``, ``download(local_path)``."""
+
+    def __init__(self, name: str, datastore_name: str, path_on_datastore: str, store: Any, run: PipelineRun):
+        self.name = name
+        self.datastore_name = datastore_name
+        self.path_on_datastore = path_on_datastore
+        self._run = run
+
+    def _store(self) -> Any:
+        from airflow_azml.core.workspace import Workspace
+
+        ws = Workspace.from_spec(self._run._plan["workspace"])
+        return ws._require_datastore(self.datastore_name).store
+
+    def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
+        """Copy the output under ``local_path/<path_on_datastore>``, as v1 does; returns that path."""
+        target = Path(local_path) / self.path_on_datastore
+        self._store().get(self.path_on_datastore, target, overwrite=overwrite)
+        if show_progress:
+            print(f"Downloaded {self.datastore_name}/{self.path_on_datastore} to {target}")
+        return str(target)
+
+    def __repr__(self) -> str:
+        return f"PortDataReference(datastore={self.datastore_name!r}, path={self.path_on_datastore!r})"

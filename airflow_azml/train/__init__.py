@@ -1,0 +1,3 @@
+"""azureml.train names."""
+
+__all__: list[str] = []
