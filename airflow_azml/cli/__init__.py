@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Sequence
 
-from airflow_azml.cli import migrate, run
+__all__ = ["main", "SUBCOMMANDS"]
 
-__all__ = ["main"]
+#: modules of this package that add a subcommand (``add_parser(subparsers)``), in help order
+SUBCOMMANDS = ("validate", "graph", "run", "submit", "runs", "logs", "gc", "migrate")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``) and run the subcommand; returns its exit code."""
     parser = argparse.ArgumentParser(prog="azml", description="airflow-azml command line tools")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    migrate.add_parser(subparsers)
-    run.add_parser(subparsers)
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"airflow_azml.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"airflow_azml.cli.{name}":
+                raise
+            continue
+        module.add_parser(subparsers)
     args = parser.parse_args(argv)
     return args.func(args)

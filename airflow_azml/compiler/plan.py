@@ -53,6 +53,7 @@ def _compile_step(step: Any, upstream: list[str], ws: Any) -> dict[str, Any]:
         "name": step.name,
         "task_id": step.task_id,
         "kind": step.step_kind,
+        "operator": step.operator_class,
         "compute_target": step.compute_target,
         "routing": _routing(step.compute_target, ws),
         "upstream": upstream,

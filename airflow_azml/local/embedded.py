@@ -31,7 +31,9 @@ globals().update(load_submitted_dags(__file__))
 
 
 def airflow_home() -> Path:
-    return azml_home() / "airflow"
+    """``$AZML_AIRFLOW_HOME``, else ``$AZML_HOME/airflow``: the embedded Airflow's home (SQLite DB)."""
+    override = os.environ.get("AZML_AIRFLOW_HOME")
+    return Path(override).resolve() if override else azml_home() / "airflow"
 
 
 def embedded_env(dags_folder: Path) -> dict[str, str]:

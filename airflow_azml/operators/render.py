@@ -15,9 +15,20 @@ from airflow_azml.operators.step import AzmlStepOperator, EstimatorStepOperator,
 __all__ = ["render_dag", "load_submitted_dags", "OPERATORS", "describe_plan"]
 
 OPERATORS: dict[str, type[AzmlStepOperator]] = {
-    "python_script": PythonScriptStepOperator,
-    "estimator": EstimatorStepOperator,
+    "airflow_azml.operators.step.AzmlStepOperator": AzmlStepOperator,
+    "airflow_azml.operators.step.PythonScriptStepOperator": PythonScriptStepOperator,
+    "airflow_azml.operators.step.EstimatorStepOperator": EstimatorStepOperator,
 }
+
+
+def _operator(path: str) -> type[AzmlStepOperator]:
+    """The operator class named in the plan (imported once per process)."""
+    if path not in OPERATORS:
+        import importlib
+
+        module, _, name = path.rpartition(".")
+        OPERATORS[path] = getattr(importlib.import_module(module), name)
+    return OPERATORS[path]
 
 _SCHEMA = {"int": "integer", "float": "number", "bool": "boolean", "string": "string"}
 
@@ -74,7 +85,7 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
     shared = {"workspace": plan["workspace"], "parameters": plan["parameters"], "compat": compat.is_enabled()}
     tasks: dict[str, AzmlStepOperator] = {}
     for task_id, step in plan["steps"].items():
-        op = OPERATORS[step["kind"]]
+        op = _operator(step["operator"])
         tasks[task_id] = op(task_id=task_id, step=step, pipeline=shared, dag=dag, **_routing(step))
     for task_id, step in plan["steps"].items():
         for up in step["upstream"]:

@@ -1,11 +1,37 @@
-"""The Airflow plugin of airflow-azml (registered through the provider and ``airflow.plugins``)."""
+"""The Airflow plugin of airflow-azml (registered through the provider and ``airflow.plugins``).
+
+Each feature lives in its own module here and contributes FastAPI apps / UI entries; a
+module that is absent contributes nothing.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
 __all__ = ["AzmlPlugin"]
 
+_FEATURES = ("submit_api", "ui")
+
+
+def _collect(attr: str) -> list[Any]:
+    found: list[Any] = []
+    for name in _FEATURES:
+        try:
+            module = importlib.import_module(f"airflow_azml.plugins.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"airflow_azml.plugins.{name}":
+                raise
+            continue
+        found += list(getattr(module, attr, []))
+    return found
+
 
 class AzmlPlugin(AirflowPlugin):
     name = "airflow_azml"
+    fastapi_apps = _collect("FASTAPI_APPS")
+    external_views = _collect("EXTERNAL_VIEWS")
+    react_apps = _collect("REACT_APPS")
+    operator_extra_links = _collect("OPERATOR_EXTRA_LINKS")

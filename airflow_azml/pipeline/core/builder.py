@@ -46,6 +46,8 @@ class PipelineStep:
     """Base of every step. Subclasses set ``step_kind`` and add their fields to the plan."""
 
     step_kind = "base"
+    #: the Airflow operator class that runs this step type (imported only by the renderer)
+    operator_class = "airflow_azml.operators.step.AzmlStepOperator"
 
     def __init__(self, name: str, inputs: list | None = None, outputs: list | None = None,
                  arguments: list | None = None, compute_target: Any = None, allow_reuse: bool = True,

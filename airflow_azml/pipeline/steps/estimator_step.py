@@ -27,6 +27,7 @@ class EstimatorStep(PipelineStep):
     version=None)``."""
 
     step_kind = "estimator"
+    operator_class = "airflow_azml.operators.step.EstimatorStepOperator"
 
     def __init__(self, name: str | None = None, estimator: Any = None,
                  estimator_entry_script_arguments: list | None = None, runconfig_pipeline_params: dict | None = None,

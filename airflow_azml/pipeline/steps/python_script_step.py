@@ -45,6 +45,7 @@ class PythonScriptStep(PipelineStep):
     allow_reuse=True, version=None, hash_paths=None)``."""
 
     step_kind = "python_script"
+    operator_class = "airflow_azml.operators.step.PythonScriptStepOperator"
 
     def __init__(self, script_name: str, name: str | None = None, arguments: list | None = None,
                  compute_target: Any = None, runconfig: Any = None, runconfig_pipeline_params: dict | None = None,
