@@ -90,6 +90,8 @@ class PipelineStep:
         return self._outputs
 
     def _find(self, obj: Any) -> tuple[str, str] | None:
+        if isinstance(obj, tuple) and obj and isinstance(obj[0], PipelineParameter):
+            obj = obj[0]
         for decl in self._outputs:
             if any(obj is a for a in decl.aliases) or origin(obj) is origin(decl.obj):
                 return "output", decl.name

@@ -119,7 +119,7 @@ class PipelineRun:
                 print(f"StepRun({step.name}) Status: {status}")
 
     def _failure_summary(self) -> str:
-        lines = [f"Step {s.name!r} failed: {(s.record or {}).get('error') or ''}" for s in self.get_steps()
+        lines = [(s.record or {}).get("error") or f"Step {s.name!r} failed." for s in self.get_steps()
                  if s.get_status() == "Failed"]
         err = self._backend.error()
         return "\n".join(lines + ([err] if err else []))
