@@ -4,14 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_azml.execution import StepExecution, StepInvocation
 
-__all__ = ["AzmlStepOperator", "PythonScriptStepOperator", "EstimatorStepOperator", "OUTPUTS_KEY", "METRICS_KEY"]
+__all__ = ["AzmlStepOperator", "PythonScriptStepOperator", "EstimatorStepOperator", "OUTPUTS_KEY", "METRICS_KEY",
+           "REUSE_KEY", "ReusedFromLink"]
 
 OUTPUTS_KEY = "azml_outputs"
 METRICS_KEY = "azml_metrics"
+REUSE_KEY = "azml_reuse"
+
+
+class ReusedFromLink(BaseOperatorLink):
+    """"Reused from" on a reused step's task: opens the earlier run's task instance that made its outputs.
+
+    The Task SDK has no call for a task to set its own note, so reuse shows as this extra link
+    (empty when the step ran), the task log line, and the ``azml_reuse`` XCom with the reason.
+    """
+
+    name = "Reused from"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
+        info = getattr(operator, "_azml_reuse", None)
+        if info is None and hasattr(ti_key, "xcom_pull"):
+            info = ti_key.xcom_pull(task_ids=ti_key.task_id, key=REUSE_KEY)
+        earlier = info.get("reused_from") if isinstance(info, dict) else None
+        if not earlier:
+            return ""
+        from urllib.parse import quote
+
+        from airflow.configuration import conf
+
+        base = conf.get("api", "base_url", fallback="").rstrip("/")
+        run, task = quote(earlier["run_id"], safe=""), quote(earlier["task_id"])
+        return f"{base}/dags/{quote(operator.dag_id)}/runs/{run}/tasks/{task}"
 
 
 class AzmlStepOperator(BaseOperator):
@@ -23,6 +50,7 @@ class AzmlStepOperator(BaseOperator):
 
     template_fields = ()
     ui_color = "#dbeafe"
+    operator_extra_links = (ReusedFromLink(),)
 
     def __init__(self, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any):
         kwargs.setdefault("do_xcom_push", False)
@@ -30,6 +58,7 @@ class AzmlStepOperator(BaseOperator):
         self.step = step
         self.pipeline = pipeline
         self._execution: StepExecution | None = None
+        self._azml_reuse: dict[str, Any] | None = None
 
     def _invocation(self, context: Any) -> StepInvocation:
         ti = context["ti"]
@@ -51,6 +80,18 @@ class AzmlStepOperator(BaseOperator):
         ti = context["ti"]
         ti.xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
         ti.xcom_push(key=METRICS_KEY, value=result["metrics"])
+        self._mark_reuse(ti, result)
+
+    def _mark_reuse(self, ti: Any, result: dict[str, Any]) -> None:
+        """Tell the UI whether this step ran or was reused, and why (XCom + the "Reused from" link)."""
+        info = {"reused": bool(result.get("reused")), "reason": result.get("reason"),
+                "reused_from": result.get("reused_from")}
+        self._azml_reuse = info
+        ti.xcom_push(key=REUSE_KEY, value=info)
+        if info["reused"]:
+            self.log.info("Step %s was REUSED (%s): nothing ran; outputs come from run %s.",
+                          self.step["name"], info["reason"], info["reused_from"]["run_id"])
+
 
     def on_kill(self) -> None:
         if self._execution is not None:
