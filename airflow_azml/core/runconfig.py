@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_azml.exceptions import UserErrorException
+
 __all__ = ["RunConfiguration", "Environment", "CondaDependencies", "DockerConfiguration", "DEFAULT_CPU_IMAGE",
-           "DEFAULT_GPU_IMAGE", "runconfig_spec"]
+           "DEFAULT_GPU_IMAGE", "runconfig_spec", "MpiConfiguration", "PyTorchConfiguration", "runconfig_distribution"]
 
 DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
 DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
@@ -91,6 +93,27 @@ class Environment:
         return Environment(name)
 
 
+class MpiConfiguration:
+    """``MpiConfiguration(process_count_per_node=1, node_count=1)``: N ranks started with MPI-style variables."""
+
+    backend = "mpi"
+
+    def __init__(self, process_count_per_node: int = 1, node_count: int = 1):
+        self.process_count_per_node = process_count_per_node
+        self.node_count = node_count
+
+
+class PyTorchConfiguration:
+    """``PyTorchConfiguration(communication_backend='Nccl', process_count=None, node_count=1)``."""
+
+    backend = "pytorch"
+
+    def __init__(self, communication_backend: str = "Nccl", process_count: int | None = None, node_count: int = 1):
+        self.communication_backend = communication_backend
+        self.process_count = process_count
+        self.node_count = node_count
+
+
 class RunConfiguration:
     """``RunConfiguration(conda_dependencies=None)``: environment and target for a step."""
 
@@ -103,6 +126,11 @@ class RunConfiguration:
         self.environment_variables: dict[str, str] = {}
         self.docker = DockerConfiguration()
         self.node_count = 1
+        self.communicator = communicator or "None"
+        self.framework = framework or "Python"
+        self.mpi = MpiConfiguration()
+        self.distributed_job_config: MpiConfiguration | PyTorchConfiguration | None = None
+        self.max_run_duration_seconds: int | None = None
 
 
 def runconfig_spec(runconfig: Any, extra_pip: list[str] | None = None, extra_conda: list[str] | None = None,
@@ -122,3 +150,26 @@ def runconfig_spec(runconfig: Any, extra_pip: list[str] | None = None, extra_con
         "docker_image": getattr(docker, "base_image", None) if use_docker or getattr(docker, "base_image", None) else None,
         "env": {str(k): str(v) for k, v in variables.items()},
     }
+
+
+def runconfig_distribution(runconfig: Any, step: str = "?") -> dict[str, Any] | None:
+    """How many processes a RunConfiguration asks for, as plan data (refusing several nodes)."""
+    if runconfig is None:
+        return None
+    dist = getattr(runconfig, "distributed_job_config", None)
+    nodes = int(getattr(dist, "node_count", None) or getattr(runconfig, "node_count", 1) or 1)
+    if isinstance(dist, PyTorchConfiguration):
+        per_node = max(1, int(dist.process_count or nodes) // nodes)
+        backend = "pytorch"
+    elif isinstance(dist, MpiConfiguration):
+        per_node, backend = int(dist.process_count_per_node), "mpi"
+    elif str(getattr(runconfig, "communicator", "None")).lower() in ("mpi", "intelmpi", "gloo", "nccl"):
+        per_node = int(getattr(getattr(runconfig, "mpi", None), "process_count_per_node", 1) or 1)
+        backend = str(runconfig.communicator).lower().replace("intelmpi", "mpi")
+    else:
+        per_node, backend = 1, None
+    if nodes > 1:
+        from airflow_azml.execution.distributed import multi_node_error
+
+        raise UserErrorException(multi_node_error(f"Step {step!r}", nodes))
+    return {"node_count": nodes, "process_count_per_node": per_node, "backend": backend}

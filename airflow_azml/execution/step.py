@@ -25,7 +25,7 @@ from airflow_azml.runtime.metrics import read_metrics, summarize
 
 __all__ = ["StepInvocation", "StepExecution", "SCRIPT_KINDS"]
 
-SCRIPT_KINDS = ("python_script", "estimator")
+SCRIPT_KINDS = ("python_script", "estimator", "command")
 
 
 @dataclass
@@ -176,14 +176,24 @@ class StepExecution:
         return outputs
 
     def _launch(self, params: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str]) -> int:
+        """Start the step's process(es): its environment's Python (or its command), one per rank."""
+        from airflow_azml.execution.distributed import launch_process
+        from airflow_azml.execution.environments import interpreter_for, resolve_command
+
         if self.step["kind"] not in SCRIPT_KINDS:
             raise UserErrorException(f"Step kind {self.step['kind']!r} has no process launcher.")
         args = expand_arguments(self.step["arguments"], params, inputs, outputs, self.step["name"])
         ctx_file = self._write_context(inputs, outputs)
-        env = self._env(params, ctx_file)
-        argv = [sys.executable, "-m", "airflow_azml.runtime.launch", self.step["script_name"], *args]
-        self.process = StepProcess(argv, cwd=Path(self.step["source_directory"]), env=env, log=self.log,
-                                   logdir=self.workdir / "logs")
+        python = interpreter_for(self.step, self.log)
+        env = self._env(params, ctx_file, python)
+        cwd = Path(self.step["source_directory"])
+        if self.step["kind"] == "command":
+            argv = resolve_command(args, cwd, env, self.step["name"])
+        else:
+            argv = [python, "-m", "airflow_azml.runtime.launch", self.step["script_name"], *args]
+        self.process = launch_process(  # type: ignore[assignment]
+            argv, cwd=cwd, env=env, log=self.log, logdir=self.workdir / "logs",
+            distribution=self.step.get("distribution"), step=self.step["name"])
         return self.process.run()
 
     def _write_context(self, inputs: dict[str, Any], outputs: dict[str, str]) -> Path:
@@ -206,8 +216,12 @@ class StepExecution:
         path.write_text(json.dumps(ctx, indent=1, default=str))
         return path
 
-    def _env(self, params: dict[str, Any], ctx_file: Path) -> dict[str, str]:
+    def _env(self, params: dict[str, Any], ctx_file: Path, python: str = sys.executable) -> dict[str, str]:
         env = dict(os.environ)
+        bin_dir = str(Path(python).parent)
+        env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])  # `python` in a command = the step's
+        if python != sys.executable:
+            env["VIRTUAL_ENV"] = str(Path(python).parent.parent)
         env.update(self.step.get("environment", {}).get("env", {}))
         for key, value in self.step.get("params", {}).items():
             resolved = params[value["$param"]] if isinstance(value, dict) and "$param" in value else value

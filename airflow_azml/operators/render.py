@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk import DAG, Param
 
 from airflow_azml.compiler import load_plan
+from airflow_azml.operators.routing import check_executors
 from airflow_azml.operators.step import AzmlStepOperator, EstimatorStepOperator, PythonScriptStepOperator
 
 __all__ = ["render_dag", "load_submitted_dags", "OPERATORS", "describe_plan"]
@@ -41,8 +42,10 @@ def _param(name: str, spec: dict[str, Any]) -> Param:
         return Param(default, type="object", description=desc or "DataPath: a datastore and a path on it.",
                      properties={"datastore": {"type": "string"}, "path_on_datastore": {"type": "string"}},
                      required=["datastore", "path_on_datastore"])
+    named = isinstance(default, dict) and "name" in default
     return Param(default, type="object", description=desc or "Dataset: a registered name and version.",
-                 properties={"name": {"type": "string"}, "version": {"type": "string"}})
+                 properties={"name": {"type": "string"}, "version": {"type": ["string", "integer"]}},
+                 **({"required": ["name"]} if named else {}))
 
 
 def _routing(step: dict[str, Any]) -> dict[str, Any]:
@@ -74,12 +77,17 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
     """The Airflow DAG for ``plan``. Cheap: no I/O, one small operator per step."""
     from airflow_azml import compat
 
+    if hasattr(schedule, "dag_arguments"):  # a ScheduleRecurrence or Schedule (pipeline/core/schedule.py)
+        extra = schedule.dag_arguments()
+        schedule = extra.pop("schedule")
+        dag_kwargs = {**extra, **dag_kwargs}
     dag_kwargs.setdefault("doc_md", describe_plan(plan))
     dag_kwargs.setdefault("description", (plan.get("description") or "")[:200] or None)
     dag_kwargs.setdefault("catchup", False)
     dag_kwargs.setdefault("start_date", datetime(2024, 1, 1) if schedule is not None else None)
     dag_kwargs.setdefault("tags", ["azml"])
     dag_kwargs.setdefault("max_active_tasks", 16)
+    check_executors(plan)  # a clear error instead of Airflow's UnknownExecutorException
     params = {n: _param(n, s) for n, s in plan["parameters"].items()}
     dag = DAG(dag_id=plan["dag_id"], schedule=schedule, params=params, **dag_kwargs)
     shared = {"workspace": plan["workspace"], "parameters": plan["parameters"], "compat": compat.is_enabled()}

@@ -8,8 +8,16 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_azml.execution import StepExecution, StepInvocation
 
-__all__ = ["AzmlStepOperator", "PythonScriptStepOperator", "EstimatorStepOperator", "OUTPUTS_KEY", "METRICS_KEY",
-           "REUSE_KEY", "ReusedFromLink"]
+__all__ = [
+    "AzmlStepOperator",
+    "PythonScriptStepOperator",
+    "EstimatorStepOperator",
+    "CommandStepOperator",
+    "OUTPUTS_KEY",
+    "METRICS_KEY",
+    "REUSE_KEY",
+    "ReusedFromLink",
+]
 
 OUTPUTS_KEY = "azml_outputs"
 METRICS_KEY = "azml_metrics"
@@ -92,7 +100,6 @@ class AzmlStepOperator(BaseOperator):
             self.log.info("Step %s was REUSED (%s): nothing ran; outputs come from run %s.",
                           self.step["name"], info["reason"], info["reused_from"]["run_id"])
 
-
     def on_kill(self) -> None:
         if self._execution is not None:
             self._execution.kill()
@@ -106,3 +113,9 @@ class EstimatorStepOperator(AzmlStepOperator):
     """An EstimatorStep: the estimator's entry script with its script_params."""
 
     ui_color = "#e0e7ff"
+
+
+class CommandStepOperator(AzmlStepOperator):
+    """A CommandStep: its command list (no shell) in source_directory, with the step's environment on PATH."""
+
+    ui_color = "#ede9fe"
