@@ -1,0 +1,220 @@
+"""Registering remote datastores with v1's signatures; credentials go into an Airflow connection.
+
+``Datastore.register_azure_blob_container(ws, name, container_name, account_name, account_key=...)``
+behaves as in v1, except that what v1 stored in the workspace (account_key, sas_token, a
+service principal, a SQL user/password) becomes an Airflow connection the call creates
+(``conn_id``, default ``azml_<datastore name>``). The workspace, the compiled plan, logs and
+XCom only ever hold the connection id. Pass ``conn_id=`` alone to use a connection that already
+exists (the recommended way on a deployment: secrets backends, env vars, the UI).
+
+The connection is written by a short ``python`` subprocess that imports Airflow against the
+deployment's ``AIRFLOW_HOME`` when one is set, else the embedded home; the secrets travel on
+its stdin, never in argv (visible to ``ps``) or the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from airflow_azml.exceptions import DatastoreError
+
+__all__ = ["register_remote", "connection_for", "CONN_TYPES"]
+
+#: datastore kind -> Airflow connection type
+CONN_TYPES = {"azure_blob": "wasb", "adls_gen2": "adls", "azure_sql": "mssql", "postgres": "postgres"}
+_SECRET_ARGS = ("account_key", "sas_token", "client_secret", "password")
+_BLOB_ARGS = {
+    "container_name",
+    "account_name",
+    "protocol",
+    "endpoint",
+    "account_key",
+    "sas_token",
+    "client_id",
+    "client_secret",
+    "tenant_id",
+    "resource_url",
+    "authority_url",
+    "create_if_not_exists",
+    "overwrite",
+    "skip_validation",
+    "blob_cache_timeout",
+    "grant_workspace_access",
+    "subscription_id",
+    "resource_group",
+    "service_data_access_auth_identity",
+    "conn_id",
+    "connection_string",
+}
+_SQL_ARGS = {
+    "server_name",
+    "database_name",
+    "username",
+    "password",
+    "user_id",
+    "user_password",
+    "port",
+    "endpoint",
+    "client_id",
+    "client_secret",
+    "tenant_id",
+    "resource_url",
+    "authority_url",
+    "enforce_ssl",
+    "overwrite",
+    "skip_validation",
+    "grant_workspace_access",
+    "subscription_id",
+    "resource_group",
+    "service_data_access_auth_identity",
+    "conn_id",
+}
+
+
+def register_remote(workspace: Any, kind: str, name: str, **kwargs: Any) -> Any:
+    """Register datastore ``name`` of ``kind`` in ``workspace``; create its connection if credentials are given."""
+    from airflow_azml.core.datastore import datastore_from_spec
+
+    allowed = _SQL_ARGS if kind in ("azure_sql", "postgres") else _BLOB_ARGS
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise DatastoreError(
+            f"Datastore {name!r}: unknown argument(s) {', '.join(unknown)} for a {kind} datastore; "
+            f"known: {', '.join(sorted(allowed))}."
+        )
+    conn_id = kwargs.get("conn_id") or f"azml_{name}"
+    spec = _spec(kind, conn_id, kwargs)
+    connection = connection_for(kind, kwargs)
+    create = bool(kwargs.get("create_if_not_exists")) and kind in ("azure_blob", "adls_gen2")
+    if connection is not None or create:
+        _write_connection(conn_id, connection, container=spec.get("container_name") if create else None)
+    elif not kwargs.get("conn_id"):
+        raise DatastoreError(
+            f"Datastore {name!r}: give conn_id= (an Airflow connection that exists) or credentials "
+            "(account_key, sas_token, client_id/client_secret/tenant_id, or username/password) to create one."
+        )
+    ds = datastore_from_spec(workspace, name, {"type": kind, **spec})
+    workspace._add_datastore(ds)
+    return ds
+
+
+def _spec(kind: str, conn_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What the workspace (and so the plan) keeps: names and the connection id, no secret."""
+    keep = ("container_name", "account_name", "server_name", "database_name", "protocol", "endpoint", "port")
+    spec = {k: kwargs[k] for k in keep if kwargs.get(k) is not None}
+    spec["conn_id"] = conn_id
+    return spec
+
+
+def connection_for(kind: str, kw: dict[str, Any]) -> dict[str, Any] | None:
+    """The Airflow connection (as a dict) v1's credential arguments describe, or None when none are given."""
+    if kind in ("azure_sql", "postgres"):
+        user = kw.get("username") or kw.get("user_id")
+        password = kw.get("password") or kw.get("user_password")
+        if not (user or kw.get("client_id")):
+            return None
+        host = kw["server_name"] if "." in kw["server_name"] else _sql_host(kind, kw)
+        return {
+            "conn_type": CONN_TYPES[kind],
+            "host": host,
+            "schema": kw["database_name"],
+            "login": user or kw.get("client_id"),
+            "password": password or kw.get("client_secret"),
+            "port": kw.get("port") or (5432 if kind == "postgres" else 1433),
+            "extra": {"tenant_id": kw["tenant_id"]} if kw.get("tenant_id") else {},
+        }
+    extra: dict[str, Any] = {"account_name": kw["account_name"]}
+    if kw.get("connection_string"):
+        extra["connection_string"] = kw["connection_string"]
+    elif kw.get("sas_token"):
+        extra["sas_token"] = kw["sas_token"]
+    elif kw.get("client_id"):
+        extra["tenant_id"] = kw.get("tenant_id")
+        return {
+            "conn_type": CONN_TYPES[kind],
+            "login": kw["client_id"],
+            "password": kw.get("client_secret"),
+            "host": _account_url(kw),
+            "extra": extra,
+        }
+    elif not kw.get("account_key"):
+        return None
+    return {
+        "conn_type": CONN_TYPES[kind],
+        "login": kw["account_name"],
+        "password": kw.get("account_key"),
+        "host": _account_url(kw),
+        "extra": extra,
+    }
+
+
+def _account_url(kw: dict[str, Any]) -> str:
+    return f"{kw.get('protocol') or 'https'}://{kw['account_name']}.blob.{kw.get('endpoint') or 'core.windows.net'}"
+
+
+def _sql_host(kind: str, kw: dict[str, Any]) -> str:
+    suffix = "postgres.database.azure.com" if kind == "postgres" else "database.windows.net"
+    return f"{kw['server_name']}.{kw.get('endpoint') or suffix}"
+
+
+_WRITER = r"""
+import json, sys
+payload = json.loads(sys.stdin.read())
+from airflow.models import Connection
+from airflow.utils.session import create_session
+if payload["connection"] is not None:
+    c = payload["connection"]
+    with create_session() as session:
+        old = session.query(Connection).filter(Connection.conn_id == payload["conn_id"]).one_or_none()
+        if old is not None:
+            session.delete(old)
+            session.flush()
+        session.add(Connection(conn_id=payload["conn_id"], conn_type=c["conn_type"], host=c.get("host"),
+                               login=c.get("login"), password=c.get("password"), schema=c.get("schema"),
+                               port=c.get("port"), extra=json.dumps(c.get("extra") or {})))
+if payload["container"]:
+    from airflow.sdk import ObjectStoragePath
+    fs = ObjectStoragePath(f"abfs://{payload['conn_id']}@{payload['container']}/").fs
+    if not fs.exists(payload["container"]):
+        fs.mkdir(payload["container"])
+"""
+
+
+def _write_connection(conn_id: str, connection: dict[str, Any] | None, container: str | None) -> None:
+    """Create/replace the connection in Airflow's DB (and the container when asked), in a subprocess."""
+    env = _airflow_env()
+    payload = json.dumps({"conn_id": conn_id, "connection": connection, "container": container})
+    proc = subprocess.run(
+        [sys.executable, "-c", _WRITER], input=payload, env=env, capture_output=True, text=True, timeout=300
+    )
+    if proc.returncode != 0:
+        tail = _redact(proc.stderr[-2000:], connection)
+        raise DatastoreError(
+            f"Could not create the Airflow connection {conn_id!r} (AIRFLOW_HOME={env.get('AIRFLOW_HOME')}):\n{tail}\n"
+            "Create it yourself (airflow connections add, the UI, or an AIRFLOW_CONN_* variable) and pass conn_id=."
+        )
+
+
+def _airflow_env() -> dict[str, str]:
+    if os.environ.get("AIRFLOW_HOME") or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        return dict(os.environ)
+    from airflow_azml.local.embedded import airflow_home, embedded_env, ensure_db
+
+    env = embedded_env(airflow_home() / "dags")
+    ensure_db(env)
+    return env
+
+
+def _redact(text: str, connection: dict[str, Any] | None) -> str:
+    """Never echo a secret back, even inside an error message."""
+    for key in _SECRET_ARGS:
+        value = (connection or {}).get(key) or (connection or {}).get("extra", {}).get(key)
+        if value:
+            text = text.replace(str(value), "***")
+    if connection and connection.get("password"):
+        text = text.replace(str(connection["password"]), "***")
+    return text

@@ -1,0 +1,442 @@
+"""DataTransferStepOperator and the copy engine behind DataTransferStep.
+
+Files move through the stores' own transfer paths: adlfs streams each object in parallel
+blocks to or from a local staging file (never a whole object in memory), a local datastore is
+read in place and published by rename, and every destination is published with
+``Store.commit`` so readers never see a partial copy. SQL sources are read with a server-side
+cursor in batches and written as CSV or Parquet; files are appended to a SQL table in one
+transaction (PostgreSQL: ``COPY ... FROM STDIN``, others: batched inserts) after their header
+has been checked against the table's columns. SQL goes through the common-sql DbApiHook of the
+datastore's Airflow connection.
+
+A DataFactoryCompute target whose spec names ``factory_name``, ``resource_group_name`` and
+``pipeline_name`` delegates to the microsoft-azure provider's
+``AzureDataFactoryRunPipelineOperator`` (the ADF pipeline does the copy, with the source and
+destination passed as its parameters). That path cannot be exercised here (no Data Factory to
+talk to) and is untested; without those settings the copy runs on the worker.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from airflow_azml.core._home import azml_home
+from airflow_azml.core.workspace import Workspace
+from airflow_azml.exceptions import DatastoreError, UserErrorException
+from airflow_azml.execution.inputs import InputResolver
+from airflow_azml.execution.outputs import output_location
+from airflow_azml.execution.params import coerce_params
+from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
+from airflow_azml.operators.step import OUTPUTS_KEY, AzmlStepOperator
+
+__all__ = ["DataTransferStepOperator", "TransferEngine", "copy_files", "sql_to_file", "files_to_sql"]
+
+_BATCH = 10_000
+_ADF_KEYS = ("factory_name", "resource_group_name", "pipeline_name")
+
+
+class DataTransferStepOperator(AzmlStepOperator):
+    """Runs one DataTransferStep: the copy, the run record, and ``azml_outputs`` for later steps."""
+
+    ui_color = "#fef3c7"
+
+    def execute(self, context: Any) -> None:
+        inv = self._invocation(context)
+        ws = Workspace.from_spec(inv.workspace)
+        records = RunRecords(ws.get_default_datastore().store, inv.dag_id, inv.run_id)
+        task_id = self.step["task_id"]
+        record = {
+            "name": self.step["name"],
+            "task_id": task_id,
+            "kind": self.step["kind"],
+            "status": "Running",
+            "start": time.time(),
+            "try_number": inv.try_number,
+            "run_id": step_run_id(inv.run_id, task_id),
+            "compute_target": self.step.get("compute_target"),
+            "inputs": {},
+            "outputs": {},
+        }
+        records.write_step(task_id, record)
+        try:
+            adf = _adf_settings(ws, self.step)
+            if adf:
+                result = self._run_adf(context, adf)
+            else:
+                engine = TransferEngine(ws, self.step, run_slug(inv.run_id), inv.try_number, log=self.log)
+                params = coerce_params(inv.parameters, inv.params, self.step["name"])
+                result = engine.run(
+                    InputResolver(ws, engine.workdir, params, inv.upstream, self.step["name"])
+                )
+        except BaseException as exc:
+            record.update(status="Failed", end=time.time(), error=str(exc))
+            records.write_step(task_id, record)
+            records.mark_failed(task_id)
+            raise
+        record.update(status="Finished", end=time.time(), outputs=result["outputs"], transfer=result["stats"])
+        record["duration"] = round(record["end"] - record["start"], 3)
+        records.write_step(task_id, record)
+        context["ti"].xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
+
+    def _run_adf(self, context: Any, adf: dict[str, Any]) -> dict[str, Any]:
+        """Delegate to an Azure Data Factory pipeline (untested here: no Data Factory on this machine)."""
+        from airflow.providers.microsoft.azure.operators.data_factory import (
+            AzureDataFactoryRunPipelineOperator,
+        )
+
+        op = AzureDataFactoryRunPipelineOperator(
+            task_id=f"{self.task_id}__adf",
+            azure_data_factory_conn_id=adf["conn_id"],
+            pipeline_name=adf["pipeline_name"],
+            resource_group_name=adf["resource_group_name"],
+            factory_name=adf["factory_name"],
+            wait_for_termination=True,
+            parameters={"source": self.step["source"], "destination": self.step["destination"]},
+        )
+        op.execute(context)
+        return {"outputs": {}, "stats": {"engine": "azure_data_factory"}}
+
+
+def _adf_settings(ws: Any, step: dict[str, Any]) -> dict[str, Any] | None:
+    target = step.get("compute_target")
+    spec = ws._compute_specs.get(target, {}) if target else {}
+    if spec.get("type") != "DataFactory" or not all(spec.get(k) for k in _ADF_KEYS):
+        return None
+    return {**spec, "conn_id": spec.get("conn_id") or "azure_data_factory_default"}
+
+
+class TransferEngine:
+    """The worker-side copy of one DataTransferStep run."""
+
+    def __init__(self, ws: Any, step: dict[str, Any], slug: str, try_number: int, log: Any):
+        self.ws = ws
+        self.step = step
+        self.slug = slug
+        self.log = log
+        self.workdir = azml_home() / "work" / "transfer" / slug / step["task_id"] / f"try_{try_number}"
+
+    def run(self, resolver: InputResolver) -> dict[str, Any]:
+        src, dest = self.step["source"], self.step["destination"]
+        began = time.monotonic()
+        if dest["kind"] == "sql":
+            store, rel = self._source(resolver)
+            rows = files_to_sql(self._store_files(store, rel), self._sql_hook(dest), dest["sql_table"])
+            return {"outputs": {}, "stats": {"rows": rows, "seconds": time.monotonic() - began}}
+        ds_name, dest_store, dest_rel = self._destination()
+        if src["kind"] == "sql":
+            kind = self.step.get("destination_reference_type") or _sql_dest_type(dest_store, dest_rel)
+            target = dest_rel if kind == "file" else f"{dest_rel}/data.csv".strip("/")
+            staged = self._staging(dest_store, "sql") / Path(target).name
+            rows = sql_to_file(self._sql_hook(src), src, staged)
+            dest_store.commit(staged, target)
+            stats = {"rows": rows}
+            dest_rel = target if kind == "file" else dest_rel
+        else:
+            store, rel = self._source(resolver)
+            stats = copy_files(
+                store,
+                rel,
+                dest_store,
+                dest_rel,
+                self.step.get("source_reference_type"),
+                self.step.get("destination_reference_type"),
+                self._staging(dest_store, "copy"),
+            )
+        stats["seconds"] = round(time.monotonic() - began, 3)
+        self.log.info("DataTransferStep %r: %s", self.step["name"], stats)
+        name = self.step["output_name"]
+        return {"outputs": {name: {"datastore": ds_name, "path": dest_rel}} if name else {}, "stats": stats}
+
+    def _source(self, resolver: InputResolver) -> tuple[Any, str]:
+        spec = next(i for i in self.step["inputs"] if i["name"] == self.step["source"]["name"])
+        ds_name, rel = resolver._location(spec)
+        store = self.ws._require_datastore(ds_name).store
+        if not store.exists(rel):
+            raise DatastoreError(
+                f"DataTransferStep {self.step['name']!r}: source {ds_name}/{rel} does not exist (or is still being "
+                "published)."
+            )
+        return store, rel
+
+    def _destination(self) -> tuple[str, Any, str]:
+        dest = self.step["destination"]
+        if dest["kind"] == "datastore":
+            ds = self.ws._require_datastore(dest["datastore"])
+            return ds.name, ds.store, dest["path"]
+        out = next(o for o in self.step["outputs"] if o["name"] == dest["name"])
+        ds = (
+            self.ws._require_datastore(out["datastore"])
+            if out.get("datastore")
+            else self.ws.get_default_datastore()
+        )
+        return ds.name, ds.store, output_location(out, self.slug, self.step["task_id"])
+
+    def _staging(self, dest_store: Any, what: str) -> Path:
+        """Next to a local destination (so publishing is a rename), else in the work folder."""
+        root = dest_store.local_path(".azml") if dest_store.local_path("") is not None else None
+        base = (root / "staging" / "transfer") if root is not None else self.workdir
+        path = base / f"{self.slug}_{self.step['task_id']}_{uuid.uuid4().hex[:8]}" / what
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _store_files(self, store: Any, rel: str) -> list[Path]:
+        from airflow_azml.data.cache import cached_copy
+
+        return [cached_copy(store, f) for f in store.list_files(rel)]
+
+    def _sql_hook(self, spec: dict[str, Any]) -> Any:
+        from airflow.sdk import BaseHook
+
+        conn_id = self.ws._require_datastore(spec["datastore"]).conn_id
+        return BaseHook.get_connection(conn_id).get_hook()
+
+
+def _sql_dest_type(store: Any, rel: str) -> str:
+    if store.exists(rel):
+        return "directory" if store.is_dir(rel) else "file"
+    return "file" if rel.lower().endswith((".csv", ".parquet")) else "directory"
+
+
+# -- files -> files ---------------------------------------------------------------------------
+def copy_files(
+    src: Any,
+    src_rel: str,
+    dest: Any,
+    dest_rel: str,
+    src_type: str | None,
+    dest_type: str | None,
+    staging: Path,
+) -> dict[str, Any]:
+    """Copy a file or folder between two stores with v1's reference-type rules; publish with commit."""
+    actual = "directory" if src.is_dir(src_rel) else "file"
+    if src_type and src_type != actual:
+        raise UserErrorException(f"source_reference_type={src_type!r}, but {src.uri(src_rel)} is a {actual}.")
+    if dest_type is None:
+        dest_type = ("directory" if dest.is_dir(dest_rel) else "file") if dest.exists(dest_rel) else actual
+    if actual == "directory" and dest_type == "file":
+        raise UserErrorException(
+            f"Cannot copy the directory {src.uri(src_rel)} into the file {dest.uri(dest_rel)}; "
+            "use destination_reference_type='directory'."
+        )
+    target = dest_rel
+    if actual == "file" and dest_type == "directory":
+        target = f"{dest_rel}/{src_rel.rsplit('/', 1)[-1]}".strip("/")
+    local = src.local_path(src_rel)
+    if local is None or dest.local_path("") is not None:
+        staged = staging / (src_rel.rsplit("/", 1)[-1] or "data")
+        local = src.get(src_rel, staged, overwrite=True) if local is None else _local_copy(local, staged)
+    count = len(src.list_files(src_rel))
+    size = sum(p.stat().st_size for p in ([local] if local.is_file() else local.rglob("*")) if p.is_file())
+    dest.commit(local, target)
+    return {"files": count, "bytes": size, "destination": target}
+
+
+def _local_copy(source: Path, staged: Path) -> Path:
+    """Local to local: copy next to the destination (then publish by rename); reflinks where the FS can."""
+    import shutil
+
+    if source.is_dir():
+        shutil.copytree(source, staged)
+    else:
+        shutil.copy2(source, staged)
+    return staged
+
+
+# -- SQL -> file ------------------------------------------------------------------------------
+def _source_sql(hook: Any, spec: dict[str, Any]) -> tuple[str, list[Any]]:
+    if spec.get("sql_query"):
+        return spec["sql_query"], []
+    if spec.get("sql_table"):
+        return f"SELECT * FROM {spec['sql_table']}", []
+    params = list(spec.get("sql_stored_procedure_params") or [])
+    marks = ", ".join([_placeholder(hook)] * len(params))
+    proc = spec["sql_stored_procedure"]
+    conn_type = getattr(hook, "conn_type", "") or ""
+    if conn_type in ("mssql", "azure_sql"):
+        return f"EXEC {proc} {marks}".strip(), params
+    if conn_type == "mysql":
+        return f"CALL {proc}({marks})", params
+    return f"SELECT * FROM {proc}({marks})", params
+
+
+def _placeholder(hook: Any) -> str:
+    return getattr(hook, "placeholder", "%s") or "%s"
+
+
+def sql_to_file(hook: Any, spec: dict[str, Any], target: Path) -> int:
+    """Stream a query's rows into ``target`` (.parquet -> Parquet, else CSV); returns the row count."""
+    sql, params = _source_sql(hook, spec)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    conn = hook.get_conn()
+    try:
+        cur = _stream_cursor(conn)
+        cur.execute(sql, params or None)
+        writer = _ParquetSink(target) if target.suffix.lower() == ".parquet" else _CsvSink(target)
+        rows = 0
+        with writer:
+            while batch := cur.fetchmany(_BATCH):
+                writer.write([d[0] for d in cur.description], batch)
+                rows += len(batch)
+            if rows == 0 and cur.description:
+                writer.write([d[0] for d in cur.description], [])
+        cur.close()
+        return rows
+    finally:
+        conn.close()
+
+
+def _stream_cursor(conn: Any) -> Any:
+    """A server-side cursor where the driver has one (psycopg), so rows arrive in batches."""
+    if type(conn).__module__.startswith(("psycopg", "psycopg2")):
+        return conn.cursor(name=f"azml_{uuid.uuid4().hex[:12]}")
+    return conn.cursor()
+
+
+class _CsvSink:
+    def __init__(self, path: Path):
+        self.path = path
+        self.fh: Any = None
+        self.writer: Any = None
+
+    def __enter__(self) -> _CsvSink:
+        self.fh = open(self.path, "w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.fh)
+        return self
+
+    def write(self, columns: list[str], rows: list[Any]) -> None:
+        if self.fh.tell() == 0:
+            self.writer.writerow(columns)
+        self.writer.writerows(rows)
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
+
+
+class _ParquetSink:
+    def __init__(self, path: Path):
+        self.path = path
+        self.writer: Any = None
+
+    def __enter__(self) -> _ParquetSink:
+        return self
+
+    def write(self, columns: list[str], rows: list[Any]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        data = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
+        if self.writer is None:
+            table = pa.table(data)
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        else:
+            table = pa.table(data).cast(self.writer.schema)
+        self.writer.write_table(table)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+# -- files -> SQL -----------------------------------------------------------------------------
+def _table_columns(conn: Any, table: str) -> list[str]:
+    cur = conn.cursor()
+    cur.execute(f"SELECT * FROM {table} WHERE 1=0")
+    cols = [d[0] for d in cur.description]
+    cur.close()
+    return cols
+
+
+def _file_columns(path: Path) -> list[str]:
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    with open(path, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
+
+
+def _check_header(path: Path, header: list[str], columns: list[str], table: str) -> None:
+    lower = {c.lower() for c in columns}
+    got = {h.lower() for h in header}
+    if len(header) == len(columns) and got == lower:
+        return
+    missing, extra = sorted(lower - got), sorted(got - lower)
+    raise UserErrorException(
+        f"Cannot append {path.name} to table {table}: its header {header} does not match the table's columns "
+        f"{columns} (missing: {missing or 'none'}, not in the table: {extra or 'none'}). Fix the file's header "
+        "row or the table; nothing was written."
+    )
+
+
+def files_to_sql(files: list[Path], hook: Any, table: str) -> int:
+    """Append every CSV/Parquet file to ``table`` in one transaction; returns the rows written."""
+    if not files:
+        raise UserErrorException(f"No files to append to table {table}.")
+    conn = hook.get_conn()
+    try:
+        columns = _table_columns(conn, table)
+        conn.rollback()
+        headers = {f: _file_columns(f) for f in files}
+        for f, header in headers.items():
+            _check_header(f, header, columns, table)
+        rows = sum(_append(conn, hook, f, headers[f], table) for f in files)
+        conn.commit()
+        return rows
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def _append(conn: Any, hook: Any, path: Path, header: list[str], table: str) -> int:
+    cols = ", ".join(header)
+    cur = conn.cursor()
+    try:
+        if path.suffix.lower() != ".parquet" and hasattr(cur, "copy"):  # psycopg 3
+            sql = f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true)"
+            with open(path, "rb") as fh, cur.copy(sql) as cp:
+                while chunk := fh.read(1 << 20):
+                    cp.write(chunk)
+            return max(cur.rowcount, 0)
+        if path.suffix.lower() != ".parquet" and hasattr(cur, "copy_expert"):  # psycopg2
+            with open(path, encoding="utf-8") as fh:
+                cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true)", fh)
+            return max(cur.rowcount, 0)
+        return _insert_batches(cur, hook, path, header, table)
+    finally:
+        cur.close()
+
+
+def _insert_batches(cur: Any, hook: Any, path: Path, header: list[str], table: str) -> int:
+    marks = ", ".join([_placeholder(hook)] * len(header))
+    sql = f"INSERT INTO {table} ({', '.join(header)}) VALUES ({marks})"
+    rows = 0
+    for batch in _file_batches(path):
+        cur.executemany(sql, batch)
+        rows += len(batch)
+    return rows
+
+
+def _file_batches(path: Path) -> Any:
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        for rb in pq.ParquetFile(path).iter_batches(batch_size=_BATCH):
+            yield [tuple(r.values()) for r in rb.to_pylist()]
+        return
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        batch: list[tuple] = []
+        for row in reader:
+            batch.append(tuple(row))
+            if len(batch) >= _BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
