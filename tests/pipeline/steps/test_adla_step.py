@@ -35,18 +35,28 @@ def ws(workspace_dir: Path) -> Workspace:
 
 def sample_step(ws: Workspace, folder: Path, script: str = SAMPLE, **kw) -> AdlaStep:
     write(folder / "sample_script.usql", script)
-    data = DataReference(ws.get_default_datastore(), data_reference_name="script_input",
-                         path_on_datastore="adla_sample/sample_input.csv")
+    data = DataReference(
+        ws.get_default_datastore(),
+        data_reference_name="script_input",
+        path_on_datastore="adla_sample/sample_input.csv",
+    )
     kw.setdefault("inputs", [data])
     kw.setdefault("outputs", [PipelineData("script_output", datastore=ws.get_default_datastore())])
-    return AdlaStep(script_name="sample_script.usql", name="extract_employee_names", source_directory=str(folder),
-                    **kw)
+    return AdlaStep(
+        script_name="sample_script.usql", name="extract_employee_names", source_directory=str(folder), **kw
+    )
 
 
 def test_plan_carries_script_params_parallelism_and_priority(ws, workspace_dir):
     param = PipelineParameter("min_count", default_value=3)
-    step = sample_step(ws, workspace_dir / "sql", params={"limit": 5, "min": param}, degree_of_parallelism=2,
-                       priority=10, runtime_version="1.0")
+    step = sample_step(
+        ws,
+        workspace_dir / "sql",
+        params={"limit": 5, "min": param},
+        degree_of_parallelism=2,
+        priority=10,
+        runtime_version="1.0",
+    )
     plan = compile_pipeline(Pipeline(ws, [step]), "adla_plan")
     spec = plan["steps"]["extract_employee_names"]
     assert spec["operator"] == "airflow_azml.operators.adla.AdlaStepOperator"
@@ -76,7 +86,9 @@ def test_missing_placeholder_is_refused_at_build_time(ws, workspace_dir):
 
 
 def test_usql_outside_the_subset_is_refused_at_build_time_naming_construct_and_line(ws, workspace_dir):
-    script = SAMPLE.replace("USING Extractors.Csv(skipFirstLine: true)", "USING new MyNamespace.MyExtractor()")
+    script = SAMPLE.replace(
+        "USING Extractors.Csv(skipFirstLine: true)", "USING new MyNamespace.MyExtractor()"
+    )
     step = sample_step(ws, workspace_dir / "sql", script=script)
     with pytest.raises(PipelineValidationError) as err:
         Pipeline(ws, [step])
@@ -91,11 +103,14 @@ def test_missing_script_is_refused_at_build_time(ws, workspace_dir):
         Pipeline(ws, [step])
 
 
-@pytest.mark.parametrize(("kw", "message"), [
-    ({"degree_of_parallelism": 0}, "degree_of_parallelism must be a positive int, got 0"),
-    ({"priority": -1}, "priority must be a positive int, got -1"),
-    ({"params": {"x": [1]}}, "params['x'] = [1]"),
-])
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"degree_of_parallelism": 0}, "degree_of_parallelism must be a positive int, got 0"),
+        ({"priority": -1}, "priority must be a positive int, got -1"),
+        ({"params": {"x": [1]}}, "params['x'] = [1]"),
+    ],
+)
 def test_bad_arguments_are_refused(ws, workspace_dir, kw, message):
     with pytest.raises(UserErrorException, match=message.replace("[", r"\[").replace("]", r"\]")):
         sample_step(ws, workspace_dir / "sql", **kw)
@@ -118,5 +133,8 @@ def test_attached_adla_compute_is_accepted(ws, workspace_dir):
     target = ComputeTarget.attach(ws, "pg_sql", AdlaCompute.attach_configuration(conn_id="my_pg"))
     step = sample_step(ws, workspace_dir / "sql", compute_target=target)
     plan = compile_pipeline(Pipeline(ws, [step]), "adla_attach")
-    assert plan["workspace"]["config"]["compute_targets"]["pg_sql"] == {"conn_id": "my_pg", "type": "ADLAnalytics"}
+    assert plan["workspace"]["config"]["compute_targets"]["pg_sql"] == {
+        "conn_id": "my_pg",
+        "type": "ADLAnalytics",
+    }
     assert plan["steps"]["extract_employee_names"]["compute_target"] == "pg_sql"
