@@ -153,6 +153,9 @@ def connection_for(kind: str, kw: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _account_url(kw: dict[str, Any]) -> str:
+    """v1's protocol + endpoint suffix; ours: a full URL as ``endpoint`` (an emulator, a private endpoint)."""
+    if str(kw.get("endpoint") or "").startswith(("http://", "https://")):
+        return str(kw["endpoint"])
     return f"{kw.get('protocol') or 'https'}://{kw['account_name']}.blob.{kw.get('endpoint') or 'core.windows.net'}"
 
 
