@@ -1,0 +1,351 @@
+"""DatabricksStepOperator: a DatabricksStep submitted with apache-airflow-providers-databricks.
+
+The provider's DatabricksSubmitRunOperator does the work: one-time ``runs/submit``, polling
+or deferral (``[operators] default_deferrable``), re-attaching on retry through
+ResumableJobMixin, ``on_kill`` cancelling, the run page extra link from the ``run_page_url``
+XCom, and failure messages with the run's state message and the error of its output. This
+subclass only builds the payload from the step's plan (data as URIs, parameters resolved,
+the script uploaded to DBFS) and keeps the run records and ``azml_outputs`` XCom of every step.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.common.compat.sdk import TaskDeferred
+from airflow.providers.databricks.exceptions import DatabricksApiError
+from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
+from airflow.providers.databricks.utils.databricks import normalise_json_content
+
+from airflow_azml.core.workspace import Workspace
+from airflow_azml.exceptions import StepFailedError, UserErrorException
+from airflow_azml.execution import StepExecution
+from airflow_azml.execution.outputs import output_location
+from airflow_azml.execution.params import coerce_params
+from airflow_azml.execution.process import StepProcess
+from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
+from airflow_azml.operators.step import METRICS_KEY, OUTPUTS_KEY, AzmlStepOperator
+
+__all__ = ["DatabricksStepOperator", "LocalSparkExecution", "data_uri", "DBFS_PUT_LIMIT"]
+
+#: ``dbfs/put`` takes at most 1 MB of contents per call.
+DBFS_PUT_LIMIT = 1024 * 1024
+_SPEC_KWARGS = {
+    "polling_period_seconds": int,
+    "databricks_retry_limit": int,
+    "databricks_retry_delay": float,
+    "deferrable": bool,
+}
+
+
+def data_uri(ws: Workspace, datastore: str, path: str) -> str:
+    """The URI a Databricks job uses for ``path`` on ``datastore``."""
+    ds = ws._require_datastore(datastore)
+    path = path.strip("/")
+    if ds.kind in ("azure_blob", "adls_gen2"):
+        return f"abfss://{ds.container_name}@{ds.account_name}.dfs.core.windows.net/{path}"
+    if ds.kind == "dbfs":
+        return f"dbfs:/{path}"
+    if ds.kind == "local":
+        return ds.store.uri(path)
+    raise UserErrorException(
+        f"Datastore {datastore!r} ({ds.datastore_type}) holds tables, not files; a DatabricksStep reads and "
+        "writes Blob, ADLS Gen2, DBFS or local datastores."
+    )
+
+
+def _compute_spec(step: dict[str, Any], pipeline: dict[str, Any]) -> dict[str, Any]:
+    targets = (pipeline["workspace"].get("config") or {}).get("compute_targets") or {}
+    return dict(targets.get(step.get("compute_target") or "", {}) or {})
+
+
+class LocalSparkExecution(StepExecution):
+    """Local mode: the step's python script with a local PySpark session, data as local paths."""
+
+    def _launch(self, params: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str]) -> int:
+        if importlib.util.find_spec("pyspark") is None:
+            raise StepFailedError(
+                f"Step {self.step['name']!r} runs in Databricks local mode, which needs PySpark on the worker: "
+                "pip install pyspark (Java is needed too), or drop 'local': true from the compute target."
+            )
+        task = self.step["databricks"].get("spark_python_task") or {}
+        if not self.step.get("script_name"):
+            raise StepFailedError(
+                f"Step {self.step['name']!r}: Databricks local mode runs python_script_name + source_directory "
+                "steps only (notebooks, DBFS scripts and JARs need a workspace)."
+            )
+        args: list[str] = []
+        for value in task.get("parameters") or []:
+            is_param = isinstance(value, dict) and "$param" in value
+            args += [f"--{value['$param']}", str(params[value["$param"]])] if is_param else [str(value)]
+        paths = {n: i.get("path", "") for n, i in inputs.items()} | outputs
+        args += [x for name, path in paths.items() for x in (f"-{name}", path)]
+        env = self._env(params, self._write_context(inputs, outputs))
+        env.update(
+            PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1"
+        )
+        argv = [sys.executable, "-m", "airflow_azml.runtime.launch", self.step["script_name"], *args]
+        self.process = StepProcess(
+            argv, cwd=Path(self.step["source_directory"]), env=env, log=self.log, logdir=self.workdir / "logs"
+        )
+        return self.process.run()
+
+
+class DatabricksStepOperator(DatabricksSubmitRunOperator):
+    """Runs one DatabricksStep; the compute target's ``conn_id`` names the Databricks connection.
+
+    The compute target spec may also set ``polling_period_seconds``, ``databricks_retry_limit``,
+    ``databricks_retry_delay`` and ``deferrable``; ``local: true`` runs a python_script_name step
+    on the worker with a local PySpark session instead (debugging without a workspace).
+    """
+
+    template_fields = ()
+    ui_color = "#fde2d5"
+
+    def __init__(self, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any):
+        spec = _compute_spec(step, pipeline)
+        kwargs.setdefault("databricks_conn_id", spec.get("conn_id") or "databricks_default")
+        for key, cast in _SPEC_KWARGS.items():
+            if spec.get(key) is not None:
+                kwargs.setdefault(key, cast(spec[key]))
+        super().__init__(**kwargs)
+        self.step = step
+        self.pipeline = pipeline
+        self.local = bool(spec.get("local"))
+        self._ctx: dict[str, Any] = {}
+        self._local_execution: Any = None
+
+    # -- the step run around the provider's machinery ---------------------------------------
+    def execute(self, context: Any) -> None:
+        if self.local:
+            return self._execute_local(context)
+        self._start(context)
+        try:
+            super().execute(context)
+        except TaskDeferred:
+            raise
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        self._succeed(context)
+        return None
+
+    def execute_complete(self, context: Any, event: dict) -> None:
+        """Back from deferral: the provider checks the event, then the step publishes its outputs."""
+        self._prepare(context)
+        self.run_id = event.get("run_id")
+        try:
+            super().execute_complete(context, event)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        self._succeed(context)
+
+    def _prepare(self, context: Any) -> None:
+        """Workspace, records, parameter values, and every input/output as a URI."""
+        ti = context["ti"]
+        ws = Workspace.from_spec(self.pipeline["workspace"])
+        params = coerce_params(self.pipeline["parameters"], dict(context["params"]), self.step["name"])
+        slug = run_slug(context["run_id"])
+        outputs = {}
+        for spec in self.step["outputs"]:
+            ds = spec.get("datastore") or ws.get_default_datastore().name
+            outputs[spec["name"]] = {
+                "datastore": ds,
+                "path": output_location(spec, slug, self.step["task_id"]),
+            }
+        inputs = {spec["name"]: self._input_location(ws, spec, params, ti) for spec in self.step["inputs"]}
+        uris = {n: data_uri(ws, w["datastore"], w["path"]) for n, w in {**inputs, **outputs}.items()}
+        self._ctx = {
+            "ws": ws,
+            "params": params,
+            "inputs": inputs,
+            "outputs": outputs,
+            "uris": uris,
+            "records": RunRecords(ws.get_default_datastore().store, ti.dag_id, context["run_id"]),
+            "try_number": ti.try_number,
+            "run_id": context["run_id"],
+        }
+
+    def _input_location(self, ws: Workspace, spec: dict[str, Any], params: dict[str, Any], ti: Any) -> dict:
+        source = spec["source"]
+        if source == "step_output":
+            produced = (ti.xcom_pull(task_ids=spec["step"], key=OUTPUTS_KEY) or {}).get(spec["output"])
+            if not produced:
+                raise UserErrorException(
+                    f"Step {self.step['name']!r}: input {spec['name']!r} comes from step {spec['step']!r} output "
+                    f"{spec['output']!r}, but that step published no such output (did it run?)."
+                )
+            return {"datastore": produced["datastore"], "path": produced["path"]}
+        if source == "datastore":
+            return {"datastore": spec["datastore"], "path": spec["path"]}
+        if source == "datapath_param":
+            value = params[spec["param"]]
+            return {"datastore": value["datastore"], "path": value.get("path_on_datastore", "")}
+        ref = spec.get("dataset") or params.get(spec.get("param", ""))
+        paths = ((ref or {}).get("definition") or {}).get("paths") or []
+        if len(paths) != 1:
+            raise UserErrorException(
+                f"Step {self.step['name']!r}: input {spec['name']!r} is a dataset; a DatabricksStep takes a dataset "
+                "defined on exactly one datastore path (or use a DataReference / PipelineData)."
+            )
+        return {"datastore": paths[0]["datastore"], "path": paths[0]["path"]}
+
+    def _start(self, context: Any) -> None:
+        self._prepare(context)
+        self._started = time.time()
+        self._record = {
+            "name": self.step["name"],
+            "task_id": self.step["task_id"],
+            "kind": self.step["kind"],
+            "status": "Running",
+            "start": self._started,
+            "try_number": self._ctx["try_number"],
+            "compute_target": self.step.get("compute_target"),
+            "run_id": step_run_id(self._ctx["run_id"], self.step["task_id"]),
+            "inputs": self._ctx["inputs"],
+            "outputs": {},
+            "data_uris": self._ctx["uris"],
+            "parameters": self._ctx["params"],
+        }
+        self._ctx["records"].write_step(self.step["task_id"], self._record)
+
+    def _finish_record(self, status: str, **extra: Any) -> None:
+        record = getattr(self, "_record", None) or {
+            "name": self.step["name"],
+            "task_id": self.step["task_id"],
+            "kind": self.step["kind"],
+            "start": time.time(),
+        }
+        end = time.time()
+        record.update(
+            status=status,
+            end=end,
+            duration=round(end - record["start"], 3),
+            databricks_run_id=self.run_id,
+            **extra,
+        )
+        self._ctx["records"].write_step(self.step["task_id"], record)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._ctx:
+            self._finish_record("Failed", error=str(exc))
+            self._ctx["records"].mark_failed(self.step["task_id"])
+
+    def _succeed(self, context: Any) -> None:
+        outputs = self._ctx["outputs"]
+        url = self._hook.get_run_page_url(self.run_id) if self.run_id else None
+        self._finish_record("Finished", outputs=outputs, run_page_url=url, metrics={})
+        context["ti"].xcom_push(key=OUTPUTS_KEY, value=outputs)
+        context["ti"].xcom_push(key=METRICS_KEY, value={})
+
+    # -- the runs/submit payload --------------------------------------------------------------
+    def _prepare_submit_json(self, context: Any) -> dict[str, Any]:
+        """Called by the provider right before ``runs/submit`` (never on a re-attach)."""
+        if not self._ctx:
+            self._prepare(context)
+        payload = self.build_payload()
+        self._validate_merged_json(payload)
+        self.log.info("Databricks runs/submit payload: %s", json.dumps(payload, sort_keys=True))
+        return normalise_json_content(payload)
+
+    def build_payload(self) -> dict[str, Any]:
+        """The job spec of the plan with parameters resolved, data URIs added, the script uploaded."""
+        job = copy.deepcopy(self.step["databricks"])
+        uris = self._ctx["uris"]
+        if "notebook_task" in job:
+            task = job["notebook_task"]
+            task["base_parameters"] = {**self._resolve_dict(task.get("base_parameters") or {}), **uris}
+        else:
+            task = job.get("spark_python_task") or job["spark_jar_task"]
+            pairs = [x for name, uri in uris.items() for x in (f"-{name}", uri)]
+            task["parameters"] = self._resolve_list(task.get("parameters") or []) + pairs
+            if isinstance(task.get("python_file"), dict):
+                task["python_file"] = self._upload_source(task["python_file"]["$upload"])
+        if not job.get("libraries"):
+            job.pop("libraries", None)
+        return job
+
+    def _resolve_dict(self, values: dict[str, Any]) -> dict[str, Any]:
+        params = self._ctx["params"]
+        return {k: params[v["$param"]] if isinstance(v, dict) else v for k, v in values.items()}
+
+    def _resolve_list(self, values: list[Any]) -> list[Any]:
+        """``{"$param": NAME}`` becomes ``--NAME value``, as v1 expands a PipelineParameter."""
+        out: list[Any] = []
+        for value in values:
+            if isinstance(value, dict) and "$param" in value:
+                out += [f"--{value['$param']}", self._ctx["params"][value["$param"]]]
+            else:
+                out.append(value)
+        return out
+
+    # -- python_script_name + source_directory: upload once per content ------------------------
+    def _source_files(self) -> tuple[list[Path], str]:
+        root = Path(self.step["source_directory"])
+        files = sorted(
+            p
+            for p in root.rglob("*")
+            if p.is_file()
+            and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(root).parts)
+        )
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+        return files, digest.hexdigest()[:20]
+
+    def _upload_source(self, script_name: str) -> str:
+        """Upload source_directory to ``dbfs:/azml/src/<content hash>/`` unless it is there already."""
+        root = Path(self.step["source_directory"])
+        files, digest = self._source_files()
+        base = f"/azml/src/{digest}"
+        target = f"{base}/{script_name}"
+        try:
+            self._hook._do_api_call(("GET", "2.0/dbfs/get-status"), {"path": target})
+            self.log.info(
+                "Source of step %r already on DBFS at dbfs:%s; not uploading.", self.step["name"], base
+            )
+            return f"dbfs:{target}"
+        except DatabricksApiError as exc:
+            if exc.http_status_code != 404:
+                raise
+        script = root / script_name
+        for f in [f for f in files if f != script] + [
+            script
+        ]:  # the script last: its presence means "complete"
+            data = f.read_bytes()
+            if len(data) > DBFS_PUT_LIMIT:
+                raise StepFailedError(
+                    f"Step {self.step['name']!r}: {f} is {len(data)} bytes; files uploaded with the step's "
+                    f"source_directory must be under {DBFS_PUT_LIMIT} bytes. Put large files on a datastore."
+                )
+            dest = f"{base}/{f.relative_to(root).as_posix()}"
+            self._hook._do_api_call(
+                ("POST", "2.0/dbfs/put"),
+                {"path": dest, "contents": base64.b64encode(data).decode(), "overwrite": True},
+            )
+        self.log.info("Uploaded %s file(s) of step %r to dbfs:%s", len(files), self.step["name"], base)
+        return f"dbfs:{target}"
+
+    # -- local mode -------------------------------------------------------------------------
+    def _execute_local(self, context: Any) -> None:
+        """Run the python script on this worker (records, staging and XCom as for script steps)."""
+        inv = AzmlStepOperator._invocation(self, context)  # type: ignore[arg-type]
+        self._local_execution = LocalSparkExecution(inv, log=self.log)
+        result = self._local_execution.run()
+        context["ti"].xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
+        context["ti"].xcom_push(key=METRICS_KEY, value=result["metrics"])
+
+    def on_kill(self) -> None:
+        if self._local_execution is not None:
+            self._local_execution.kill()
+            return
+        super().on_kill()
