@@ -19,6 +19,7 @@ __all__ = [
     "PathEscapeError",
     "StepFailedError",
     "ActivityFailedException",
+    "AirflowApiError",
     "did_you_mean",
 ]
 
@@ -72,3 +73,11 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     """Return ' Did you mean 'x'?' when a known name is close to ``name``, else ''."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+class AirflowApiError(AzmlError):
+    """A call to a running Airflow's REST API failed; ``status_code`` is the HTTP status (0: unreachable)."""
+
+    def __init__(self, message: str, status_code: int = 0):
+        super().__init__(message)
+        self.status_code = status_code

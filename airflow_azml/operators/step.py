@@ -83,6 +83,18 @@ class AzmlStepOperator(BaseOperator):
         )
 
     def execute(self, context: Any) -> None:
+        # continue_on_step_failure (run conf, default False): after a failure elsewhere, do not start.
+        if not (getattr(context["dag_run"], "conf", None) or {}).get("continue_on_step_failure", False):
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from airflow_azml.core.workspace import Workspace
+            from airflow_azml.execution.records import RunRecords
+
+            store = Workspace.from_spec(self.pipeline["workspace"]).get_default_datastore().store
+            failed = [t for t in RunRecords(store, self.dag_id, context["run_id"]).failed_steps() if t != self.task_id]
+            if failed:
+                raise AirflowSkipException(f"Canceled: step(s) {', '.join(failed)} failed and this run has "
+                                           f"continue_on_step_failure=False, so step {self.task_id!r} did not start.")
         self._execution = StepExecution(self._invocation(context), log=self.log)
         result = self._execution.run()
         ti = context["ti"]

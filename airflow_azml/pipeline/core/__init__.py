@@ -9,7 +9,9 @@ from airflow_azml.pipeline.core.pipeline_data import (
     PipelineOutputFileDataset,
     PipelineOutputTabularDataset,
 )
+from airflow_azml.pipeline.core.published import PipelineEndpoint, PublishedPipeline
 from airflow_azml.pipeline.core.run import PipelineRun, PortDataReference, StepRun
+from airflow_azml.pipeline.core.schedule import Schedule, ScheduleRecurrence, TimeZone
 
 __all__ = [
     "Pipeline",
@@ -23,4 +25,9 @@ __all__ = [
     "PipelineRun",
     "StepRun",
     "PortDataReference",
+    "PublishedPipeline",
+    "PipelineEndpoint",
+    "Schedule",
+    "ScheduleRecurrence",
+    "TimeZone",
 ]

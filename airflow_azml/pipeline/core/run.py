@@ -46,6 +46,14 @@ class PipelineRun:
         self.id = run_id or backend.run_id()
         self._records: Any = None
 
+    @classmethod
+    def get(cls, workspace: Any, run_id: str, experiment_name: str | None = None, **_: Any) -> PipelineRun:
+        """The run ``run_id`` on the Airflow the workspace file (or AZML_AIRFLOW_*) names; the experiment
+        name is its DAG id (found from the run id when omitted)."""
+        from airflow_azml.client.remote import get_remote_run
+
+        return get_remote_run(workspace, run_id, experiment_name)
+
     @property
     def records(self) -> Any:
         if self._records is None:

@@ -1,0 +1,129 @@
+"""Runs on a running Airflow, driven over its REST API: submit, follow, fetch again by id.
+
+The DAG has to exist on the server already: Airflow runs only DAGs its dag-processor parsed
+from a DAG file (the workers re-import that file for every task). ``Experiment.submit`` with
+a workspace file that names ``airflow.base_url`` therefore triggers the deployed DAG whose id
+is the experiment name, passing the parameters as the run's ``conf``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_azml.client.rest import AirflowRestClient
+from airflow_azml.exceptions import AirflowApiError, UserErrorException
+
+__all__ = ["RestBackend", "submit_remote", "get_remote_run", "remote_plan", "require_deployed"]
+
+
+class RestBackend:
+    """The RunBackend of a DAG run on a running Airflow (dagRuns and taskInstances endpoints)."""
+
+    def __init__(self, client: AirflowRestClient, dag_id: str, run_id: str):
+        self.client = client
+        self.dag_id = dag_id
+        self._run_id = run_id
+
+    def run_id(self) -> str:
+        return self._run_id
+
+    def state(self) -> str | None:
+        return self.client.get_run(self.dag_id, self._run_id).get("state")
+
+    def task_states(self) -> dict[str, str | None]:
+        return {
+            ti["task_id"]: ti.get("state") for ti in self.client.task_instances(self.dag_id, self._run_id)
+        }
+
+    def cancel(self) -> None:
+        """Mark the run failed: Airflow stops its running tasks and skips the rest."""
+        self.client.set_run_state(self.dag_id, self._run_id, "failed")
+
+    def error(self) -> str | None:
+        if self.state() != "failed":
+            return None
+        return f"Airflow run: {self.client.base_url}/dags/{self.dag_id}/runs/{self._run_id}"
+
+
+def require_deployed(client: AirflowRestClient, dag_id: str, wait_seconds: float = 0) -> dict[str, Any]:
+    """The deployed DAG ``dag_id``, or an error saying to deploy its DAG file."""
+    dag = client.wait_dag(dag_id, wait_seconds)
+    if dag is None:
+        raise UserErrorException(
+            f"The DAG {dag_id!r} is not deployed on the Airflow at {client.base_url}. Copy the DAG file that "
+            f"builds it (Pipeline(...).to_dag({dag_id!r})) with its workspace file and step folders into that "
+            "deployment's dags folder, wait until the dag-processor has parsed it (it shows in the UI), then "
+            "submit again."
+        )
+    return dag
+
+
+def submit_remote(experiment: Any, plan: dict[str, Any], conf: dict[str, Any]) -> Any:
+    """Trigger the deployed DAG ``plan['dag_id']`` with ``conf``; returns the PipelineRun."""
+    from airflow_azml.pipeline.core.run import PipelineRun
+
+    client = AirflowRestClient.from_workspace(experiment.workspace)
+    dag_id = plan["dag_id"]
+    dag = require_deployed(client, dag_id)
+    deployed = {t["task_id"] for t in client.list_tasks(dag_id)}
+    missing = sorted(set(plan["steps"]) - deployed)
+    if missing:
+        raise UserErrorException(
+            f"The DAG {dag_id!r} deployed on {client.base_url} has no task for the step(s) {missing}: the deployed "
+            "DAG file is older than this pipeline. Deploy the current DAG file, then submit again."
+        )
+    if dag.get("is_paused"):
+        client.set_paused(dag_id, False)
+    run = client.trigger(dag_id, conf)
+    return PipelineRun(experiment, backend=RestBackend(client, dag_id, run["dag_run_id"]), plan=plan)
+
+
+def remote_plan(client: AirflowRestClient, workspace: Any, dag_id: str) -> dict[str, Any]:
+    """A plan good enough to follow a run of a deployed DAG: its tasks, and this workspace's datastores."""
+    steps = {
+        t["task_id"]: {
+            "name": t["task_id"],
+            "task_id": t["task_id"],
+            "inputs": [],
+            "outputs": [],
+            "upstream": [],
+        }
+        for t in client.list_tasks(dag_id)
+    }
+    return {"dag_id": dag_id, "workspace": workspace.to_spec(), "parameters": {}, "steps": steps}
+
+
+def get_remote_run(workspace: Any, run_id: str, experiment_name: str | None = None) -> Any:
+    """``PipelineRun.get``: the run ``run_id`` of the DAG ``experiment_name`` on the configured Airflow."""
+    from airflow_azml.core.experiment import Experiment
+    from airflow_azml.pipeline.core.run import PipelineRun
+
+    client = AirflowRestClient.from_workspace(workspace)
+    dag_id = experiment_name or _find_dag_of_run(client, run_id)
+    try:
+        client.get_run(dag_id, run_id)
+    except AirflowApiError as exc:
+        if exc.status_code == 404:
+            raise UserErrorException(
+                f"No run {run_id!r} of {dag_id!r} on the Airflow at {client.base_url}."
+            ) from exc
+        raise
+    plan = remote_plan(client, workspace, dag_id)
+    run = PipelineRun(
+        Experiment(workspace, dag_id), run_id, backend=RestBackend(client, dag_id, run_id), plan=plan
+    )
+    for task_id, record in run.records.steps().items():
+        if task_id in plan["steps"]:
+            plan["steps"][task_id]["name"] = record.get("name", task_id)
+    return run
+
+
+def _find_dag_of_run(client: AirflowRestClient, run_id: str) -> str:
+    resp = client.request("GET", "/api/v2/dags/~/dagRuns", params={"run_id_pattern": run_id, "limit": 10})
+    found = sorted({r["dag_id"] for r in resp.json()["dag_runs"] if r["dag_run_id"] == run_id})
+    if len(found) != 1:
+        raise UserErrorException(
+            f"Run id {run_id!r} matches {len(found)} DAG(s) {found} on {client.base_url}; pass experiment_name= "
+            "(the DAG id) to PipelineRun.get."
+        )
+    return found[0]

@@ -1,0 +1,146 @@
+"""The Azure ML v1-compatible submit endpoint, served by Airflow's api-server under ``/azml``.
+
+POST ``/azml/<anything>/PipelineRuns/PipelineSubmit/{pipelineId}`` or
+``/azml/<anything>/PipelineRuns/PipelineEndpointSubmit/(Id|Name)/{endpoint}`` with v1's body
+``{"ExperimentName", "ParameterAssignments", "DataPathAssignments"}`` and a bearer token
+creates a DAG run and answers ``{"Id": run_id}``: a v1 client changes its base URL and token.
+
+Airflow serves plugin apps without authentication, so the token is checked here with
+Airflow's own code (``resolve_user_from_token`` and the configured auth manager's
+``is_authorized_dag`` for creating runs): no token or a bad one -> 401, a role that may not
+trigger the DAG (viewer) -> 403. The run is then created through Airflow's own REST API with
+the same token, so its Param validation applies unchanged: a wrong parameter type -> 400 with
+Airflow's message naming the parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+__all__ = ["app", "FASTAPI_APPS"]
+
+app = FastAPI(title="airflow-azml: Azure ML v1-compatible pipeline submit API")
+
+
+async def _authorize(request: Request, dag_id: str) -> str:
+    """The caller's bearer token once Airflow's auth manager allows it to trigger ``dag_id``."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    from airflow.api_fastapi.core_api.security import resolve_user_from_token
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            401,
+            "Not authenticated: send 'Authorization: Bearer <token from /auth/token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        user = await resolve_user_from_token(token.strip())
+    except HTTPException as exc:  # Airflow answers 403 for a malformed JWT; v1 clients expect 401
+        raise HTTPException(
+            401, f"Invalid token: {exc.detail}", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+    allowed = get_auth_manager().is_authorized_dag(
+        method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id), user=user
+    )
+    if not allowed:
+        raise HTTPException(403, f"User {user.get_name()!r} may not start runs of {dag_id!r}.")
+    return token.strip()
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise HTTPException(
+            400, "The request body must be JSON (ExperimentName, ParameterAssignments, ...)."
+        ) from exc
+    return body if isinstance(body, dict) else {}
+
+
+async def _trigger(token: str, dag_id: str, body: dict[str, Any]) -> JSONResponse:
+    from airflow.configuration import conf as airflow_conf
+
+    from airflow_azml.exceptions import UserErrorException
+    from airflow_azml.pipeline.core.published import experiment_run_id, v1_body_to_conf
+
+    try:
+        run_conf, experiment = v1_body_to_conf(body)
+    except UserErrorException as exc:
+        raise HTTPException(400, str(exc)) from exc
+    base = airflow_conf.get("api", "base_url", fallback="http://127.0.0.1:8080").rstrip("/")
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        dag = await client.get(f"/api/v2/dags/{dag_id}")
+        if dag.status_code == 404:
+            raise HTTPException(
+                404, f"No pipeline {dag_id!r}: it is not published, or its DAG is not parsed yet."
+            )
+        if dag.status_code == 200 and dag.json().get("is_paused"):
+            raise HTTPException(400, f"Pipeline {dag_id!r} is disabled (its DAG is paused); enable it first.")
+        resp = await client.post(
+            f"/api/v2/dags/{dag_id}/dagRuns",
+            json={"dag_run_id": experiment_run_id(experiment), "logical_date": None, "conf": run_conf},
+        )
+    if resp.status_code != 200:
+        try:
+            detail = resp.json().get("detail", resp.text)
+        except ValueError:
+            detail = resp.text
+        return JSONResponse(
+            {"error": {"code": resp.status_code, "message": str(detail)}}, status_code=resp.status_code
+        )
+    return JSONResponse({"Id": resp.json()["dag_run_id"]})
+
+
+@app.post("/{prefix:path}/PipelineRuns/PipelineSubmit/{pipeline_id}")
+@app.post("/PipelineRuns/PipelineSubmit/{pipeline_id}")
+async def pipeline_submit(pipeline_id: str, request: Request, prefix: str = "") -> JSONResponse:
+    """v1's PipelineSubmit: run the published pipeline ``pipeline_id`` (= its DAG id)."""
+    token = await _authorize(request, pipeline_id)
+    return await _trigger(token, pipeline_id, await _body(request))
+
+
+@app.post("/{prefix:path}/PipelineRuns/PipelineEndpointSubmit/{kind}/{endpoint}")
+@app.post("/PipelineRuns/PipelineEndpointSubmit/{kind}/{endpoint}")
+async def endpoint_submit(
+    kind: str, endpoint: str, request: Request, prefix: str = "", pipelineVersion: str | None = None
+) -> JSONResponse:  # noqa: N803 - v1's query name
+    """v1's PipelineEndpointSubmit (Id/ or Name/): run the endpoint's default or requested version."""
+    from airflow_azml.exceptions import UserErrorException
+    from airflow_azml.pipeline.core.published import PipelineEndpoint
+
+    body = await _body(request)
+    try:
+        ep = PipelineEndpoint.get(_workspace(), name=endpoint)
+        dag_id = ep.get_pipeline(pipelineVersion or body.get("PipelineVersion")).id
+    except UserErrorException as exc:
+        await _authorize(request, endpoint)  # never tell an unauthenticated caller what exists
+        raise HTTPException(404, str(exc)) from exc
+    token = await _authorize(request, dag_id)
+    return await _trigger(token, dag_id, body)
+
+
+def _workspace() -> Any:
+    """The deployment's workspace: $AZML_WORKSPACE_CONFIG, else config.json in the dags folder."""
+    import os
+    from pathlib import Path
+
+    from airflow.configuration import conf as airflow_conf
+
+    from airflow_azml.core.workspace import Workspace
+
+    if os.environ.get("AZML_WORKSPACE_CONFIG"):
+        return Workspace.from_config()
+    folder = Path(airflow_conf.get("core", "dags_folder"))
+    return (
+        Workspace.from_config(path=folder) if (folder / "config.json").is_file() else Workspace.from_config()
+    )
+
+
+FASTAPI_APPS = [{"app": app, "url_prefix": "/azml", "name": "azml-submit"}]

@@ -1,0 +1,120 @@
+"""ScheduleRecurrence: v1's validation rules and the Airflow timetable each recurrence becomes;
+Schedule.create/list/get in the publish registry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from airflow_azml.core import Workspace
+from airflow_azml.exceptions import UserErrorException
+from airflow_azml.pipeline.core import Pipeline, PipelineParameter, Schedule, ScheduleRecurrence
+from airflow_azml.pipeline.steps import PythonScriptStep
+from tests.conftest import write
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"frequency": "Second", "interval": 1}, "frequency must be one of"),
+        ({"frequency": "Hour", "interval": 0}, "interval must be an integer >= 1"),
+        (
+            {"frequency": "Hour", "interval": 1, "hours": [3]},
+            "hours and minutes can be given only when frequency is Day or Week",
+        ),
+        ({"frequency": "Minute", "interval": 5, "minutes": [3]}, "only when frequency is Day or Week"),
+        (
+            {"frequency": "Day", "interval": 1, "week_days": ["Monday"]},
+            "week_days can be given only when frequency is Week",
+        ),
+        ({"frequency": "Week", "interval": 1, "week_days": ["Funday"]}, "week day 'Funday'"),
+        ({"frequency": "Day", "interval": 1, "hours": [24]}, "hour 24 is not in 0..23"),
+        (
+            {"frequency": "Week", "interval": 1, "time_of_day": "7:30", "hours": [7]},
+            "either time_of_day or hours",
+        ),
+        ({"frequency": "Month", "interval": 1, "time_of_day": "07:30"}, "time_of_day can be given only"),
+    ],
+)
+def test_invalid_recurrences_are_refused(kwargs, message):
+    with pytest.raises(UserErrorException, match=message):
+        ScheduleRecurrence(**kwargs)
+
+
+def test_fixed_times_become_cron_in_the_time_zone():
+    rec = ScheduleRecurrence(
+        frequency="Week",
+        interval=1,
+        week_days=["Monday", "Sunday"],
+        hours=[6, 18],
+        minutes=[30],
+        time_zone="PacificStandardTime",
+    )
+    assert rec.cron() == "30 6,18 * * 1,0"
+    table = rec.timetable()
+    assert type(table).__name__ == "CronTriggerTimetable"
+    assert str(table.timezone) == "America/Los_Angeles" and table.expression == "30 6,18 * * 1,0"
+    assert ScheduleRecurrence("Day", 1, time_of_day="07:05").cron() == "5 7 * * *"
+
+
+def test_intervals_become_deltas_and_no_start_time_runs_at_once():
+    table = ScheduleRecurrence(frequency="Minute", interval=15).timetable()
+    assert type(table).__name__ == "DeltaTriggerTimetable"
+    assert table.delta == timedelta(minutes=15)
+    args = ScheduleRecurrence(frequency="Hour", interval=2).dag_arguments()
+    assert (
+        args["start_date"] < datetime(2025, 1, 1, tzinfo=args["start_date"].tzinfo)
+        and args["catchup"] is False
+    )
+    assert ScheduleRecurrence("Month", 3).delta().months == 3
+
+
+def test_start_time_is_read_in_the_time_zone():
+    rec = ScheduleRecurrence(frequency="Day", interval=1, start_time="2030-05-01T08:00:00", time_zone="UTC")
+    assert rec.start_date().isoformat() == "2030-05-01T08:00:00+00:00"
+
+
+def test_to_dag_takes_a_recurrence_as_the_schedule(workspace_dir):
+    ws = Workspace.from_config(workspace_dir)
+    write(workspace_dir / "s" / "a.py", "print(1)\n")
+    step = PythonScriptStep("a.py", name="a", source_directory=str(workspace_dir / "s"))
+    dag = Pipeline(ws, [step]).to_dag("every_two_hours", schedule=ScheduleRecurrence("Hour", 2))
+    assert type(dag.timetable).__name__ == "DeltaTriggerTimetable" and dag.catchup is False
+
+
+def test_schedule_create_list_get_and_refusals(workspace_dir):
+    ws = Workspace.from_config(workspace_dir)
+    write(workspace_dir / "s" / "a.py", "print(1)\n")
+    step = PythonScriptStep(
+        "a.py",
+        name="a",
+        source_directory=str(workspace_dir / "s"),
+        arguments=["--n", PipelineParameter("n", 1)],
+    )
+    published = Pipeline(ws, [step]).publish(name="p", version="1")
+    with pytest.raises(UserErrorException, match="exactly one of recurrence= or datastore="):
+        Schedule.create(ws, "none", pipeline_id=published.id, experiment_name="e")
+    with pytest.raises(UserErrorException, match="no parameter 'missing'"):
+        Schedule.create(
+            ws,
+            "d",
+            pipeline_id=published.id,
+            experiment_name="e",
+            datastore=ws.get_default_datastore(),
+            path_on_datastore="in",
+            data_path_parameter_name="missing",
+        )
+    sched = Schedule.create(
+        ws,
+        "hourly",
+        pipeline_id=published.id,
+        experiment_name="e",
+        recurrence=ScheduleRecurrence("Hour", 1),
+        pipeline_parameters={"n": 5},
+    )
+    assert sched.dag_id == "azml_sched__hourly"
+    got = Schedule.get(ws, "hourly")
+    assert got.recurrence.frequency == "Hour" and got.status == "Active" and got.pipeline_id == published.id
+    got.disable()  # no Airflow configured: the registry alone changes
+    assert Schedule.list(ws) == [] and [s.name for s in Schedule.list(ws, active_only=False)] == ["hourly"]
