@@ -118,3 +118,53 @@ def test_schedule_create_list_get_and_refusals(workspace_dir):
     assert got.recurrence.frequency == "Hour" and got.status == "Active" and got.pipeline_id == published.id
     got.disable()  # no Airflow configured: the registry alone changes
     assert Schedule.list(ws) == [] and [s.name for s in Schedule.list(ws, active_only=False)] == ["hourly"]
+
+
+def test_datastore_watch_lists_new_and_changed_blobs_on_azurite(azml_home, tmp_path, monkeypatch):
+    """The watcher's listing on a real Azure Blob API (Azurite): new or changed blobs directly in the
+    folder, once per version; the live-Airflow run of the watcher is in tests/system."""
+    import json
+
+    from airflow_azml.pipeline.core.schedule import new_blobs, record_seen
+    from tests.support.azurite import AzuriteServer, require_azurite
+
+    require_azurite()
+    with AzuriteServer() as azurite:
+        for key, value in azurite.airflow_conn_env("azml_watch", "wasb").items():
+            monkeypatch.setenv(key, value)
+        container = azurite.create_container("watched")
+        (tmp_path / "config.json").write_text(
+            json.dumps(
+                {
+                    "workspace_name": "w",
+                    "datastores": {
+                        "blob": {
+                            "type": "azure_blob",
+                            "container_name": "watched",
+                            "account_name": "devstoreaccount1",
+                            "conn_id": "azml_watch",
+                        }
+                    },
+                }
+            )
+        )
+        ws = Workspace.from_config(tmp_path)
+        for name, text in (("in/a.csv", "1"), ("in/b.csv", "22"), ("in/sub/c.csv", "333")):
+            container.upload_blob(name, text.encode())
+        entry = {
+            "name": "watch",
+            "datastore": "blob",
+            "path_on_datastore": "in",
+            "experiment_name": "e",
+            "data_path_parameter_name": "data",
+            "pipeline_parameters": {"n": 2},
+        }
+        found = new_blobs(ws, entry)
+        assert sorted(f["conf"]["data"]["path_on_datastore"] for f in found) == ["in/a.csv", "in/b.csv"]
+        assert all(f["conf"]["n"] == 2 and f["trigger_run_id"].startswith("sched_watch__") for f in found)
+        record_seen(ws, entry, found)
+        assert new_blobs(ws, entry) == []
+        container.upload_blob("in/a.csv", b"changed", overwrite=True)
+        again = new_blobs(ws, entry)
+        assert [f["conf"]["data"]["path_on_datastore"] for f in again] == ["in/a.csv"]
+        assert again[0]["trigger_run_id"] not in {f["trigger_run_id"] for f in found}
