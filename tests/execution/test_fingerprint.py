@@ -17,7 +17,13 @@ def _old(path: Path) -> None:
 
 
 def _tree(root: Path) -> None:
-    for rel in ("train.py", "lib/util.py", "data/big.bin", "lib/__pycache__/util.cpython-311.pyc", "notes.log"):
+    for rel in (
+        "train.py",
+        "lib/util.py",
+        "data/big.bin",
+        "lib/__pycache__/util.cpython-311.pyc",
+        "notes.log",
+    ):
         write(root / rel, f"content of {rel}\n")
     for p in root.rglob("*"):
         if p.is_file():
@@ -85,25 +91,45 @@ def test_ten_thousand_files_second_pass_reads_nothing(azml_home, tmp_path):
 
 
 STEP = {
-    "name": "train", "task_id": "train", "kind": "python_script", "operator": "x.Op", "compute_target": "cpu",
-    "routing": {"queue": "cpu"}, "upstream": ["prep"], "source_directory": "", "script_name": "train.py",
-    "arguments": ["--n", {"$param": "n"}, "--data", {"$input": "raw_data"}], "allow_reuse": True, "version": None,
-    "params": {"MODE": {"$param": "mode"}}, "environment": {"pip": [], "env": {}},
-    "inputs": [{"name": "raw_data", "source": "datastore", "mode": "mount", "datastore": "ds", "path": "raw"},
-               {"name": "prepped", "source": "step_output", "mode": "mount", "step": "prep", "output": "out"}],
+    "name": "train",
+    "task_id": "train",
+    "kind": "python_script",
+    "operator": "x.Op",
+    "compute_target": "cpu",
+    "routing": {"queue": "cpu"},
+    "upstream": ["prep"],
+    "source_directory": "",
+    "script_name": "train.py",
+    "arguments": ["--n", {"$param": "n"}, "--data", {"$input": "raw_data"}],
+    "allow_reuse": True,
+    "version": None,
+    "params": {"MODE": {"$param": "mode"}},
+    "environment": {"pip": [], "env": {}},
+    "inputs": [
+        {"name": "raw_data", "source": "datastore", "mode": "mount", "datastore": "ds", "path": "raw"},
+        {"name": "prepped", "source": "step_output", "mode": "mount", "step": "prep", "output": "out"},
+    ],
     "outputs": [{"name": "model", "kind": "pipeline_data", "mode": "mount"}],
 }
-RECORDS = {"raw_data": {"datastore": "ds", "path": "raw", "version": "v1"},
-           "prepped": {"datastore": "ds", "path": "azureml/r1/prep/out", "version": "p1"}}
+RECORDS = {
+    "raw_data": {"datastore": "ds", "path": "raw", "version": "v1"},
+    "prepped": {"datastore": "ds", "path": "azureml/r1/prep/out", "version": "p1"},
+}
 UPSTREAM = {"prep": {"out": {"datastore": "ds", "path": "azureml/r1/prep/out", "fingerprint": "f-prep"}}}
 
 
-def _fp(tmp_path: Path, step: dict | None = None, params: dict | None = None, records: dict | None = None,
-        upstream: dict | None = None) -> str:
+def _fp(
+    tmp_path: Path,
+    step: dict | None = None,
+    params: dict | None = None,
+    records: dict | None = None,
+    upstream: dict | None = None,
+) -> str:
     step = dict(step or STEP)
     step["source_directory"] = step["source_directory"] or str(tmp_path / "src")
-    return fingerprint_step(step, params or {"n": 5, "mode": "fast", "unused": 1}, records or RECORDS,
-                            upstream or UPSTREAM).digest
+    return fingerprint_step(
+        step, params or {"n": 5, "mode": "fast", "unused": 1}, records or RECORDS, upstream or UPSTREAM
+    ).digest
 
 
 def test_fingerprint_changes_with_what_changes_results(azml_home, tmp_path):
@@ -115,9 +141,16 @@ def test_fingerprint_changes_with_what_changes_results(azml_home, tmp_path):
     assert _fp(tmp_path, params={"n": 6, "mode": "fast"}) != base
     assert _fp(tmp_path, params={"n": 5, "mode": "slow"}) != base  # params -> AML_PARAMETER_ env var
     assert _fp(tmp_path, records={**RECORDS, "raw_data": {**RECORDS["raw_data"], "version": "v2"}}) != base
-    assert _fp(tmp_path, upstream={"prep": {"out": {**UPSTREAM["prep"]["out"], "fingerprint": "other"}}}) != base
-    for key, value in (("version", "2"), ("environment", {"pip": ["numpy"], "env": {}}),
-                       ("arguments", ["--n", {"$param": "n"}]), ("name", "train2"), ("kind", "estimator")):
+    assert (
+        _fp(tmp_path, upstream={"prep": {"out": {**UPSTREAM["prep"]["out"], "fingerprint": "other"}}}) != base
+    )
+    for key, value in (
+        ("version", "2"),
+        ("environment", {"pip": ["numpy"], "env": {}}),
+        ("arguments", ["--n", {"$param": "n"}]),
+        ("name", "train2"),
+        ("kind", "estimator"),
+    ):
         assert _fp(tmp_path, step={**STEP, key: value}) != base, key
     outputs = [{"name": "model", "kind": "pipeline_data", "mode": "upload"}]
     assert _fp(tmp_path, step={**STEP, "outputs": outputs}) != base
@@ -138,12 +171,21 @@ def test_components_explain_the_digest(azml_home, tmp_path):
 
 
 def test_steps_without_code_do_not_hash_a_folder(azml_home, tmp_path):
-    step = {"name": "copy", "kind": "data_transfer", "source_directory": str(tmp_path), "inputs": [], "outputs": []}
+    step = {
+        "name": "copy",
+        "kind": "data_transfer",
+        "source_directory": str(tmp_path),
+        "inputs": [],
+        "outputs": [],
+    }
     assert fingerprint_step(step, {}, {}).components["source"] is None
 
 
 def test_referenced_parameters_found_anywhere_in_the_plan():
-    step = {"arguments": [{"$param": "a"}], "params": {"X": {"$param": "b"}},
-            "notebook_params": {"k": {"$param": "c"}},
-            "inputs": [{"name": "d", "source": "datapath_param", "param": "d"}]}
+    step = {
+        "arguments": [{"$param": "a"}],
+        "params": {"X": {"$param": "b"}},
+        "notebook_params": {"k": {"$param": "c"}},
+        "inputs": [{"name": "d", "source": "datapath_param", "param": "d"}],
+    }
     assert referenced_parameters(step) == {"a", "b", "c", "d"}

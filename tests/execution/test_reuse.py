@@ -32,12 +32,20 @@ open(os.path.join(a.out, "data.txt"), "w").write(text.upper() + str(a.n))
 
 # -- explanations ------------------------------------------------------------------------
 def _comp(**over):
-    base = {"step": {"kind": "python_script", "name": "train"},
-            "source": {"digest": "s1", "files": {"train.py": "a", "util.py": "b"}},
-            "arguments": {"arguments": ["--n", {"$param": "n"}], "params": {}}, "parameters": {"n": 5},
-            "version": None, "io": {"inputs": [], "outputs": []}, "environment": {"pip": []}, "config": {},
-            "inputs": {"raw_data": {"location": "ds/raw", "version": "e1"},
-                       "prepped": {"step": "prep", "output": "o", "fingerprint": "f1", "version": "p1"}}}
+    base = {
+        "step": {"kind": "python_script", "name": "train"},
+        "source": {"digest": "s1", "files": {"train.py": "a", "util.py": "b"}},
+        "arguments": {"arguments": ["--n", {"$param": "n"}], "params": {}},
+        "parameters": {"n": 5},
+        "version": None,
+        "io": {"inputs": [], "outputs": []},
+        "environment": {"pip": []},
+        "config": {},
+        "inputs": {
+            "raw_data": {"location": "ds/raw", "version": "e1"},
+            "prepped": {"step": "prep", "output": "o", "fingerprint": "f1", "version": "p1"},
+        },
+    }
     base.update(over)
     return base
 
@@ -47,7 +55,9 @@ def test_explain_says_why_in_words():
     assert explain(old, _comp()) == []
     src = {"digest": "s2", "files": {"train.py": "z", "util.py": "b", "new.py": "c"}}
     assert explain(old, _comp(source=src), "train.py") == ["script train.py changed", "file new.py added"]
-    assert explain(old, _comp(source={"digest": "s3", "files": {"train.py": "a"}})) == ["file util.py removed"]
+    assert explain(old, _comp(source={"digest": "s3", "files": {"train.py": "a"}})) == [
+        "file util.py removed"
+    ]
     assert explain(old, _comp(parameters={"n": 6})) == ["parameter n 5→6"]
     inputs = {**old["inputs"], "raw_data": {"location": "ds/raw", "version": "e2"}}
     assert explain(old, _comp(inputs=inputs)) == ["input raw_data changed (etag e1 → e2)"]
@@ -97,8 +107,9 @@ def test_concurrent_writers_leave_a_valid_entry(ws):
 
     def writer(i: int) -> None:
         for _ in range(20):
-            ReuseIndex(ws, "dag", "train").record(fp, run_id=f"r{i}", step="train", step_run_id="x",
-                                                  outputs={"model": out})
+            ReuseIndex(ws, "dag", "train").record(
+                fp, run_id=f"r{i}", step="train", step_run_id="x", outputs={"model": out}
+            )
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
     for t in threads:
@@ -114,8 +125,9 @@ def test_concurrent_writers_leave_a_valid_entry(ws):
 def test_retention_helpers_see_and_drop_what_the_index_points_to(ws):
     store = ws.get_default_datastore().store
     out = _publish(ws, "azureml/r1/train/model")
-    ReuseIndex(ws, "dag", "train").record(Fingerprint("b" * 64, _comp()), run_id="r1", step="train",
-                                          step_run_id="x", outputs={"model": out})
+    ReuseIndex(ws, "dag", "train").record(
+        Fingerprint("b" * 64, _comp()), run_id="r1", step="train", step_run_id="x", outputs={"model": out}
+    )
     assert referenced_outputs(store) == {(out["datastore"], out["path"])}
     assert drop_entries(store, out["datastore"], "azureml/r1") == [f".azml/reuse/dag/train/{'b' * 64}.json"]
     assert referenced_outputs(store) == set()
@@ -134,20 +146,39 @@ class Pipe:
         raw = DataReference(ws.get_default_datastore(), "raw_data", "raw")
         mid = PipelineData("mid")
         n = PipelineParameter("n", 5)
-        prep = PythonScriptStep("prep.py", name="prep", source_directory=str(src), inputs=[raw],
-                                outputs=[mid], arguments=["--src", raw, "--out", mid, "--n", n])
+        prep = PythonScriptStep(
+            "prep.py",
+            name="prep",
+            source_directory=str(src),
+            inputs=[raw],
+            outputs=[mid],
+            arguments=["--src", raw, "--out", mid, "--n", n],
+        )
         model = PipelineData("model")
-        train = PythonScriptStep("train.py", name="train", source_directory=str(src), inputs=[mid],
-                                 outputs=[model], arguments=["--src", mid, "--out", model])
-        self.plan = compile_pipeline(Pipeline(ws, [train]), "reuse_unit")
+        train = PythonScriptStep(
+            "train.py",
+            name="train",
+            source_directory=str(src),
+            inputs=[mid],
+            outputs=[model],
+            arguments=["--src", mid, "--out", model],
+        )
+        self.plan = compile_pipeline(Pipeline(ws, [prep, train]), "reuse_unit")
 
     def run(self, run_id: str, conf: dict | None = None, params: dict | None = None) -> dict[str, dict]:
         upstream: dict[str, dict] = {}
         results = {}
         for tid, step in self.plan["steps"].items():
-            inv = StepInvocation(dag_id="reuse_unit", run_id=run_id, step=step, workspace=self.plan["workspace"],
-                                 parameters=self.plan["parameters"], params=params or {},
-                                 upstream={u: upstream[u] for u in step["upstream"]}, conf=conf or {})
+            inv = StepInvocation(
+                dag_id="reuse_unit",
+                run_id=run_id,
+                step=step,
+                workspace=self.plan["workspace"],
+                parameters=self.plan["parameters"],
+                params=params or {},
+                upstream={u: upstream[u] for u in step["upstream"]},
+                conf=conf or {},
+            )
             results[tid] = StepExecution(inv, log=logging.getLogger("test")).run()
             upstream[tid] = results[tid]["outputs"]
         return results
