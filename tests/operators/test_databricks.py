@@ -231,3 +231,167 @@ def test_deferrable_by_default_deferrable(embedded_airflow_home, workspace_dir, 
     assert len(fake.submitted()) == 1
     (step_run,) = run.get_steps()
     assert step_run.record["status"] == "Finished"
+
+
+# -- operator-level: the provider machinery driven directly with a small task context ----------
+class FakeTI:
+    """What the operator touches on a task instance: ids, try number, XCom."""
+
+    def __init__(self, dag_id: str, task_id: str):
+        self.dag_id, self.task_id, self.try_number, self.stats_tags = dag_id, task_id, 1, {}
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+    def xcom_pull(self, task_ids: str, key: str) -> Any:
+        return None
+
+
+def operator_for(ws: Workspace, step: DatabricksStep, dag_id: str) -> tuple[Any, dict[str, Any]]:
+    from airflow_azml.compiler import compile_pipeline
+    from airflow_azml.operators.databricks import DatabricksStepOperator
+
+    plan = compile_pipeline(Pipeline(ws, [step]), dag_id)
+    spec = plan["steps"][step.task_id]
+    op = DatabricksStepOperator(
+        task_id=step.task_id,
+        step=spec,
+        pipeline={"workspace": plan["workspace"], "parameters": plan["parameters"]},
+    )
+    context = {
+        "ti": FakeTI(dag_id, step.task_id),
+        "run_id": "manual__2024-01-01",
+        "params": {},
+        "dag_run": SimpleNamespace(conf={}),
+        "task_state_store": None,
+    }
+    return op, context
+
+
+def test_on_kill_cancels_the_run_and_the_run_page_url_feeds_the_extra_link(azml_home, workspace_dir, fake):
+    from airflow.providers.databricks.operators.databricks import DatabricksJobRunLink
+
+    ws = workspace(workspace_dir)
+    fake.scripts.append(RunScript(states=[RUNNING]))
+    step = DatabricksStep(
+        name="nb", notebook_path="/Shared/forever", existing_cluster_id="c1", compute_target="databricks"
+    )
+    op, context = operator_for(ws, step, "dbx_kill")
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            op.execute(context)
+        except BaseException as exc:  # the cancelled run fails the task
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not fake.calls("/jobs/runs/get") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    op.on_kill()
+    worker.join(30)
+    assert not worker.is_alive()
+    (cancel,) = fake.calls("/jobs/runs/cancel")
+    assert cancel.body == {"run_id": 1001}
+    assert "CANCELED" in str(errors[0])
+    assert any(isinstance(link, DatabricksJobRunLink) for link in op.operator_extra_links)
+    assert context["ti"].xcom["run_page_url"] == fake.run_page_url(1001)
+    assert context["ti"].xcom["run_id"] == 1001
+    record = json.loads(
+        (
+            ws.get_default_datastore().root / ".azml" / "runs" / "dbx_kill" / "manual__2024-01-01" / "nb.json"
+        ).read_text()
+    )
+    assert record["status"] == "Failed" and "CANCELED" in record["error"]
+
+
+def test_unchanged_source_is_not_uploaded_again(azml_home, workspace_dir, fake):
+    ws = workspace(workspace_dir)
+    folder = workspace_dir / "src"
+    write(folder / "job.py", "print(1)\n")
+    step = DatabricksStep(
+        name="py",
+        python_script_name="job.py",
+        source_directory=str(folder),
+        existing_cluster_id="c1",
+        compute_target="databricks",
+    )
+    op, _ = operator_for(ws, step, "dbx_upload")
+    first = op._upload_source("job.py")
+    assert len(fake.calls("/dbfs/put")) == 1
+    assert op._upload_source("job.py") == first
+    assert len(fake.calls("/dbfs/put")) == 1
+    assert [r.query["path"] for r in fake.calls("/dbfs/get-status")] == [first[5:]] * 2
+    write(folder / "job.py", "print(2)\n")
+    second = op._upload_source("job.py")
+    assert second != first and fake.dbfs[second[5:]] == b"print(2)\n"
+    put = fake.calls("/dbfs/put")[-1].body
+    assert put == {"path": second[5:], "contents": "cHJpbnQoMikK", "overwrite": True}
+
+
+@pytest.mark.slow
+def test_local_mode_without_pyspark_fails_with_the_fix(embedded_airflow_home, workspace_dir, fake):
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is not None:
+        pytest.skip("pyspark is installed: the local-mode run is covered by test_local_mode_runs_the_script")
+    ws = workspace(workspace_dir, local=True)
+    write(workspace_dir / "spark" / "job.py", "print('hi')\n")
+    step = DatabricksStep(
+        name="local_py",
+        python_script_name="job.py",
+        source_directory=str(workspace_dir / "spark"),
+        existing_cluster_id="c1",
+        compute_target="databricks",
+    )
+    run = Experiment(ws, "dbx_local_nospark").submit(Pipeline(ws, [step]))
+    with pytest.raises(ActivityFailedException):
+        run.wait_for_completion(show_output=False)
+    (step_run,) = run.get_steps()
+    assert "needs PySpark on the worker: pip install pyspark" in step_run.record["error"]
+    assert fake.requests == []
+
+
+@pytest.mark.slow
+def test_local_mode_runs_the_script_with_a_local_spark_session(
+    embedded_airflow_home, workspace_dir, fake, tmp_path
+):
+    pytest.importorskip("pyspark")
+    ws = workspace(workspace_dir, local=True)
+    write(ws.get_default_datastore().root / "raw" / "in.csv", "a\n1\n2\n")
+    write(
+        workspace_dir / "spark" / "job.py",
+        """\
+import argparse, os
+from pyspark.sql import SparkSession
+p = argparse.ArgumentParser()
+p.add_argument("-raw_data"); p.add_argument("-counted"); p.add_argument("--factor", type=int)
+a = p.parse_args()
+spark = SparkSession.builder.master("local[1]").getOrCreate()
+n = spark.read.csv(a.raw_data, header=True).count()
+os.makedirs(a.counted, exist_ok=True)
+open(os.path.join(a.counted, "n.txt"), "w").write(str(n * a.factor))
+""",
+    )
+    raw = DataReference(
+        ws.get_default_datastore(), data_reference_name="raw_data", path_on_datastore="raw/in.csv"
+    )
+    step = DatabricksStep(
+        name="local_py",
+        python_script_name="job.py",
+        source_directory=str(workspace_dir / "spark"),
+        python_script_params=[PipelineParameter("factor", default_value=3)],
+        inputs=[raw],
+        outputs=[PipelineData("counted")],
+        existing_cluster_id="c1",
+        compute_target="databricks",
+    )
+    run = Experiment(ws, "dbx_local").submit(Pipeline(ws, [step]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    (step_run,) = run.get_steps()
+    local = Path(step_run.get_output_data("counted").download(str(tmp_path / "dl"), show_progress=False))
+    assert (local / "n.txt").read_text() == "6"
+    assert fake.requests == []
