@@ -69,6 +69,11 @@ class ComputeTarget(metaclass=_ComputeMeta):
         return compute_from_spec(workspace, name, merged)
 
     @staticmethod
+    def list(workspace: Any) -> list[ComputeTarget]:
+        """Every compute target of ``workspace`` (v1 ``ComputeTarget.list``), sorted by name."""
+        return list(workspace.compute_targets.values())
+
+    @staticmethod
     def attach(workspace: Any, name: str, attach_configuration: Any) -> ComputeTarget:
         return ComputeTarget.create(workspace, name, attach_configuration)
 

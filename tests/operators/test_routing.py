@@ -116,6 +116,7 @@ def test_v1_notebook_provisioning_runs_unchanged(ws, capsys):
         target.wait_for_completion(show_output=True)
     assert "is ready" in capsys.readouterr().out
     assert AmlCompute(ws, "cpu-cluster").name == "cpu-cluster" and "cpu-cluster" in ws.compute_targets
+    assert [t.name for t in ComputeTarget.list(ws)] == ["cpu", "cpu-cluster", "gpu", "k8s"]
     task = Pipeline(ws, [_step(ws, "s", target)]).to_dag("provisioned").get_task("s")
     assert task.executor is None and task.queue == "default", (
         "a created target routes to the default executor"
