@@ -5,7 +5,6 @@ Messages say what is wrong, where (step, data, file) and how to fix it.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 __all__ = [
@@ -71,6 +70,8 @@ class ActivityFailedException(AzmlError):
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """Return ' Did you mean 'x'?' when a known name is close to ``name``, else ''."""
+    import difflib
+
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
 

@@ -30,9 +30,10 @@ def compile_pipeline(pipeline: Any, dag_id: str) -> dict[str, Any]:
         raise UserErrorException(
             f"Experiment/DAG id {dag_id!r} is invalid: use letters, digits, '_', '-' and '.' (max 250)."
         )
-    problems = pipeline.validate()
-    if problems:
-        raise PipelineValidationError(problems)
+    if not pipeline.validated():
+        problems = pipeline.validate()
+        if problems:
+            raise PipelineValidationError(problems)
     ws = pipeline.workspace
     upstream = pipeline.upstream()
     order = list(graphlib.TopologicalSorter(upstream).static_order())

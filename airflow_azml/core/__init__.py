@@ -1,24 +1,18 @@
 """azureml.core: Workspace, Experiment, Datastore, Dataset, Run, Environment, ScriptRunConfig."""
 
-from airflow_azml import __version__ as VERSION
-from airflow_azml.core.compute import ComputeTarget
-from airflow_azml.core.datastore import Datastore
-from airflow_azml.core.dataset import Dataset
-from airflow_azml.core.experiment import Experiment
-from airflow_azml.core.runconfig import Environment, RunConfiguration
-from airflow_azml.core.script_run_config import ScriptRunConfig
-from airflow_azml.core.workspace import Workspace
-from airflow_azml.runtime.run import Run
+from airflow_azml._lazy import lazy_exports
 
-__all__ = [
-    "VERSION",
-    "Workspace",
-    "Experiment",
-    "Datastore",
-    "Dataset",
-    "Run",
-    "Environment",
-    "RunConfiguration",
-    "ScriptRunConfig",
-    "ComputeTarget",
-]
+_EXPORTS = {
+    "VERSION": "airflow_azml.core._version",
+    "Workspace": "airflow_azml.core.workspace",
+    "Experiment": "airflow_azml.core.experiment",
+    "Datastore": "airflow_azml.core.datastore",
+    "Dataset": "airflow_azml.core.dataset",
+    "Run": "airflow_azml.runtime.run",
+    "Environment": "airflow_azml.core.runconfig",
+    "RunConfiguration": "airflow_azml.core.runconfig",
+    "ScriptRunConfig": "airflow_azml.core.script_run_config",
+    "ComputeTarget": "airflow_azml.core.compute",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

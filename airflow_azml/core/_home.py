@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -26,8 +27,15 @@ def caller_dir() -> Path:
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(_PKG_DIR) and not filename.startswith("<") and "importlib" not in filename:
-            path = Path(filename)
-            if path.is_file():
-                return path.resolve().parent
+            folder = _folder_of(filename)
+            if folder is not None:
+                return folder
         frame = frame.f_back
     return Path.cwd()
+
+
+@functools.lru_cache(maxsize=256)
+def _folder_of(filename: str) -> Path | None:
+    """The resolved folder of an existing source file (cached: DAG files build many steps)."""
+    path = Path(filename)
+    return path.resolve().parent if path.is_file() else None

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.core._home import azml_home
-from airflow_azml.data.stores import LocalStore, Store, check_relative
+from airflow_azml.data.stores.base import Store, check_relative
 from airflow_azml.exceptions import DatastoreError
 
 __all__ = [
@@ -179,6 +179,8 @@ class LocalDatastore(Datastore):
         return path if path.is_absolute() else (self.workspace.config_dir / path).resolve()
 
     def _make_store(self) -> Store:
+        from airflow_azml.data.stores.local import LocalStore
+
         return LocalStore(self.root)
 
     def to_spec(self) -> dict[str, Any]:

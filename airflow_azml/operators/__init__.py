@@ -1,5 +1,12 @@
 """Airflow operators: one per step family."""
 
-from airflow_azml.operators.step import AzmlStepOperator, EstimatorStepOperator, PythonScriptStepOperator
+from airflow_azml._lazy import lazy_exports
 
-__all__ = ["AzmlStepOperator", "PythonScriptStepOperator", "EstimatorStepOperator"]
+_EXPORTS = {
+    "AzmlStepOperator": "airflow_azml.operators.step",
+    "PythonScriptStepOperator": "airflow_azml.operators.step",
+    "EstimatorStepOperator": "airflow_azml.operators.step",
+    "CommandStepOperator": "airflow_azml.operators.step",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_azml.execution import StepExecution, StepInvocation
+if TYPE_CHECKING:  # imported in execute(): DAG parsing never pays for the execution layer
+    from airflow_azml.execution import StepExecution, StepInvocation
 
 __all__ = [
     "AzmlStepOperator",
@@ -69,6 +70,8 @@ class AzmlStepOperator(BaseOperator):
         self._azml_reuse: dict[str, Any] | None = None
 
     def _invocation(self, context: Any) -> StepInvocation:
+        from airflow_azml.execution import StepInvocation
+
         ti = context["ti"]
         upstream = {}
         for spec in self.step["inputs"]:
@@ -95,6 +98,8 @@ class AzmlStepOperator(BaseOperator):
             if failed:
                 raise AirflowSkipException(f"Canceled: step(s) {', '.join(failed)} failed and this run has "
                                            f"continue_on_step_failure=False, so step {self.task_id!r} did not start.")
+        from airflow_azml.execution import StepExecution
+
         self._execution = StepExecution(self._invocation(context), log=self.log)
         result = self._execution.run()
         ti = context["ti"]

@@ -1,33 +1,23 @@
 """azureml.pipeline.core: Pipeline, PipelineData, PipelineParameter, runs, publishing, schedules."""
 
-from airflow_azml.pipeline.core.builder import PipelineStep
-from airflow_azml.pipeline.core.graph import PipelineParameter
-from airflow_azml.pipeline.core.pipeline import Pipeline, StepSequence
-from airflow_azml.pipeline.core.pipeline_data import (
-    InputPortBinding,
-    PipelineData,
-    PipelineOutputFileDataset,
-    PipelineOutputTabularDataset,
-)
-from airflow_azml.pipeline.core.published import PipelineEndpoint, PublishedPipeline
-from airflow_azml.pipeline.core.run import PipelineRun, PortDataReference, StepRun
-from airflow_azml.pipeline.core.schedule import Schedule, ScheduleRecurrence, TimeZone
+from airflow_azml._lazy import lazy_exports
 
-__all__ = [
-    "Pipeline",
-    "PipelineData",
-    "PipelineParameter",
-    "PipelineStep",
-    "StepSequence",
-    "InputPortBinding",
-    "PipelineOutputFileDataset",
-    "PipelineOutputTabularDataset",
-    "PipelineRun",
-    "StepRun",
-    "PortDataReference",
-    "PublishedPipeline",
-    "PipelineEndpoint",
-    "Schedule",
-    "ScheduleRecurrence",
-    "TimeZone",
-]
+_EXPORTS = {
+    "Pipeline": "airflow_azml.pipeline.core.pipeline",
+    "StepSequence": "airflow_azml.pipeline.core.pipeline",
+    "PipelineData": "airflow_azml.pipeline.core.pipeline_data",
+    "InputPortBinding": "airflow_azml.pipeline.core.pipeline_data",
+    "PipelineOutputFileDataset": "airflow_azml.pipeline.core.pipeline_data",
+    "PipelineOutputTabularDataset": "airflow_azml.pipeline.core.pipeline_data",
+    "PipelineParameter": "airflow_azml.pipeline.core.graph",
+    "PipelineStep": "airflow_azml.pipeline.core.builder",
+    "PipelineRun": "airflow_azml.pipeline.core.run",
+    "StepRun": "airflow_azml.pipeline.core.run",
+    "PortDataReference": "airflow_azml.pipeline.core.run",
+    "PublishedPipeline": "airflow_azml.pipeline.core.published",
+    "PipelineEndpoint": "airflow_azml.pipeline.core.published",
+    "Schedule": "airflow_azml.pipeline.core.schedule",
+    "ScheduleRecurrence": "airflow_azml.pipeline.core.schedule",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,12 @@ __all__ = ["PipelineStep", "task_id_for", "compute_name"]
 _AUTO_INPUTS = (DatasetConsumptionConfig, OutputTabularDatasetConfig)
 _DATA_TYPES = (PipelineData, InputPortBinding, PipelineOutputFileDataset, PipelineOutputTabularDataset,
                OutputFileDatasetConfig, OutputTabularDatasetConfig, DataReference, DatasetConsumptionConfig)
+
+
+@functools.lru_cache(maxsize=1024)
+def _join_resolved(base: Path, source_directory: str) -> Path:
+    path = Path(source_directory).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
 
 
 def task_id_for(name: str) -> str:
@@ -77,8 +84,7 @@ class PipelineStep:
         base = caller_dir()
         if source_directory is None:
             return base
-        path = Path(source_directory).expanduser()
-        return path if path.is_absolute() else (base / path).resolve()
+        return _join_resolved(base, str(source_directory))
 
     # -- data declarations -------------------------------------------------------------
     @property

@@ -53,6 +53,7 @@ class Pipeline:
             if default_source_directory and not step._source_dir_given:
                 step.source_directory = PipelineStep._resolve_dir(default_source_directory)
         self._steps = _closure(given) if resolve_closure else list(given)
+        self._valid_key: tuple | None = None
         problems = self.validate()
         if problems:
             raise PipelineValidationError(problems)
@@ -73,7 +74,16 @@ class Pipeline:
         for step in self._steps:
             problems += step.check(self._workspace)
         problems += _cycle_problems(self._steps)
+        self._valid_key = None if problems else self._graph_key()
         return problems
+
+    def _graph_key(self) -> tuple:
+        """Changes whenever an edge or a port is added to a step after validation."""
+        return tuple((id(s), len(s._run_after), len(s.inputs), len(s.outputs)) for s in self._steps)
+
+    def validated(self) -> bool:
+        """True when the graph is unchanged since a validation that found no problem."""
+        return self._valid_key is not None and self._valid_key == self._graph_key()
 
     def upstream(self) -> dict[str, list[str]]:
         """task_id -> sorted task_ids it waits for (data and run_after edges)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
@@ -13,8 +14,7 @@ __all__ = ["PythonScriptStep", "script_problems", "encode_params"]
 
 def script_problems(step: PipelineStep, script_name: str) -> list[str]:
     """A missing script is found when the pipeline is built, not when the step runs."""
-    script = step.source_directory / script_name
-    if step.source_directory.is_dir() and script.is_file():
+    if os.path.isfile(os.path.join(step.source_directory, script_name)):
         return []
     where = "folder does not exist" if not step.source_directory.is_dir() else "file does not exist"
     return [
