@@ -6,8 +6,11 @@ Scripts live in one folder per step: a step's fingerprint covers its whole sourc
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -84,7 +87,18 @@ def scenario(embedded_airflow_home, workspace_dir, tmp_path, monkeypatch, reques
     return Scenario(workspace_dir, counter, f"reuse_{request.node.name[5:40]}")
 
 
-def test_unchanged_rerun_reuses_everything_but_allow_reuse_false_and_regenerate(scenario):
+def _xcoms(airflow_home: Path, dag_id: str, run_id: str, key: str) -> dict:
+    """XCom values of one key in the embedded Airflow's DB: what the UI shows (the extra link, the reuse mark)."""
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT task_id, value FROM xcom WHERE dag_id=? AND run_id=? AND key=?", (dag_id, run_id, key)
+        ).fetchall()
+    return {task: json.loads(value) for task, value in rows}
+
+
+def test_unchanged_rerun_reuses_everything_but_allow_reuse_false_and_regenerate(
+    scenario, embedded_airflow_home
+):
     first = scenario.run()
     assert scenario.executed() == ["audit", "evaluate", "prep", "train"]
     assert first["prep"].record["run_reason"] == "no earlier run"
@@ -103,6 +117,15 @@ def test_unchanged_rerun_reuses_everything_but_allow_reuse_false_and_regenerate(
         == first["evaluate"].get_outputs()["report"].path_on_datastore
     )
     assert second["train"].get_details()["reused"] is True
+    links = _xcoms(
+        embedded_airflow_home, scenario.dag_id, second["train"].pipeline_run.id, "_link_ReusedFromLink"
+    )
+    run1 = first["train"].pipeline_run.id
+    assert links["train"].endswith(f"/dags/{scenario.dag_id}/runs/{quote(run1, safe='')}/tasks/train")
+    assert links["audit"] == ""
+    marks = _xcoms(embedded_airflow_home, scenario.dag_id, second["train"].pipeline_run.id, "azml_reuse")
+    assert marks["prep"]["reused"] and marks["prep"]["reused_from"]["run_id"] == run1
+    assert marks["audit"] == {"reused": False, "reason": "allow_reuse=False", "reused_from": None}
     third = scenario.run(regenerate_outputs=True)
     assert scenario.executed() == ["audit", "evaluate", "prep", "train"]
     assert third["prep"].record["run_reason"] == "regenerate_outputs requested"
