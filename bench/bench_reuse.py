@@ -68,13 +68,14 @@ def bench_pipeline(root: Path) -> dict:
     counter = root / "counter.txt"
     os.environ["AZML_BENCH_COUNTER"] = str(counter)
     ws, pipeline = _pipeline(root)
-    walls, executed, reused = [], [], []
+    walls, spans, executed, reused = [], [], [], []
     for _ in range(2):
         counter.unlink(missing_ok=True)
         start = time.perf_counter()
         run = Experiment(ws, "bench_reuse").submit(pipeline)
         assert run.wait_for_completion(show_output=False, timeout_seconds=1800) == "Finished"
         walls.append(time.perf_counter() - start)
+        spans.append(_task_span(run))
         executed.append(len(counter.read_text().split()) if counter.exists() else 0)
         reused.append(sum(s.get_status() == "Reused" for s in run.get_steps()))
     return {
@@ -84,10 +85,24 @@ def bench_pipeline(root: Path) -> dict:
         "second_s": walls[1],
         "ratio": walls[1] / walls[0],
         "target_ratio": 0.3,
+        "task_span_first_s": spans[0],
+        "task_span_second_s": spans[1],
+        "task_span_ratio": spans[1] / spans[0],
         "scripts_run_first": executed[0],
         "scripts_run_second": executed[1],
         "steps_reused_second": reused[1],
+        "load_avg_1m": os.getloadavg()[0],
     }
+
+
+def _task_span(run: object) -> float:
+    """First task start to last task end, from the local runner's status (excludes runner start-up)."""
+    from datetime import datetime
+
+    tasks = run._backend.handle.status()["tasks"].values()  # type: ignore[attr-defined]
+    starts = [datetime.fromisoformat(t["start"]) for t in tasks]
+    ends = [datetime.fromisoformat(t["end"]) for t in tasks]
+    return (max(ends) - min(starts)).total_seconds()
 
 
 def bench_fingerprint(root: Path) -> dict:
