@@ -17,7 +17,7 @@ from pathlib import Path
 from bench._common import median_of, report, run_timed
 
 STEPS = 10
-REPEATS = 3
+REPEATS = 5
 
 SCRIPT = '''import argparse, os
 p = argparse.ArgumentParser(); p.add_argument("--out"); p.add_argument("--in", dest="inp")
@@ -48,14 +48,14 @@ import sys
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG
 
-DATA = "{data}"
+OUT = "{data}/{{{{ run_id | replace(':', '_') | replace('+', '_') }}}}/d"
 with DAG("bench_chain_hand", schedule=None) as dag:
     prev = None
     for i in range({steps}):
-        cmd = f"{{sys.executable}} {src}/tiny.py --out {{DATA}}/{{{{ run_id | replace(':', '_') }}}}/d{{i}}"
+        cmd = sys.executable + " {src}/tiny.py --out " + OUT + str(i)
         if i:
-            cmd += f" --in {{DATA}}/{{{{ run_id | replace(':', '_') }}}}/d{{i-1}}"
-        task = BashOperator(task_id=f"s{{i}}", bash_command=cmd)
+            cmd += " --in " + OUT + str(i - 1)
+        task = BashOperator(task_id="s" + str(i), bash_command=cmd)
         if prev is not None:
             prev >> task
         prev = task

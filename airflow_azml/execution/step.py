@@ -42,6 +42,7 @@ class StepInvocation:
     try_number: int = 1
     conf: dict[str, Any] = field(default_factory=dict)
     compat: bool = False
+    final_try: bool = True
 
 
 class StepExecution:
@@ -75,7 +76,8 @@ class StepExecution:
         except BaseException as exc:
             stager.discard()
             self._finish("Failed", started, error=str(exc))
-            self.records.mark_failed(self.step["task_id"])
+            if self.inv.final_try:  # a step that will be retried has not failed the run yet
+                self.records.mark_failed(self.step["task_id"])
             raise
         if fp is not None:
             outputs = {name: {**where, "fingerprint": fp.digest} for name, where in outputs.items()}

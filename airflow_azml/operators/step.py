@@ -82,7 +82,7 @@ class AzmlStepOperator(BaseOperator):
             dag_id=ti.dag_id, run_id=context["run_id"], step=self.step, workspace=self.pipeline["workspace"],
             parameters=self.pipeline["parameters"], params=dict(context["params"]), upstream=upstream,
             try_number=ti.try_number, conf=dict(getattr(dag_run, "conf", None) or {}),
-            compat=bool(self.pipeline.get("compat")),
+            compat=bool(self.pipeline.get("compat")), final_try=ti.try_number > (self.retries or 0),
         )
 
     def execute(self, context: Any) -> None:
