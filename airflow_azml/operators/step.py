@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
+from airflow_azml.operators.links import PipelineViewLink, StepOutputsLink
+
 if TYPE_CHECKING:  # imported in execute(): DAG parsing never pays for the execution layer
     from airflow_azml.execution import StepExecution, StepInvocation
 
@@ -59,7 +61,7 @@ class AzmlStepOperator(BaseOperator):
 
     template_fields = ()
     ui_color = "#dbeafe"
-    operator_extra_links = (ReusedFromLink(),)
+    operator_extra_links = (ReusedFromLink(), PipelineViewLink(), StepOutputsLink())
 
     def __init__(self, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any):
         kwargs.setdefault("do_xcom_push", False)
