@@ -117,6 +117,7 @@ def test_unchanged_rerun_reuses_everything_but_allow_reuse_false_and_regenerate(
         == first["evaluate"].get_outputs()["report"].path_on_datastore
     )
     assert second["train"].get_details()["reused"] is True
+    assert second["audit"].get_details()["run_reason"] == "allow_reuse=False"
     links = _xcoms(
         embedded_airflow_home, scenario.dag_id, second["train"].pipeline_run.id, "_link_ReusedFromLink"
     )

@@ -200,7 +200,9 @@ class StepRun:
     def get_details(self) -> dict[str, Any]:
         rec = self.record or {}
         return {"name": self.name, "status": self.get_status(), "duration": rec.get("duration"),
-                "reused": self.reused, "reuse_reason": rec.get("reuse_reason"), "host": rec.get("host")}
+                "reused": self.reused, "reuse_reason": rec.get("reuse_reason"), "host": rec.get("host"),
+                "run_reason": rec.get("run_reason"), "reused_from": rec.get("reused_from"),
+                "fingerprint": rec.get("fingerprint")}
 
     def __repr__(self) -> str:
         return f"StepRun(name={self.name!r}, status={self.get_status()!r})"
