@@ -26,7 +26,7 @@ __all__ = ["register_remote", "connection_for", "CONN_TYPES"]
 
 #: datastore kind -> Airflow connection type
 CONN_TYPES = {"azure_blob": "wasb", "adls_gen2": "adls", "azure_sql": "mssql", "postgres": "postgres"}
-_SECRET_ARGS = ("account_key", "sas_token", "client_secret", "password")
+_SECRET_ARGS = ("account_key", "sas_token", "client_secret", "password", "connection_string")
 _BLOB_ARGS = {
     "container_name",
     "account_name",
@@ -128,6 +128,21 @@ def connection_for(kind: str, kw: dict[str, Any]) -> dict[str, Any] | None:
             "extra": {"tenant_id": kw["tenant_id"]} if kw.get("tenant_id") else {},
         }
     extra: dict[str, Any] = {"account_name": kw["account_name"]}
+    endpoint = str(kw.get("endpoint") or "")
+    if endpoint and not endpoint.startswith(("http://", "https://")) and endpoint != "core.windows.net":
+        extra["account_host"] = f"{kw['account_name']}.blob.{endpoint}"  # sovereign clouds
+    if (
+        endpoint.startswith(("http://", "https://"))
+        and kw.get("account_key")
+        and not kw.get("connection_string")
+    ):
+        # ours: a full URL endpoint (an emulator, a private endpoint); adlfs only honours it in a connection string
+        scheme = endpoint.split(":", 1)[0]
+        kw = {
+            **kw,
+            "connection_string": f"DefaultEndpointsProtocol={scheme};AccountName={kw['account_name']};"
+            f"AccountKey={kw['account_key']};BlobEndpoint={endpoint};",
+        }
     if kw.get("connection_string"):
         extra["connection_string"] = kw["connection_string"]
     elif kw.get("sas_token"):
@@ -180,6 +195,9 @@ if payload["connection"] is not None:
                                login=c.get("login"), password=c.get("password"), schema=c.get("schema"),
                                port=c.get("port"), extra=json.dumps(c.get("extra") or {})))
 if payload["container"]:
+    import os
+    if payload["connection"] is not None:  # the Task SDK reads connections from env/secrets, not the DB
+        os.environ["AIRFLOW_CONN_" + payload["conn_id"].upper()] = json.dumps(payload["connection"])
     from airflow.sdk import ObjectStoragePath
     fs = ObjectStoragePath(f"abfs://{payload['conn_id']}@{payload['container']}/").fs
     if not fs.exists(payload["container"]):
