@@ -97,3 +97,32 @@ def test_pipeline_data_flows_through_blob_datastore(embedded_airflow_home, blob_
     # no credential in the compiled plan the runner got
     plan_text = "\n".join(p.read_text() for p in (embedded_airflow_home / "dags").rglob("blob_pipeline.json"))
     assert "AccountKey" not in plan_text and blob_conn in plan_text
+
+
+def test_escaping_datapath_parameter_is_refused_at_run_time(embedded_airflow_home, blob_workspace, workspace_dir,
+                                                            blob_conn, container):
+    """A DataPath given at submit time that climbs out of the container: the step fails, nothing is written."""
+    from airflow_azml.data.datapath import DataPath, DataPathComputeBinding
+    from airflow_azml.exceptions import ActivityFailedException
+    from airflow_azml.pipeline.core import PipelineParameter
+
+    ws = blob_workspace
+    blob = ws.datastores["blobstore"]
+    blob.store.write_bytes("inputs/ok/a.csv", b"id\n1\n")
+    write(workspace_dir / "steps" / "consume.py", CONSUME)
+    param = PipelineParameter("source", default_value=DataPath(blob, "inputs/ok"))
+    binding = (param, DataPathComputeBinding(mode="mount"))
+    result = PipelineData("result", datastore=blob)
+    step = PythonScriptStep("consume.py", name="read", arguments=[binding, binding, result], inputs=[binding],
+                            outputs=[result], source_directory=str(workspace_dir / "steps"))
+    before = blob.store.list_files("")
+    run = Experiment(ws, "blob_escape").submit(
+        Pipeline(ws, [step]),
+        pipeline_parameters={"source": {"datastore": "blobstore", "path_on_datastore": "../other-container/x"}})
+    with pytest.raises(ActivityFailedException):
+        run.wait_for_completion(show_output=False)
+    (step_run,) = run.find_step_run("read")
+    assert "contains a '..' segment" in step_run.record["error"]
+    assert "Nothing was read or written" in step_run.record["error"]
+    assert blob.store.list_files("") == before
+    assert ObjectStore(blob_conn, container).list_files("azureml") == []
