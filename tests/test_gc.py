@@ -28,7 +28,9 @@ DAY = 86400.0
 
 def _run(store, dag: str, slug: str, started: float, outputs_on=None) -> None:
     """What one pipeline run leaves behind, at the paths the real code uses."""
-    store.write_bytes(f".azml/runs/{dag}/{slug}/train.json", json.dumps({"start": started, "end": started + 5}).encode())
+    store.write_bytes(
+        f".azml/runs/{dag}/{slug}/train.json", json.dumps({"start": started, "end": started + 5}).encode()
+    )
     store.write_bytes(f".azml/runs/{dag}/{slug}/train/stdout.txt", b"log")
     store.write_bytes(f".azml/xcom/{dag}/{slug}/make/return_value.parquet", b"PAR1")
     store.write_bytes(f".azml/staging/{dag}/{slug}/train/try_1/model/partial.bin", b"x")
@@ -57,8 +59,14 @@ def test_gc_by_age_keeps_reuse_and_dataset_paths(workspace_dir: Path, azurite, m
     for key, value in azurite.airflow_conn_env("gc_blob", "wasb").items():
         monkeypatch.setenv(key, value)
     cfg = json.loads((workspace_dir / "config.json").read_text())
-    cfg["datastores"] = {"blob": {"type": "azure_blob", "container_name": container,
-                                  "account_name": "devstoreaccount1", "conn_id": "gc_blob"}}
+    cfg["datastores"] = {
+        "blob": {
+            "type": "azure_blob",
+            "container_name": container,
+            "account_name": "devstoreaccount1",
+            "conn_id": "gc_blob",
+        }
+    }
     (workspace_dir / "config.json").write_text(json.dumps(cfg))
     ws = Workspace.from_config(workspace_dir)
     local, blob = ws.get_default_datastore().store, ws.datastores["blob"].store
@@ -66,25 +74,44 @@ def test_gc_by_age_keeps_reuse_and_dataset_paths(workspace_dir: Path, azurite, m
     _run(local, "etl", "manual__old", now - 40 * DAY, outputs_on=[local, blob])
     _run(local, "etl", "manual__new", now - 1 * DAY, outputs_on=[local, blob])
     # the reuse index (written by another component) still points at one old output ...
-    local.write_bytes(".azml/reuse/etl/train/abc.json", json.dumps(
-        {"outputs": {"model": {"datastore": "workspaceblobstore", "path": "azureml/manual__old/train/model"}}}).encode())
+    local.write_bytes(
+        ".azml/reuse/etl/train/abc.json",
+        json.dumps(
+            {
+                "outputs": {
+                    "model": {"datastore": "workspaceblobstore", "path": "azureml/manual__old/train/model"}
+                }
+            }
+        ).encode(),
+    )
     # ... and a registered dataset at another one (on the blob datastore)
-    Dataset.File.from_files([(ws.datastores["blob"], "dataset/manual__old_train/features")]).register(ws, "feats")
+    Dataset.File.from_files([(ws.datastores["blob"], "dataset/manual__old_train/features")]).register(
+        ws, "feats"
+    )
     blob.write_bytes(".azml/incoming/deadbeef/part", b"crashed upload")
 
-    assert main(["gc", "--older-than", "30d", "--dry-run", "--no-airflow", "--workspace", str(workspace_dir)]) == 0
+    assert (
+        main(["gc", "--older-than", "30d", "--dry-run", "--no-airflow", "--workspace", str(workspace_dir)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "expired run etl/manual__old: older than the limit" in printed and "manual__new" not in printed
     assert local.exists(".azml/runs/etl/manual__old")  # dry run: nothing removed
 
     assert main(["gc", "--older-than", "30d", "--no-airflow", "--workspace", str(workspace_dir)]) == 0
-    for gone in (".azml/runs/etl/manual__old", ".azml/xcom/etl/manual__old", ".azml/staging/etl/manual__old",
-                 "azureml/manual__old/train/metrics"):
+    for gone in (
+        ".azml/runs/etl/manual__old",
+        ".azml/xcom/etl/manual__old",
+        ".azml/staging/etl/manual__old",
+        "azureml/manual__old/train/metrics",
+    ):
         assert not local.exists(gone), gone
     assert local.exists("azureml/manual__old/train/model/model.pkl")  # reuse index
     assert blob.list_files("azureml/manual__old") == []
     assert blob.list_files("dataset/manual__old_train") == ["dataset/manual__old_train/features/part-0.csv"]
-    assert blob.list_files(".azml/incoming") == [".azml/incoming/deadbeef/part"]  # young: may still be uploading
+    assert blob.list_files(".azml/incoming") == [
+        ".azml/incoming/deadbeef/part"
+    ]  # young: may still be uploading
     assert local.exists(".azml/runs/etl/manual__new/train.json")
     assert blob.exists("azureml/manual__new/train/model/model.pkl")
     assert local.exists(".azml/datasets/feats/1.json") and local.exists(".azml/reuse/etl/train/abc.json")
@@ -103,8 +130,14 @@ def test_gc_removes_runs_airflow_no_longer_has(embedded_airflow_home, workspace_
     ws = Workspace.from_config(workspace_dir)
     write(workspace_dir / "steps" / "s.py", STEP)
     out = PipelineData("out", datastore=ws.get_default_datastore())
-    step = PythonScriptStep("s.py", name="s", arguments=[out], outputs=[out],
-                            source_directory=str(workspace_dir / "steps"), allow_reuse=False)
+    step = PythonScriptStep(
+        "s.py",
+        name="s",
+        arguments=[out],
+        outputs=[out],
+        source_directory=str(workspace_dir / "steps"),
+        allow_reuse=False,
+    )
     dag = f"gc_live_{uuid.uuid4().hex[:6]}"
     run = Experiment(ws, dag).submit(Pipeline(ws, [step]))
     assert run.wait_for_completion(show_output=False) == "Finished"

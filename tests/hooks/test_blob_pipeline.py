@@ -48,14 +48,21 @@ json.dump({"files": files, "total": total, "mount": src, "writable": writable, "
 @pytest.fixture
 def blob_workspace(workspace_dir: Path, blob_conn: str, container: str) -> Workspace:
     cfg = json.loads((workspace_dir / "config.json").read_text())
-    cfg["datastores"] = {"blobstore": {"type": "azure_blob", "container_name": container,
-                                       "account_name": "devstoreaccount1", "conn_id": blob_conn}}
+    cfg["datastores"] = {
+        "blobstore": {
+            "type": "azure_blob",
+            "container_name": container,
+            "account_name": "devstoreaccount1",
+            "conn_id": blob_conn,
+        }
+    }
     (workspace_dir / "config.json").write_text(json.dumps(cfg))
     return Workspace.from_config(workspace_dir)
 
 
-def test_pipeline_data_flows_through_blob_datastore(embedded_airflow_home, blob_workspace, workspace_dir,
-                                                    blob_conn, container, tmp_path):
+def test_pipeline_data_flows_through_blob_datastore(
+    embedded_airflow_home, blob_workspace, workspace_dir, blob_conn, container, tmp_path
+):
     ws = blob_workspace
     assert os.environ[f"AIRFLOW_CONN_{blob_conn.upper()}"]  # the runner subprocess inherits it
     blob = ws.datastores["blobstore"]
@@ -64,16 +71,32 @@ def test_pipeline_data_flows_through_blob_datastore(embedded_airflow_home, blob_
     write(src / "consume.py", CONSUME)
     raw = PipelineData("raw", datastore=blob)
     copied_ref = blob.path("copies/raw", data_reference_name="copied")
-    produce = PythonScriptStep("produce.py", name="produce", arguments=[raw], outputs=[raw],
-                               source_directory=str(src), compute_target="cpu")
-    transfer = DataTransferStep("copy_raw", source_data_reference=raw, destination_data_reference=copied_ref,
-                                source_reference_type="directory")
+    produce = PythonScriptStep(
+        "produce.py",
+        name="produce",
+        arguments=[raw],
+        outputs=[raw],
+        source_directory=str(src),
+        compute_target="cpu",
+    )
+    transfer = DataTransferStep(
+        "copy_raw",
+        source_data_reference=raw,
+        destination_data_reference=copied_ref,
+        source_reference_type="directory",
+    )
     copied = transfer.get_output()
     summary = PipelineData("summary", datastore=blob)
     dl = copied.as_download(input_name="copied_dl")
-    consume = PythonScriptStep("consume.py", name="consume", arguments=[raw.as_mount(), dl, summary],
-                               inputs=[raw.as_mount(), dl], outputs=[summary], source_directory=str(src),
-                               compute_target="cpu")
+    consume = PythonScriptStep(
+        "consume.py",
+        name="consume",
+        arguments=[raw.as_mount(), dl, summary],
+        inputs=[raw.as_mount(), dl],
+        outputs=[summary],
+        source_directory=str(src),
+        compute_target="cpu",
+    )
     run = Experiment(ws, "blob_pipeline").submit(Pipeline(ws, [consume, transfer, produce]))
     assert run.wait_for_completion(show_output=False) == "Finished"
 
@@ -99,8 +122,9 @@ def test_pipeline_data_flows_through_blob_datastore(embedded_airflow_home, blob_
     assert "AccountKey" not in plan_text and blob_conn in plan_text
 
 
-def test_escaping_datapath_parameter_is_refused_at_run_time(embedded_airflow_home, blob_workspace, workspace_dir,
-                                                            blob_conn, container):
+def test_escaping_datapath_parameter_is_refused_at_run_time(
+    embedded_airflow_home, blob_workspace, workspace_dir, blob_conn, container
+):
     """A DataPath given at submit time that climbs out of the container: the step fails, nothing is written."""
     from airflow_azml.data.datapath import DataPath, DataPathComputeBinding
     from airflow_azml.exceptions import ActivityFailedException
@@ -113,12 +137,21 @@ def test_escaping_datapath_parameter_is_refused_at_run_time(embedded_airflow_hom
     param = PipelineParameter("source", default_value=DataPath(blob, "inputs/ok"))
     binding = (param, DataPathComputeBinding(mode="mount"))
     result = PipelineData("result", datastore=blob)
-    step = PythonScriptStep("consume.py", name="read", arguments=[binding, binding, result], inputs=[binding],
-                            outputs=[result], source_directory=str(workspace_dir / "steps"))
+    step = PythonScriptStep(
+        "consume.py",
+        name="read",
+        arguments=[binding, binding, result],
+        inputs=[binding],
+        outputs=[result],
+        source_directory=str(workspace_dir / "steps"),
+    )
     before = blob.store.list_files("")
     run = Experiment(ws, "blob_escape").submit(
         Pipeline(ws, [step]),
-        pipeline_parameters={"source": {"datastore": "blobstore", "path_on_datastore": "../other-container/x"}})
+        pipeline_parameters={
+            "source": {"datastore": "blobstore", "path_on_datastore": "../other-container/x"}
+        },
+    )
     with pytest.raises(ActivityFailedException):
         run.wait_for_completion(show_output=False)
     (step_run,) = run.find_step_run("read")

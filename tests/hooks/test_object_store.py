@@ -50,10 +50,17 @@ def test_put_get_list_version_delete(store: ObjectStore, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("bad", ["../other", "/etc/passwd", "abfs://x@y/z", "a/../../b", "C:/x"])
-def test_escaping_paths_are_refused_and_nothing_is_written(store: ObjectStore, tmp_path: Path, bad: str) -> None:
+def test_escaping_paths_are_refused_and_nothing_is_written(
+    store: ObjectStore, tmp_path: Path, bad: str
+) -> None:
     src = _tree(tmp_path / "src", {"a.txt": b"x"})
-    for call in (lambda: store.put(src, bad), lambda: store.write_bytes(bad, b"x"), lambda: store.commit(src, bad),
-                 lambda: store.read_bytes(bad), lambda: store.get(bad, tmp_path / "o")):
+    for call in (
+        lambda: store.put(src, bad),
+        lambda: store.write_bytes(bad, b"x"),
+        lambda: store.commit(src, bad),
+        lambda: store.read_bytes(bad),
+        lambda: store.get(bad, tmp_path / "o"),
+    ):
         with pytest.raises(PathEscapeError, match="Nothing was read or written"):
             call()
     assert store.list_files("") == []
@@ -64,8 +71,10 @@ def test_commit_publishes_folder_with_manifest_and_no_leftovers(store: ObjectSto
     store.commit(old, "azureml/run/step/out")
     new = _tree(tmp_path / "new", {"keep.txt": b"new", "part/1.csv": b"a,b\n"})
     store.commit(new, "azureml/run/step/out")
-    assert store.list_files("azureml/run/step/out") == ["azureml/run/step/out/keep.txt",
-                                                         "azureml/run/step/out/part/1.csv"]
+    assert store.list_files("azureml/run/step/out") == [
+        "azureml/run/step/out/keep.txt",
+        "azureml/run/step/out/part/1.csv",
+    ]
     assert store.read_bytes("azureml/run/step/out/keep.txt") == b"new"
     manifest = json.loads(store.read_bytes(f"azureml/run/step/out/{COMMITTED_MARKER}"))
     assert manifest["files"] == ["keep.txt", "part/1.csv"]

@@ -21,7 +21,7 @@ from airflow_azml.xcom.backend import REF_KEY, XCOM_PREFIX
 from tests.conftest import write
 from tests.support.azurite import AzuriteServer, require_azurite
 
-DAG = '''
+DAG = """
 import pandas as pd
 from airflow.sdk import dag, task
 
@@ -49,7 +49,7 @@ def frames():
     check_list(check(make(), small()))
 
 the_dag = frames()
-'''
+"""
 
 
 @pytest.mark.slow
@@ -59,10 +59,23 @@ def test_taskflow_dataframe_goes_through_the_blob_datastore(embedded_airflow_hom
         azurite.create_container("xcoms")
         for key, value in azurite.airflow_conn_env("xcom_blob", "wasb").items():
             monkeypatch.setenv(key, value)
-        config = write(tmp_path / "ws" / "config.json", json.dumps({
-            "workspace_name": "xcom", "default_datastore": "blob",
-            "datastores": {"blob": {"type": "azure_blob", "container_name": "xcoms",
-                                    "account_name": "devstoreaccount1", "conn_id": "xcom_blob"}}}))
+        config = write(
+            tmp_path / "ws" / "config.json",
+            json.dumps(
+                {
+                    "workspace_name": "xcom",
+                    "default_datastore": "blob",
+                    "datastores": {
+                        "blob": {
+                            "type": "azure_blob",
+                            "container_name": "xcoms",
+                            "account_name": "devstoreaccount1",
+                            "conn_id": "xcom_blob",
+                        }
+                    },
+                }
+            ),
+        )
         monkeypatch.setenv("AZML_WORKSPACE_CONFIG", str(config))
         monkeypatch.setenv("AIRFLOW__CORE__XCOM_BACKEND", "airflow_azml.xcom.DatastoreXComBackend")
         monkeypatch.setenv("AIRFLOW__AZML__XCOM_THRESHOLD", "4096")
@@ -86,7 +99,9 @@ def test_taskflow_dataframe_goes_through_the_blob_datastore(embedded_airflow_hom
 def _xcom_rows(db: Path, dag_id: str) -> dict[str, str]:
     con = sqlite3.connect(db)
     try:
-        got = con.execute("SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = 'return_value'", (dag_id,))
+        got = con.execute(
+            "SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = 'return_value'", (dag_id,)
+        )
         return {t: (v.decode() if isinstance(v, bytes) else v) for t, v in got.fetchall()}
     finally:
         con.close()
