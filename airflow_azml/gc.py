@@ -7,7 +7,8 @@ records and staging folders outlive their runs too. ``collect`` finds, per pipel
 - run records ``.azml/runs/<dag>/<run>/`` and stored XCom values ``.azml/xcom/<dag>/<run>/``
   on the default datastore, staging leftovers ``.azml/staging/<dag>/<run>/``;
 - outputs on every file datastore: ``azureml/<run>/...`` and ``dataset/<run>_<step>/...``;
-- this machine's work folders ``$AZML_HOME/work/<dag>/<run>/``;
+- this machine's work folders ``$AZML_HOME/work/<dag>/<run>/`` and input-cache entries older
+  than the limit;
 
 and marks a run expired when it is older than the limit, or when Airflow's metadata DB is
 reachable and holds no such run any more (and the run is older than ``GRACE_SECONDS``, so a run
@@ -225,7 +226,18 @@ def collect(ws: Any, older_than: float, *, now: float | None = None, check_airfl
         candidates += _outputs_of(ds.store, name, expired_slugs)
         candidates += _leftovers(ds.store, name, now, older_than)
     _filter(ws, report, candidates)
+    report.local += _stale_cache_entries(now, older_than)
     return report
+
+
+def _stale_cache_entries(now: float, limit: float) -> list[Path]:
+    """This worker's read-only input cache: entries not written for longer than the limit."""
+    from airflow_azml.data.cache import cache_root
+
+    root = cache_root()
+    if not root.is_dir():
+        return []
+    return [p for p in root.iterdir() if p.is_dir() and now - p.stat().st_mtime > limit]
 
 
 def _outputs_of(store: Any, name: str, slugs: set[str]) -> list[tuple[str, str]]:
@@ -271,6 +283,13 @@ def _prune_empty(folder: Path, root: Path) -> None:
         folder = folder.parent
 
 
+def _make_writable(folder: Path) -> None:
+    """Cache entries are read-only files; removing them needs write permission back (non-root users)."""
+    for p in folder.rglob("*"):
+        if p.is_file():
+            p.chmod(p.stat().st_mode | 0o200)
+
+
 def apply(ws: Any, report: GcReport) -> GcReport:
     """Delete what ``collect`` listed; returns the report with ``deleted`` filled in."""
     for ds_name, rel in report.delete:
@@ -284,6 +303,7 @@ def apply(ws: Any, report: GcReport) -> GcReport:
             _prune_empty(local.parent, store.local_path(""))
     for folder in report.local:
         if folder.exists():
+            _make_writable(folder)
             shutil.rmtree(folder, ignore_errors=True)
             report.deleted.append(str(folder))
     return report

@@ -8,6 +8,7 @@ Airflow" rule is checked against the embedded Airflow DB after a real run.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -89,6 +90,12 @@ def test_gc_by_age_keeps_reuse_and_dataset_paths(workspace_dir: Path, azurite, m
         ws, "feats"
     )
     blob.write_bytes(".azml/incoming/deadbeef/part", b"crashed upload")
+    from airflow_azml.data.cache import cache_root
+
+    stale, fresh = cache_root() / "stale_entry", cache_root() / "fresh_entry"
+    for entry in (stale, fresh):
+        write(entry / "data.csv", "a\n").chmod(0o444)
+    os.utime(stale, (now - 40 * DAY, now - 40 * DAY))
 
     assert (
         main(["gc", "--older-than", "30d", "--dry-run", "--no-airflow", "--workspace", str(workspace_dir)])
@@ -115,6 +122,7 @@ def test_gc_by_age_keeps_reuse_and_dataset_paths(workspace_dir: Path, azurite, m
     assert local.exists(".azml/runs/etl/manual__new/train.json")
     assert blob.exists("azureml/manual__new/train/model/model.pkl")
     assert local.exists(".azml/datasets/feats/1.json") and local.exists(".azml/reuse/etl/train/abc.json")
+    assert not stale.exists() and (fresh / "data.csv").exists()  # this worker's input cache
     later = collect(ws, parse_age("1d"), now=now + 2 * DAY, check_airflow=False)
     assert ("blob", ".azml/incoming/deadbeef") in later.delete
     apply(ws, later)
