@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -194,9 +195,25 @@ def _num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _table_series(table: dict[str, Any]) -> tuple[list[str] | None, dict[str, list[Any]]]:
+    """log_row columns to plot; a first column counting up (epoch, step) becomes the x axis."""
+    numeric = {c: v for c, v in table.items() if isinstance(v, list) and any(_num(x) for x in v)}
+    first = next(iter(table), None)
+    xs = table.get(first) if first in numeric else None
+    if (
+        xs
+        and len(numeric) > 1
+        and all(_num(x) for x in xs)
+        and all(a < b for a, b in zip(xs, xs[1:], strict=False))
+    ):
+        del numeric[first]
+        return [f"{first} {_fmt(x)}" for x in xs], numeric
+    return None, numeric
+
+
 def _charts(view: dict[str, Any], file_url: str) -> str:
     hist = view["history"]
-    run_labels = [s.split("__", 1)[-1][:16] for s in hist["runs"]]
+    run_labels = [time.strftime("%m-%d %H:%M:%S", time.gmtime(t)) for t in hist["starts"]]
     across = [
         line_chart(f"{key} across runs", {key: ys}, run_labels, css_id=f"azml-history-{key}")
         for key, ys in sorted(hist["metrics"].items())
@@ -209,9 +226,14 @@ def _charts(view: dict[str, Any], file_url: str) -> str:
                 line_chart(f"{s['name']}: {name}", {name: ys}, css_id=f"azml-series-{s['task_id']}-{name}")
             )
         for name, table in sorted(m["tables"].items()):
-            numeric = {c: v for c, v in table.items() if isinstance(v, list) and any(_num(x) for x in v)}
+            x_labels, numeric = _table_series(table)
             series.append(
-                line_chart(f"{s['name']}: {name} (rows)", numeric, css_id=f"azml-table-{s['task_id']}-{name}")
+                line_chart(
+                    f"{s['name']}: {name} (rows)",
+                    numeric,
+                    x_labels,
+                    css_id=f"azml-table-{s['task_id']}-{name}",
+                )
             )
         for name, path in sorted(m["images"].items()):
             src = _e(file_url.format(task_id=quote(s["task_id"]), path=quote(f"files/{path}")))

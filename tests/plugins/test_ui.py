@@ -135,7 +135,9 @@ def test_page_shows_graph_tables_charts_and_image(store: LocalStore) -> None:
     assert ">processed</text>" in page  # the data edge's label
     assert 'id="azml-metrics"' in page and "<td>accuracy</td><td>0.83</td>" in page
     assert 'id="azml-history-train.accuracy"' in page
-    assert len(re.findall(r'class="azml-point"', page)) >= 3 + 3 + 2 + 6  # history, loss, list, 2 row columns
+    # history: prep.rows + train.accuracy (3 runs each); loss 3, coefficients 2; epochs: val_loss over epoch
+    assert len(re.findall(r'class="azml-point"', page)) == 3 + 3 + 3 + 2 + 3
+    assert ">epoch 1</text>" in page and ">epoch 3</text>" in page
     assert 'id="azml-series-train-coefficients"' in page and 'id="azml-table-train-epochs"' in page
     assert 'src="/azml-ui/pipeline/x/y/file/train/files/images/confusion.png"' in page
     assert "800 B" in page
