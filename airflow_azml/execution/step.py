@@ -254,7 +254,8 @@ class StepExecution:
     def _base_record(self, started: float) -> dict[str, Any]:
         return {"name": self.step["name"], "task_id": self.step["task_id"], "kind": self.step["kind"],
                 "status": "Running", "start": started, "try_number": self.inv.try_number,
-                "host": socket.gethostname(), "compute_target": self.step.get("compute_target"),
+                "host": socket.gethostname(), "worker": os.environ.get("AZML_WORKER_NAME"),
+                "compute_target": self.step.get("compute_target"),
                 "run_id": step_run_id(self.inv.run_id, self.step["task_id"]), "inputs": {}, "outputs": {}}
 
     def _finish(self, status: str, started: float, outputs: dict | None = None, error: str | None = None) -> None:

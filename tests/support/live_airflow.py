@@ -75,6 +75,7 @@ class LiveAirflow:
         home: str | Path | None = None,
         processes: Sequence[tuple[str, list[str]]] = DEFAULT_PROCESSES,
         startup_timeout: float = 120,
+        process_env: dict[str, dict[str, str]] | None = None,
     ):
         self.dags_folder = Path(dags_folder).resolve()
         self.executor = executor
@@ -84,6 +85,8 @@ class LiveAirflow:
         self.extra_env = dict(extra_env or {})
         self.parallelism = parallelism
         self.processes_spec = list(processes)
+        #: extra environment of single processes by name (e.g. one Celery worker's identity)
+        self.process_env = {name: dict(env) for name, env in (process_env or {}).items()}
         self.startup_timeout = startup_timeout
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -154,10 +157,10 @@ class LiveAirflow:
             raise LiveAirflowError(f"`airflow {' '.join(args)}` failed:\n{_tail(log)}")
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        log = open(self.home / "logs" / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.home / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "airflow", *args],
-            env=self.env,
+            env={**self.env, **self.process_env.get(name, {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -187,6 +190,43 @@ class LiveAirflow:
                 raise LiveAirflowError(
                     f"Airflow {name} exited with {proc.returncode}:\n{self.log_tail(name)}"
                 )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> list[int]:
+        """Signal process ``name`` and every process below it, as if its machine died.
+
+        Step processes run in sessions of their own, so signalling the process group alone
+        would leave them behind; the whole tree is collected first. Returns the pids hit.
+        """
+        proc = self.procs[name]
+        pids = [proc.pid, *_descendants(proc.pid)]
+        _signal_group(proc.pid, sig)
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        return pids
+
+    def restart(self, name: str, sig: int = signal.SIGTERM) -> None:
+        """Stop process ``name`` with ``sig`` (its whole tree) if it runs, then start it again."""
+        args = dict(self.processes_spec)[name]
+        if self.procs[name].poll() is None:
+            self.kill(name, sig)
+        self.start_process(name, args)
+
+    def start_process(self, name: str, args: list[str]) -> None:
+        """Start (or start again) process ``name``: ``airflow <args>``, logging to ``<name>.log``."""
+        if name in self.procs and self.procs[name].poll() is None:
+            raise LiveAirflowError(f"Airflow {name} is already running (pid {self.procs[name].pid}).")
+        if name not in dict(self.processes_spec):
+            self.processes_spec.append((name, list(args)))
+        self._spawn(name, args)
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -301,6 +341,24 @@ def _tail(path: Path, chars: int = 4000) -> str:
         return path.read_text(errors="replace")[-chars:]
     except OSError:
         return "(no log)"
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (read from /proc; children first found, then theirs)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
 
 
 def _signal_group(pid: int, sig: int) -> None:
