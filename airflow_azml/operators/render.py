@@ -10,7 +10,6 @@ from typing import Any
 from airflow.sdk import DAG, Param
 
 from airflow_azml.compiler import load_plan
-from airflow_azml.operators.routing import check_executors
 from airflow_azml.operators.step import AzmlStepOperator, EstimatorStepOperator, PythonScriptStepOperator
 
 __all__ = ["render_dag", "load_submitted_dags", "OPERATORS", "describe_plan"]
@@ -87,7 +86,10 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
     dag_kwargs.setdefault("start_date", datetime(2024, 1, 1) if schedule is not None else None)
     dag_kwargs.setdefault("tags", ["azml"])
     dag_kwargs.setdefault("max_active_tasks", 16)
-    check_executors(plan)  # a clear error instead of Airflow's UnknownExecutorException
+    if any("executor" in step.get("routing", {}) for step in plan["steps"].values()):
+        from airflow_azml.operators.routing import check_executors  # only when a target names an executor
+
+        check_executors(plan)  # a clear error instead of Airflow's UnknownExecutorException
     params = {n: _param(n, s) for n, s in plan["parameters"].items()}
     dag = DAG(dag_id=plan["dag_id"], schedule=schedule, params=params, **dag_kwargs)
     shared = {"workspace": plan["workspace"], "parameters": plan["parameters"], "compat": compat.is_enabled()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_azml.data.data_reference import DataReference
@@ -29,26 +28,34 @@ def origin(data: Any) -> Any:
     return getattr(data, "_origin", data)
 
 
-@dataclass
 class InputDecl:
     """One input of a step. ``source`` is 'step_output', 'datastore', 'dataset', 'datapath_param'
-    or 'dataset_param'; ``obj`` is the PipelineData / DataReference / Dataset / PipelineParameter."""
+    or 'dataset_param'; ``obj`` is the PipelineData / DataReference / Dataset / PipelineParameter.
+    (A plain class, not a dataclass: DAG files import this on every parse.)"""
 
-    name: str
-    source: str
-    obj: Any
-    mode: str = "mount"
-    path_on_compute: str | None = None
-    overwrite: bool | None = None
-    tabular: dict[str, Any] | None = None
-    aliases: list[Any] = field(default_factory=list)
+    __slots__ = ("name", "source", "obj", "mode", "path_on_compute", "overwrite", "tabular", "aliases")
+
+    def __init__(self, name: str, source: str, obj: Any, mode: str = "mount", path_on_compute: str | None = None,
+                 overwrite: bool | None = None, tabular: dict[str, Any] | None = None,
+                 aliases: list[Any] | None = None):
+        self.name, self.source, self.obj, self.mode = name, source, obj, mode
+        self.path_on_compute, self.overwrite, self.tabular = path_on_compute, overwrite, tabular
+        self.aliases = list(aliases or [])
+
+    def __repr__(self) -> str:
+        return f"InputDecl(name={self.name!r}, source={self.source!r}, mode={self.mode!r})"
 
 
-@dataclass
 class OutputDecl:
-    name: str
-    obj: Any
-    aliases: list[Any] = field(default_factory=list)
+    """One output of a step: its name, the PipelineData / OutputFileDatasetConfig, and aliases."""
+
+    __slots__ = ("name", "obj", "aliases")
+
+    def __init__(self, name: str, obj: Any, aliases: list[Any] | None = None):
+        self.name, self.obj, self.aliases = name, obj, list(aliases or [])
+
+    def __repr__(self) -> str:
+        return f"OutputDecl(name={self.name!r})"
 
 
 def normalize_input(item: Any, step: str) -> InputDecl:
