@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +32,12 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("run", help="run a pipeline DAG file locally through Airflow (dag.test)")
     p.add_argument("dag_file", type=Path)
     p.add_argument("--dag-id", help="which DAG of the file (default: the only one)")
-    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="pipeline parameter value (repeatable)")
+    p.add_argument(
+        "--param", action="append", metavar="NAME=VALUE", help="pipeline parameter value (repeatable)"
+    )
     p.add_argument("--regenerate-outputs", action="store_true", help="reuse nothing in this run")
     p.add_argument("--quiet", action="store_true", help="print only the final step table")
+    p.add_argument("--no-live", action="store_true", help="plain status lines even on a terminal")
     p.set_defaults(func=run)
 
 
@@ -48,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
     handle = start_local_run(args.dag_file, plan["dag_id"], conf)
     experiment = Experiment(Workspace.from_spec(plan["workspace"]), plan["dag_id"])
     pipeline_run = PipelineRun(experiment, backend=LocalBackend(handle, plan), plan=plan)
-    status = pipeline_run.wait_for_completion(show_output=not args.quiet, raise_on_error=False)
+    if not args.quiet and not args.no_live and sys.stdout.isatty():
+        status = _wait_live(pipeline_run)
+    else:
+        status = pipeline_run.wait_for_completion(show_output=not args.quiet, raise_on_error=False)
     if args.quiet:
         print(pipeline_run.step_table())
     if status != "Finished":
@@ -59,3 +67,45 @@ def run(args: argparse.Namespace) -> int:
         if err:
             print(err)
     return 0 if status == "Finished" else 1
+
+
+_COLORS = {"Finished": "green", "Reused": "cyan", "Failed": "red", "Running": "yellow", "Canceled": "magenta"}
+
+
+def _live_table(pipeline_run: Any, status: str, elapsed: float) -> Any:
+    """The live progress table: each step's status, duration (running: so far) and scalar metrics."""
+    from rich.table import Table
+
+    table = Table(title=f"{pipeline_run.experiment.name}  {status}  {elapsed:.0f}s", title_justify="left")
+    for col in ("step", "status", "duration", "metrics"):
+        table.add_column(col)
+    for step in pipeline_run.get_steps():
+        rec, st = step.record or {}, step.get_status()
+        dur = rec.get("duration")
+        if dur is None and rec.get("start") and st == "Running":
+            dur = time.time() - float(rec["start"])
+        metrics = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in step.get_metrics().items()
+            if isinstance(v, (int, float, str)) and not isinstance(v, bool)
+        )
+        color = _COLORS.get(st, "white")
+        table.add_row(step.name, f"[{color}]{st}[/]", f"{dur:.1f}s" if dur is not None else "", metrics[:80])
+    return table
+
+
+def _wait_live(pipeline_run: Any) -> str:
+    """wait_for_completion with a rich live table on a terminal; ends with the same summary lines."""
+    from rich.live import Live
+
+    print(f"PipelineRunId: {pipeline_run.id}\nExperiment: {pipeline_run.experiment.name}")
+    started = time.monotonic()
+    with Live(refresh_per_second=4) as live:
+        while True:
+            status = pipeline_run.get_status()
+            live.update(_live_table(pipeline_run, status, time.monotonic() - started))
+            if status in ("Finished", "Failed", "Canceled"):
+                break
+            time.sleep(0.5)
+    print(f"\nPipelineRun Status: {status}\n{pipeline_run.step_table()}")
+    return str(status)
