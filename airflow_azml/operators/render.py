@@ -58,18 +58,45 @@ def _routing(step: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_plan(plan: dict[str, Any]) -> str:
-    """doc_md: the pipeline's steps, their data and parameters."""
-    lines = [f"# {plan['dag_id']}", "", plan.get("description") or "An Azure ML–style pipeline (airflow-azml).", "",
-             "| step | type | compute | reads | writes |", "|---|---|---|---|---|"]
+    """doc_md: the pipeline's steps, the data each reads and writes (with its datastore), parameters."""
+    lines = [
+        f"# {plan['dag_id']}",
+        "",
+        plan.get("description") or "An Azure ML–style pipeline (airflow-azml).",
+        "",
+        "Each run's **Pipeline (azml)** tab shows the step graph, the data, the metrics and charts.",
+        "",
+        "| step | type | compute | runs | reads | writes | after |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for step in plan["steps"].values():
-        reads = ", ".join(f"{i['name']} ← {i.get('step', i.get('datastore', i['source']))}" for i in step["inputs"])
-        writes = ", ".join(o["name"] for o in step["outputs"])
-        lines.append(f"| {step['name']} | {step['kind']} | {step.get('compute_target') or 'local'} | "
-                     f"{reads or '-'} | {writes or '-'} |")
+        reads = ", ".join(f"`{i['name']}` ← {_source(i)}" for i in step["inputs"])
+        writes = ", ".join(f"`{o['name']}` → {o.get('datastore') or 'default'}" for o in step["outputs"])
+        fed = {i["step"] for i in step["inputs"] if i["source"] == "step_output"}
+        after = ", ".join(u for u in step["upstream"] if u not in fed)
+        runs = step.get("script_name") or " ".join(map(str, step.get("command") or [])) or "-"
+        lines.append(
+            f"| {step['name']} | {step['kind']} | {step.get('compute_target') or 'local'} | `{runs}` | "
+            f"{reads or '-'} | {writes or '-'} | {after or '-'} |"
+        )
     if plan["parameters"]:
-        lines += ["", "**Parameters:** " + ", ".join(
-            f"`{n}` ({p['type']}, default `{json.dumps(p['default'])}`)" for n, p in plan["parameters"].items())]
+        lines += ["", "| parameter | type | default | description |", "|---|---|---|---|"]
+        lines += [
+            f"| `{n}` | {p['type']} | `{json.dumps(p['default'])}` | {p.get('description') or ''} |"
+            for n, p in plan["parameters"].items()
+        ]
     return "\n".join(lines)
+
+
+def _source(spec: dict[str, Any]) -> str:
+    """Where an input comes from, for doc_md."""
+    if spec["source"] == "step_output":
+        return f"{spec['step']}.{spec['output']}"
+    if spec["source"] == "datastore":
+        return f"{spec['datastore']}/{spec['path']}"
+    if spec["source"] == "dataset":
+        return f"dataset {spec['dataset'].get('name') or '(unregistered)'}"
+    return f"parameter `{spec.get('param')}`"
 
 
 def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) -> DAG:
