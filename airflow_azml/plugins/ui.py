@@ -238,13 +238,12 @@ async def step_file(request: Request, dag_id: str, run_id: str, task_id: str, pa
 
 @app.get("/static/{name}")
 async def static_file(name: str) -> Response:
-    """The page's own script (no data in it, so no authentication)."""
+    """The page's own script and style sheet (no data in them, so no authentication)."""
     target = _STATIC / name
     if "/" in name or not target.is_file():
         raise HTTPException(404, f"No static file {name!r}.")
-    return Response(
-        target.read_bytes(), media_type="text/javascript" if name.endswith(".js") else "text/plain"
-    )
+    types = {"js": "text/javascript", "css": "text/css"}
+    return Response(target.read_bytes(), media_type=types.get(name.rsplit(".", 1)[-1], "text/plain"))
 
 
 def _href(route: str) -> str:

@@ -24,17 +24,6 @@ STATUS_COLORS = {
     "Canceled": "#fed7aa",
 }
 _PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563")
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:16px;color:#111827;background:#fff}
-h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:22px 0 8px;border-bottom:1px solid #e5e7eb}
-.sub{color:#6b7280;font-size:13px} table{border-collapse:collapse;font-size:13px;margin-bottom:8px}
-th,td{border:1px solid #e5e7eb;padding:4px 8px;text-align:left;vertical-align:top} th{background:#f9fafb}
-code{font-size:12px} .badge{border-radius:9px;padding:1px 8px;font-size:12px;border:1px solid #d1d5db}
-.charts{display:flex;flex-wrap:wrap;gap:12px} .chart{border:1px solid #e5e7eb;border-radius:6px;padding:6px}
-.err{background:#fef2f2;border:1px solid #fecaca;padding:8px;white-space:pre-wrap;font-size:12px}
-pre.log{background:#f9fafb;border:1px solid #e5e7eb;padding:8px;max-height:240px;overflow:auto;font-size:12px}
-a{color:#1d4ed8} img.metric{max-width:360px;border:1px solid #e5e7eb}
-"""
 
 
 def _e(value: Any) -> str:
@@ -72,121 +61,160 @@ def _layers(steps: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[st
     return layer
 
 
-def graph_svg(view: dict[str, Any], link: str = "?task_id={task_id}") -> str:
-    """The step graph: one box per step coloured by status, Reused marked, data edges labelled."""
-    steps, edges = view["steps"], view["edges"]
+_W, _H, _GX, _GY = 170, 58, 90, 26  # node width/height, gaps between layers/rows
+
+
+def _positions(
+    steps: list[dict[str, Any]], edges: list[dict[str, Any]]
+) -> tuple[dict[str, tuple[int, int]], int, int]:
+    """Top-left corner of each step's box (layers left to right), and the drawing's size."""
     layer = _layers(steps, edges)
     rows: dict[int, int] = {}
     pos: dict[str, tuple[int, int]] = {}
-    w, h, gx, gy = 170, 58, 90, 26
     for s in steps:
         col = layer[s["task_id"]]
         row = rows.get(col, 0)
         rows[col] = row + 1
-        pos[s["task_id"]] = (10 + col * (w + gx), 10 + row * (h + gy))
-    width = 20 + (max(layer.values(), default=0) + 1) * (w + gx) - gx
-    height = 20 + max(rows.values(), default=1) * (h + gy) - gy
+        pos[s["task_id"]] = (10 + col * (_W + _GX), 10 + row * (_H + _GY))
+    width = 20 + (max(layer.values(), default=0) + 1) * (_W + _GX) - _GX
+    height = 20 + max(rows.values(), default=1) * (_H + _GY) - _GY
+    return pos, width, height
+
+
+def _edge_svg(e: dict[str, Any], pos: dict[str, tuple[int, int]]) -> str:
+    """A curved arrow between two boxes, solid with the data's name or dashed for run_after."""
+    (x1, y1), (x2, y2) = pos[e["src"]], pos[e["dst"]]
+    x1, y1, x2, y2 = x1 + _W, y1 + _H / 2, x2, y2 + _H / 2
+    dash = "" if e["kind"] == "data" else ' stroke-dasharray="5,4"'
+    mid = (x1 + x2) / 2
+    out = (
+        f'<path class="azml-edge" d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" fill="none" '
+        f'stroke="#6b7280" stroke-width="1.5"{dash} marker-end="url(#arr)"/>'
+    )
+    label = e["label"] or ("run_after" if e["kind"] == "order" else "")
+    if label:
+        out += (
+            f'<text x="{mid}" y="{(y1 + y2) / 2 - 5}" font-size="11" text-anchor="middle" '
+            f'fill="#374151">{_e(label)}</text>'
+        )
+    return out
+
+
+def _node_svg(s: dict[str, Any], x: int, y: int, link: str) -> str:
+    """A step's box: name, status and duration, kind; a Reused mark; a link that focuses the step."""
+    fill = STATUS_COLORS.get(s["status"], "#f3f4f6")
+    dur = f" · {s['duration']:.1f}s" if _num(s.get("duration")) else ""
+    href = _e(link.format(task_id=quote(s["task_id"])))
+    reused = (
+        f'<text class="azml-reused" x="{x + _W - 8}" y="{y + 16}" font-size="10" '
+        f'text-anchor="end" fill="#0369a1">&#9851; Reused</text>'
+        if s["reused"]
+        else ""
+    )
+    return (
+        f'<a href="{href}"><g class="azml-node" data-task-id="{_e(s["task_id"])}" '
+        f'data-status="{_e(s["status"])}"><title>{_e(s["name"])}: {_e(s["status"])}'
+        f"{_e(' — ' + s['reason']) if s.get('reason') else ''}</title>"
+        f'<rect x="{x}" y="{y}" width="{_W}" height="{_H}" rx="8" fill="{fill}" stroke="#4b5563"/>'
+        f'<text x="{x + 10}" y="{y + 20}" font-size="13" font-weight="600">{_e(s["name"][:22])}</text>'
+        f'<text x="{x + 10}" y="{y + 38}" font-size="11" fill="#374151">{_e(s["status"])}{_e(dur)}</text>'
+        f'<text x="{x + 10}" y="{y + 52}" font-size="10" fill="#6b7280">{_e(str(s["kind"])[:26])}</text>'
+        f"{reused}</g></a>"
+    )
+
+
+def graph_svg(view: dict[str, Any], link: str = "?task_id={task_id}") -> str:
+    """The step graph: one box per step coloured by status, Reused marked, data edges labelled."""
+    steps, edges = view["steps"], view["edges"]
+    pos, width, height = _positions(steps, edges)
     parts = [
         f'<svg id="azml-graph" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="pipeline step graph">',
         '<defs><marker id="arr" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
         '<path d="M0,0 L8,4 L0,8 z" fill="#6b7280"/></marker></defs>',
     ]
-    for e in edges:
-        if e["src"] not in pos or e["dst"] not in pos:
-            continue
-        (x1, y1), (x2, y2) = pos[e["src"]], pos[e["dst"]]
-        x1, y1, x2, y2 = x1 + w, y1 + h / 2, x2, y2 + h / 2
-        dash = "" if e["kind"] == "data" else ' stroke-dasharray="5,4"'
-        mid = (x1 + x2) / 2
-        parts.append(
-            f'<path class="azml-edge" d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" fill="none" '
-            f'stroke="#6b7280" stroke-width="1.5"{dash} marker-end="url(#arr)"/>'
-        )
-        label = e["label"] or ("run_after" if e["kind"] == "order" else "")
-        if label:
-            parts.append(
-                f'<text x="{mid}" y="{(y1 + y2) / 2 - 5}" font-size="11" text-anchor="middle" '
-                f'fill="#374151">{_e(label)}</text>'
-            )
-    for s in steps:
-        x, y = pos[s["task_id"]]
-        fill = STATUS_COLORS.get(s["status"], "#f3f4f6")
-        dur = f" · {s['duration']:.1f}s" if isinstance(s.get("duration"), (int, float)) else ""
-        href = _e(link.format(task_id=quote(s["task_id"])))
-        parts.append(
-            f'<a href="{href}"><g class="azml-node" data-task-id="{_e(s["task_id"])}" '
-            f'data-status="{_e(s["status"])}"><title>{_e(s["name"])}: {_e(s["status"])}'
-            f"{_e(' — ' + s['reason']) if s.get('reason') else ''}</title>"
-            f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="#4b5563"/>'
-            f'<text x="{x + 10}" y="{y + 20}" font-size="13" font-weight="600">{_e(s["name"][:22])}</text>'
-            f'<text x="{x + 10}" y="{y + 38}" font-size="11" fill="#374151">{_e(s["status"])}{_e(dur)}</text>'
-            f'<text x="{x + 10}" y="{y + 52}" font-size="10" fill="#6b7280">{_e(str(s["kind"])[:26])}</text>'
-        )
-        if s["reused"]:
-            parts.append(
-                f'<text class="azml-reused" x="{x + w - 8}" y="{y + 16}" font-size="10" '
-                f'text-anchor="end" fill="#0369a1">&#9851; Reused</text>'
-            )
-        parts.append("</g></a>")
+    parts += [_edge_svg(e, pos) for e in edges if e["src"] in pos and e["dst"] in pos]
+    parts += [_node_svg(s, *pos[s["task_id"]], link) for s in steps]
     parts.append("</svg>")
     return "".join(parts)
 
 
 # -- charts ------------------------------------------------------------------------------
+class _Scale:
+    """Maps point index and value to chart pixels (360x200, room for the axis labels)."""
+
+    w, h, left, bottom, top = 360, 200, 52, 28, 24
+
+    def __init__(self, n: int, lo: float, hi: float):
+        if lo == hi:
+            lo, hi = lo - (abs(lo) or 1) * 0.1, hi + (abs(hi) or 1) * 0.1
+        self.n, self.lo, self.hi = n, lo, hi
+
+    def x(self, i: int) -> float:
+        span = self.w - self.left - 12
+        return self.left + (i * span / (self.n - 1) if self.n > 1 else span / 2)
+
+    def y(self, v: float) -> float:
+        return self.top + (self.hi - v) * (self.h - self.top - self.bottom) / (self.hi - self.lo)
+
+
+def _axes(sc: _Scale, labels: list[str]) -> list[str]:
+    base = sc.h - sc.bottom
+    parts = [
+        f'<line x1="{sc.left}" y1="{base}" x2="{sc.w - 8}" y2="{base}" stroke="#9ca3af"/>',
+        f'<line x1="{sc.left}" y1="{sc.top}" x2="{sc.left}" y2="{base}" stroke="#9ca3af"/>',
+    ]
+    for v in (sc.lo, (sc.lo + sc.hi) / 2, sc.hi):
+        parts.append(
+            f'<text x="{sc.left - 4}" y="{sc.y(v) + 4}" font-size="10" text-anchor="end">{_e(_fmt(v))}</text>'
+        )
+    for i in sorted({0, sc.n - 1}):  # first and last x label, kept inside the chart
+        anchor = "middle" if sc.n == 1 else ("start" if i == 0 else "end")
+        parts.append(
+            f'<text x="{sc.x(i)}" y="{base + 14}" font-size="10" text-anchor="{anchor}">{_e(labels[i][:18])}</text>'
+        )
+    return parts
+
+
+def _series_svg(sc: _Scale, k: int, name: str, ys: list[Any], labels: list[str], legend: bool) -> list[str]:
+    """One series: its line, a point per value (with a tooltip), and a legend entry."""
+    color = _PALETTE[k % len(_PALETTE)]
+    pts = [(sc.x(i), sc.y(v), v, i) for i, v in enumerate(ys) if _num(v)]
+    parts = []
+    if len(pts) > 1:
+        path = " ".join(f"{'M' if j == 0 else 'L'}{x:.1f},{y:.1f}" for j, (x, y, _, _) in enumerate(pts))
+        parts.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+    for x, y, v, i in pts:
+        parts.append(
+            f'<circle class="azml-point" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}">'
+            f"<title>{_e(name)} [{_e(labels[i])}] = {_e(_fmt(v))}</title></circle>"
+        )
+    if legend:
+        parts.append(
+            f'<text x="{sc.left + 6 + 90 * k}" y="{sc.h - 2}" font-size="10" fill="{color}">{_e(name[:14])}</text>'
+        )
+    return parts
+
+
 def line_chart(
     title: str, series: dict[str, list[Any]], x_labels: list[str] | None = None, css_id: str | None = None
 ) -> str:
-    """A small SVG line chart of one or more numeric series (None values are gaps)."""
-    w, h, left, bottom, top = 360, 200, 52, 28, 24
+    """A small SVG line chart of one or more numeric series (None values are gaps); "" when nothing to plot."""
     values = [v for ys in series.values() for v in ys if _num(v)]
     n = max((len(ys) for ys in series.values()), default=0)
-    ident = f' id="{_e(css_id)}"' if css_id else ""
     if not values or n == 0:
         return ""
-    lo, hi = min(values), max(values)
-    if lo == hi:
-        lo, hi = lo - (abs(lo) or 1) * 0.1, hi + (abs(hi) or 1) * 0.1
-
-    def px(i: int) -> float:
-        return left + (i * (w - left - 12) / (n - 1) if n > 1 else (w - left - 12) / 2)
-
-    def py(v: float) -> float:
-        return top + (hi - v) * (h - top - bottom) / (hi - lo)
-
-    parts = [
-        f'<svg{ident} class="azml-chart" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-        f'role="img" aria-label="{_e(title)}"><text x="{w / 2}" y="15" font-size="12" text-anchor="middle" '
-        f'font-weight="600">{_e(title)}</text>',
-        f'<line x1="{left}" y1="{h - bottom}" x2="{w - 8}" y2="{h - bottom}" stroke="#9ca3af"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="#9ca3af"/>',
-    ]
-    for v in (lo, (lo + hi) / 2, hi):
-        parts.append(
-            f'<text x="{left - 4}" y="{py(v) + 4}" font-size="10" text-anchor="end">{_e(_fmt(v))}</text>'
-        )
+    sc = _Scale(n, min(values), max(values))
     labels = x_labels or [str(i) for i in range(n)]
-    for i in sorted({0, n - 1}):
-        parts.append(
-            f'<text x="{px(i)}" y="{h - bottom + 14}" font-size="10" text-anchor="middle">'
-            f"{_e(labels[i][:18])}</text>"
-        )
+    ident = f' id="{_e(css_id)}"' if css_id else ""
+    parts = [
+        f'<svg{ident} class="azml-chart" xmlns="http://www.w3.org/2000/svg" width="{sc.w}" height="{sc.h}" '
+        f'role="img" aria-label="{_e(title)}"><text x="{sc.w / 2}" y="15" font-size="12" text-anchor="middle" '
+        f'font-weight="600">{_e(title)}</text>',
+        *_axes(sc, labels),
+    ]
     for k, (name, ys) in enumerate(series.items()):
-        color = _PALETTE[k % len(_PALETTE)]
-        pts = [(px(i), py(v), v, i) for i, v in enumerate(ys) if _num(v)]
-        if len(pts) > 1:
-            path = " ".join(f"{'M' if j == 0 else 'L'}{x:.1f},{y:.1f}" for j, (x, y, _, _) in enumerate(pts))
-            parts.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
-        for x, y, v, i in pts:
-            parts.append(
-                f'<circle class="azml-point" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}">'
-                f"<title>{_e(name)} [{_e(labels[i])}] = {_e(_fmt(v))}</title></circle>"
-            )
-        if len(series) > 1:
-            parts.append(
-                f'<text x="{left + 6 + 90 * k}" y="{h - 2}" font-size="10" fill="{color}">'
-                f"{_e(name[:14])}</text>"
-            )
+        parts += _series_svg(sc, k, name, ys, labels, legend=len(series) > 1)
     parts.append("</svg>")
     return f'<div class="chart">{"".join(parts)}</div>'
 
@@ -211,7 +239,30 @@ def _table_series(table: dict[str, Any]) -> tuple[list[str] | None, dict[str, li
     return None, numeric
 
 
+def _step_charts(s: dict[str, Any], file_url: str) -> tuple[list[str], list[str]]:
+    """A step's in-run series charts (repeated log, log_list, log_row) and its log_image figures."""
+    m, tid = s["metrics"], s["task_id"]
+    series = [
+        line_chart(f"{s['name']}: {name}", {name: ys}, css_id=f"azml-series-{tid}-{name}")
+        for name, ys in sorted(m["series"].items())
+    ]
+    for name, table in sorted(m["tables"].items()):
+        x_labels, numeric = _table_series(table)
+        series.append(
+            line_chart(f"{s['name']}: {name} (rows)", numeric, x_labels, css_id=f"azml-table-{tid}-{name}")
+        )
+    images = []
+    for name, path in sorted(m["images"].items()):
+        src = _e(file_url.format(task_id=quote(tid), path=quote(f"files/{path}")))
+        images.append(
+            f'<figure class="chart"><img class="metric azml-image" alt="{_e(name)}" src="{src}"/>'
+            f'<figcaption class="sub">{_e(s["name"])}: {_e(name)}</figcaption></figure>'
+        )
+    return series, images
+
+
 def _charts(view: dict[str, Any], file_url: str) -> str:
+    """Charts: each numeric metric across the pipeline's runs, then this run's series and images."""
     hist = view["history"]
     run_labels = [time.strftime("%m-%d %H:%M:%S", time.gmtime(t)) for t in hist["starts"]]
     across = [
@@ -220,27 +271,9 @@ def _charts(view: dict[str, Any], file_url: str) -> str:
     ]
     series, images = [], []
     for s in view["steps"]:
-        m = s["metrics"]
-        for name, ys in sorted(m["series"].items()):
-            series.append(
-                line_chart(f"{s['name']}: {name}", {name: ys}, css_id=f"azml-series-{s['task_id']}-{name}")
-            )
-        for name, table in sorted(m["tables"].items()):
-            x_labels, numeric = _table_series(table)
-            series.append(
-                line_chart(
-                    f"{s['name']}: {name} (rows)",
-                    numeric,
-                    x_labels,
-                    css_id=f"azml-table-{s['task_id']}-{name}",
-                )
-            )
-        for name, path in sorted(m["images"].items()):
-            src = _e(file_url.format(task_id=quote(s["task_id"]), path=quote(f"files/{path}")))
-            images.append(
-                f'<figure class="chart"><img class="metric azml-image" alt="{_e(name)}" src="{src}"/>'
-                f'<figcaption class="sub">{_e(s["name"])}: {_e(name)}</figcaption></figure>'
-            )
+        more_series, more_images = _step_charts(s, file_url)
+        series += more_series
+        images += more_images
     out = [
         '<h2>Charts</h2><div id="azml-charts">',
         f'<h3 class="sub">Across the last {len(hist["runs"])} run(s) of this pipeline</h3>',
@@ -354,7 +387,7 @@ def render_page(
             '<!doctype html><html><head><meta charset="utf-8"><title>',
             _e(view["dag_id"]),
             " – pipeline</title>",
-            f"<style>{_CSS}</style></head>",
+            f'<link rel="stylesheet" href="{_e(static_url.rsplit("/", 1)[0])}/azml_ui.css"></head>',
             f'<body data-running="{str(view["running"]).lower()}" data-view="{_e(json.dumps({"dag_id": view["dag_id"], "run_id": view["run_id"]}))}">',
             f'<h1>Pipeline {_e(view["dag_id"])}</h1><div class="sub">run <code>{_e(view["run_id"])}</code> · {_e(summary)}{back}</div>',
             f'<p class="sub">{_e(notice)}</p>' if notice else "",

@@ -128,7 +128,11 @@ def test_view_has_statuses_reuse_data_edges_sizes_and_history(store: LocalStore)
 
 def test_page_shows_graph_tables_charts_and_image(store: LocalStore) -> None:
     view = _view(store, {"prep": "success", "train": "success", "report": "failed"})
-    page = render_page(view, file_url="/azml-ui/pipeline/x/y/file/{task_id}/{path}")
+    page = render_page(
+        view, file_url="/azml-ui/pipeline/x/y/file/{task_id}/{path}", static_url="/azml-ui/static/azml_ui.js"
+    )
+    assert '<link rel="stylesheet" href="/azml-ui/static/azml_ui.css">' in page
+    assert '<script src="/azml-ui/static/azml_ui.js"></script>' in page
     assert page.count('class="azml-node"') == 3
     assert 'data-task-id="report" data-status="Failed"' in page
     assert page.count('class="azml-reused"') == 1  # only prep was reused

@@ -145,6 +145,8 @@ def test_endpoints_require_airflow_auth(live: tuple[LiveAirflow, list[str]]) -> 
     csv_size = len("x,y\n") + sum(len(f"{i},{2 * i + 1}\n") for i in range(500))
     assert steps["prep"]["outputs"][0]["size"] == csv_size  # features.csv, measured on the datastore
     assert view["history"]["metrics"]["train.accuracy"][0] < view["history"]["metrics"]["train.accuracy"][1]
+    css = httpx.get(f"{af.base_url}/azml-ui/static/azml_ui.css")  # no data in it: served without a token
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     png = httpx.get(img, headers=viewer)
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     links = af.api(
@@ -225,6 +227,7 @@ def test_pipeline_view_in_chromium(live: tuple[LiveAirflow, list[str]]) -> None:
 def _check_page(driver) -> None:
     from selenium.webdriver.common.by import By
 
+    assert driver.execute_script("return getComputedStyle(document.body).marginTop") == "16px"  # our CSS
     nodes = {
         n.get_attribute("data-task-id"): n.get_attribute("data-status")
         for n in driver.find_elements(By.CSS_SELECTOR, "#azml-graph .azml-node")
