@@ -39,8 +39,15 @@ PENDING_MARKER = "_azml_pending"
 INCOMING_PREFIX = ".azml/incoming"
 _MARKERS = (COMMITTED_MARKER, PENDING_MARKER)
 _COPY_THREADS = 8
+#: parallel block transfers per worker: split over the files of one put/get
+_STREAMS = 8
 
 log = logging.getLogger(__name__)
+
+
+def _streams(files: int) -> dict[str, int]:
+    """adlfs moves several files at once but each with one stream; a few big files get several each."""
+    return {"max_concurrency": max(1, _STREAMS // max(files, 1))}
 
 
 def _quiet_azure_logs() -> None:
@@ -203,7 +210,7 @@ class ObjectStore(Store):
             existing = set(self._find(rel)) if local.is_dir() else ({base} if self._is_file(rel) else set())
             pairs = [(s, r) for s, r in pairs if r not in existing]
         if pairs:
-            self.fs.put([str(s) for s, _ in pairs], [self._key(r) for _, r in pairs])
+            self.fs.put([str(s) for s, _ in pairs], [self._key(r) for _, r in pairs], **_streams(len(pairs)))
         return [r for _, r in pairs]
 
     def get(self, rel: str, local: Path, *, overwrite: bool = True) -> Path:
@@ -212,7 +219,7 @@ class ObjectStore(Store):
             if local.exists() and not overwrite:
                 return local
             local.parent.mkdir(parents=True, exist_ok=True)
-            self.fs.get_file(self._key(rel), str(local))
+            self.fs.get_file(self._key(rel), str(local), max_concurrency=_STREAMS)
             return local
         base = check_relative(rel)
         files = self.list_files(rel)
@@ -225,7 +232,9 @@ class ObjectStore(Store):
         for _f, target in wanted:
             target.parent.mkdir(parents=True, exist_ok=True)
         if wanted:
-            self.fs.get([self._key(f) for f, _ in wanted], [str(t) for _, t in wanted])
+            self.fs.get(
+                [self._key(f) for f, _ in wanted], [str(t) for _, t in wanted], **_streams(len(wanted))
+            )
         local.mkdir(parents=True, exist_ok=True)
         return local
 
@@ -250,8 +259,32 @@ class ObjectStore(Store):
             raise DatastoreError("An output cannot be published at the root of a container; give it a path.")
         incoming = f"{INCOMING_PREFIX}/{uuid.uuid4().hex}"
         uploaded = self.put(staged, incoming)
+        self._publish(incoming, uploaded, base, staged.is_file())
+
+    def same_account(self, other: Any) -> bool:
+        """True when ``other`` is an ObjectStore on the same connection (server-side copies work)."""
+        return isinstance(other, ObjectStore) and other.conn_id == self.conn_id
+
+    def commit_copy(self, source: ObjectStore, src_rel: str, rel: str) -> int:
+        """Publish ``source/src_rel`` at ``rel`` with server-side copies only (same account); returns bytes."""
+        base = check_relative(rel, what="output path")
+        src_base = check_relative(src_rel)
+        incoming = f"{INCOMING_PREFIX}/{uuid.uuid4().hex}"
+        is_file = source._is_file(src_rel)
+        files = [src_base] if is_file else source.list_files(src_rel)
+        names = [""] if is_file else [f[len(src_base) :].lstrip("/") for f in files]
+        staged = [f"{incoming}/{n}".rstrip("/") for n in names]
+        self.fs.copy(
+            [source._key(f) for f in files], [self._key(t) for t in staged], batch_size=_COPY_THREADS
+        )
+        self._wait_copied([self._key(t) for t in staged])
+        size = sum(int(self.fs.info(self._key(t))["size"]) for t in staged)
+        self._publish(incoming, staged, base, is_file)
+        return size
+
+    def _publish(self, incoming: str, uploaded: list[str], base: str, is_file: bool) -> None:
         try:
-            if staged.is_file():
+            if is_file:
                 self._copy([(incoming, base)])
                 return
             self._publish_folder(incoming, uploaded, base)
@@ -271,6 +304,25 @@ class ObjectStore(Store):
         self.fs.rm_file(self._key(pending))
         self.fs.invalidate_cache()
 
+    def _wait_copied(self, keys: list[str], timeout: float = 3600.0) -> None:
+        """Azure may finish a Copy Blob asynchronously (large blobs): wait until none is pending."""
+        from fsspec.asyn import sync
+
+        async def status(key: str) -> str | None:
+            container, blob = key.split("/", 1)
+            client = self.fs.service_client.get_container_client(container).get_blob_client(blob)
+            props = await client.get_blob_properties()
+            return getattr(props.copy, "status", None)
+
+        deadline = time.monotonic() + timeout
+        pending = list(keys)
+        while pending:
+            pending = [k for k in pending if sync(self.fs.loop, status, k) == "pending"]
+            if pending and time.monotonic() > deadline:
+                raise DatastoreError(f"{len(pending)} server-side copies still pending after {timeout:g} s.")
+            if pending:
+                time.sleep(0.5)
+
     def _copy(self, pairs: list[tuple[str, str]]) -> None:
         """Server-side copies (no bytes through this worker), several at a time."""
         if not pairs:
@@ -278,6 +330,7 @@ class ObjectStore(Store):
         self.fs.copy(
             [self._key(s) for s, _ in pairs], [self._key(d) for _, d in pairs], batch_size=_COPY_THREADS
         )
+        self._wait_copied([self._key(d) for _, d in pairs])
 
     def __repr__(self) -> str:
         return f"ObjectStore({self.uri('')!r})"

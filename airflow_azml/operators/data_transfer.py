@@ -224,6 +224,14 @@ def copy_files(
     target = dest_rel
     if actual == "file" and dest_type == "directory":
         target = f"{dest_rel}/{src_rel.rsplit('/', 1)[-1]}".strip("/")
+    if hasattr(dest, "same_account") and dest.same_account(src):
+        size = dest.commit_copy(src, src_rel, target)  # Blob "Copy Blob": no byte passes through the worker
+        return {
+            "files": len(src.list_files(src_rel)),
+            "bytes": size,
+            "destination": target,
+            "server_side": True,
+        }
     local = src.local_path(src_rel)
     if local is None or dest.local_path("") is not None:
         staged = staging / (src_rel.rsplit("/", 1)[-1] or "data")

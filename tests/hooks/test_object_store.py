@@ -126,3 +126,18 @@ def test_readers_never_see_partial_output_during_commit(store: ObjectStore, tmp_
 def test_missing_connection_settings_are_a_clear_error() -> None:
     with pytest.raises(DatastoreError, match="conn_id and container_name"):
         ObjectStore("", "c")
+
+
+def test_same_account_copy_is_server_side(store: ObjectStore, azurite, tmp_path: Path) -> None:
+    """Two containers on one connection: commit_copy publishes without bytes through the worker."""
+    other = f"c{store.container[1:]}x"[:63]
+    azurite.create_container(other)
+    dest = ObjectStore(store.conn_id, other)
+    store.commit(_tree(tmp_path / "s", {"a.csv": b"1" * 3000, "sub/b.csv": b"2"}), "out")
+    assert dest.same_account(store) and not dest.same_account(ObjectStore("another_conn", other))
+    assert dest.commit_copy(store, "out", "copied") == 3001
+    assert dest.list_files("copied") == ["copied/a.csv", "copied/sub/b.csv"]
+    assert dest.exists(f"copied/{COMMITTED_MARKER}") and dest.list_files(INCOMING_PREFIX) == []
+    assert (
+        dest.commit_copy(store, "out/sub/b.csv", "single.csv") == 1 and dest.read_bytes("single.csv") == b"2"
+    )
