@@ -98,7 +98,6 @@ def _need_browser() -> None:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveAirflow, list[str]]]:
     """A deployment with the metrics pipeline, and two finished runs of it (learning rates 0.1, 0.2)."""
-    _need_browser()
     root = tmp_path_factory.mktemp("ui_live")
     dags = root / "dags"
     write(dags / "config.json", json.dumps({"workspace_name": "ui-test"}))
@@ -191,6 +190,7 @@ def _login(driver, af: LiveAirflow, wait) -> None:
 
 
 def test_pipeline_view_in_chromium(live: tuple[LiveAirflow, list[str]]) -> None:
+    _need_browser()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
