@@ -211,6 +211,13 @@ def test_pipeline_view_in_chromium(live: tuple[LiveAirflow, list[str]]) -> None:
         _check_page(driver)
         driver.switch_to.default_content()
         driver.save_screenshot(str(ARTIFACTS / "ui_pipeline.png"))
+        # the task instance tab: the same page focused on the step
+        driver.get(f"{af.base_url}/dags/{DAG_ID}/runs/{quote(runs[1], safe='')}/tasks/train/plugin/azml_step")
+        driver.switch_to.frame(wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "iframe"))[0])
+        step = wait.until(lambda d: d.find_elements(By.ID, "azml-step"))[0]
+        assert step.text.startswith("Step train (Finished, try 1)")
+        assert "train: rows 500 accuracy" in driver.find_element(By.CSS_SELECTOR, "pre.log").text
+        driver.switch_to.default_content()
         # the page on its own, focused on the train step, full height
         driver.get(_page(af, runs[1]) + "?task_id=train")
         wait.until(lambda d: d.find_elements(By.ID, "azml-step"))
