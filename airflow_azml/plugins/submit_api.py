@@ -21,6 +21,8 @@ import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from airflow_azml.plugins._auth import NotAuthenticated, authorize_dag, bearer_token
+
 __all__ = ["app", "FASTAPI_APPS"]
 
 app = FastAPI(title="airflow-azml: Azure ML v1-compatible pipeline submit API")
@@ -28,29 +30,16 @@ app = FastAPI(title="airflow-azml: Azure ML v1-compatible pipeline submit API")
 
 async def _authorize(request: Request, dag_id: str) -> str:
     """The caller's bearer token once Airflow's auth manager allows it to trigger ``dag_id``."""
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
-    from airflow.api_fastapi.core_api.security import resolve_user_from_token
-
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request)
+    try:
+        await authorize_dag(token, dag_id, method="POST", doing="start runs of")
+    except NotAuthenticated as exc:
         raise HTTPException(
             401,
-            "Not authenticated: send 'Authorization: Bearer <token from /auth/token>'.",
+            f"Not authenticated ({exc.detail}): send 'Authorization: Bearer <token from /auth/token>'.",
             headers={"WWW-Authenticate": "Bearer"},
-        )
-    try:
-        user = await resolve_user_from_token(token.strip())
-    except HTTPException as exc:  # Airflow answers 403 for a malformed JWT; v1 clients expect 401
-        raise HTTPException(
-            401, f"Invalid token: {exc.detail}", headers={"WWW-Authenticate": "Bearer"}
         ) from exc
-    allowed = get_auth_manager().is_authorized_dag(
-        method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id), user=user
-    )
-    if not allowed:
-        raise HTTPException(403, f"User {user.get_name()!r} may not start runs of {dag_id!r}.")
-    return token.strip()
+    return token
 
 
 async def _body(request: Request) -> dict[str, Any]:

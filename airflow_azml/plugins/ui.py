@@ -34,6 +34,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from airflow_azml.operators.links import UI_PREFIX, PipelineViewLink, StepOutputsLink
+from airflow_azml.plugins._auth import NotAuthenticated, authorize_dag, bearer_token
 
 __all__ = ["app", "FASTAPI_APPS", "EXTERNAL_VIEWS", "OPERATOR_EXTRA_LINKS", "workspace_for"]
 
@@ -47,9 +48,10 @@ class _LoginRequired(Exception):
 
 
 def _credential(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+    """A bearer header, else the Airflow UI session's JWT cookie (what the tab's iframe sends)."""
+    token = bearer_token(request)
+    if token:
+        return token
     from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 
     return request.cookies.get(COOKIE_NAME_JWT_TOKEN) or None
@@ -57,32 +59,17 @@ def _credential(request: Request) -> str | None:
 
 async def _authorize(request: Request, dag_id: str, html: bool = False) -> str:
     """The caller's token once Airflow's auth manager lets the user read ``dag_id``'s runs."""
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
-    from airflow.api_fastapi.core_api.security import resolve_user_from_token
-
     token = _credential(request)
-    if not token:
-        if html:
-            raise _LoginRequired
-        raise HTTPException(
-            401,
-            "Not authenticated: log in to Airflow, or send 'Authorization: Bearer <token>'.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
     try:
-        user = await resolve_user_from_token(token)
-    except HTTPException as exc:  # Airflow says 403 for a malformed JWT: it is still "not authenticated"
+        await authorize_dag(token, dag_id, method="GET", doing="read runs of")
+    except NotAuthenticated as exc:
         if html:
             raise _LoginRequired from exc
         raise HTTPException(
-            401, f"Invalid token: {exc.detail}", headers={"WWW-Authenticate": "Bearer"}
+            401,
+            f"Not authenticated ({exc.detail}): log in to Airflow, or send 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
         ) from exc
-    allowed = get_auth_manager().is_authorized_dag(
-        method="GET", access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id), user=user
-    )
-    if not allowed:
-        raise HTTPException(403, f"User {user.get_name()!r} may not read runs of {dag_id!r}.")
     return token
 
 
