@@ -23,6 +23,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
 DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile"
+WORKSPACE_FILE = REPO_ROOT / "docker" / "workspace.json"
+WORKSPACE_MOUNT = "/opt/airflow/workspace.json"
 
 BACKING_SERVICES = {"postgres", "redis", "azurite"}
 AIRFLOW_SERVICES = {
@@ -129,7 +131,7 @@ def test_airflow_service_gets_the_shared_environment(services: dict[str, dict[st
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
     assert env["AIRFLOW__CORE__PARALLELISM"] == "8"
     assert env["AIRFLOW__CORE__XCOM_BACKEND"] == "airflow_azml.xcom.DatastoreXComBackend"
-    assert env["AZML_WORKSPACE_CONFIG"] == "/opt/airflow/dags/config.json"
+    assert env["AZML_WORKSPACE_CONFIG"] == WORKSPACE_MOUNT
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     assert "8080" in env["AIRFLOW__API__BASE_URL"]
 
@@ -164,6 +166,7 @@ def test_airflow_service_mounts_dags_logs_and_config(services: dict[str, dict[st
     assert "./dags:/opt/airflow/dags" in volumes
     assert "./logs:/opt/airflow/logs" in volumes
     assert "./config:/opt/airflow/config" in volumes
+    assert f"./docker/workspace.json:{WORKSPACE_MOUNT}:ro" in volumes
 
 
 @pytest.mark.parametrize("name", sorted(AIRFLOW_SERVICES))
@@ -198,6 +201,28 @@ def test_workers_listen_on_distinct_queues(services: dict[str, dict[str, Any]]) 
         ping = services[name]["healthcheck"]["test"][-1]
         assert f'-d "{host.split("@")[0]}@$${{HOSTNAME}}"' in ping, name
         assert services[name]["environment"]["DUMB_INIT_SETSID"] == "0"
+
+
+def test_workspace_file_shares_azurite_and_routes_targets_to_worker_queues(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """Steps on different containers meet on the Blob datastore; cpu/gpu targets reach their workers."""
+    workspace = json.loads(WORKSPACE_FILE.read_text())
+    default = workspace["datastores"][workspace["default_datastore"]]
+    assert default["type"] == "azure_blob"
+    assert f"AIRFLOW_CONN_{default['conn_id'].upper()}" in services["airflow-worker-cpu"]["environment"]
+    assert f"create_container('{default['container_name']}')" in "\n".join(_command(services["airflow-init"]))
+    served = {
+        name: set(_option(_command(services[name]), "--queues", "-q").split(","))
+        for name in ("airflow-worker-cpu", "airflow-worker-gpu")
+    }
+    for target, spec in workspace["compute_targets"].items():
+        owners = [name for name, queues in served.items() if spec["queue"] in queues]
+        assert owners == [f"airflow-worker-{target}"], (target, spec["queue"], served)
+    for name in served:
+        assert services[name]["environment"]["AZML_WORKER_NAME"] == name
+    for spec in workspace["datastores"].values():  # paths inside the containers, not on the host
+        assert spec["type"] != "local" or spec["path"].startswith("/opt/airflow/dags/")
 
 
 def test_dockerfile_installs_the_project() -> None:
