@@ -16,7 +16,10 @@ Usage::
 
 For a CeleryExecutor + PostgreSQL deployment pass ``executor="CeleryExecutor"``,
 ``db_url="postgresql+psycopg2://postgres@127.0.0.1:5432/<db>"``, the broker settings in
-``extra_env`` and ``processes=(..., ("celery-worker", ["celery", "worker"]))``.
+``extra_env`` and ``processes=(..., ("celery-worker", ["celery", "worker"]))``; ``process_env``
+gives single processes extra variables (``{"celery-worker": {"AZML_WORKER_NAME": ...}}``).
+``kill(name)`` SIGKILLs a process and everything below it (a lost machine), ``restart(name)``
+starts it again with the same arguments (see tests/support/celery_stack.py).
 """
 
 from __future__ import annotations

@@ -256,6 +256,8 @@ def test_sigkilled_worker_mid_step_is_retried_and_no_partial_output_shows(
     partial = [s for s in watcher.seen if s and list(s) != expected]
     assert partial == [], f"a consumer saw partial output: {partial}"
     assert recs["slow"]["worker"] == CPU.celery_hostname and recs["slow"]["status"] == "Finished"
+    assert recs["check"]["worker"] == GPU.celery_hostname
+    assert task_instances(stack, "celery_slow", run_id)["slow"]["try_number"] == 2  # Airflow retried it
     assert store.list_files(".azml/incoming") == []
     summary.figures["faults_survived"] += 1
     summary.fault("worker_sigkill", {
@@ -372,11 +374,9 @@ def test_twenty_runs_at_once_all_finish_with_their_own_outputs(
     mixed = 0
     for run_id, tag in tags.items():
         recs = records(store, "celery_many", run_id)
-        ok = (
-            token(store, recs["emit"], "emit_token") == tag
-            and token(store, recs["echo"], "echo_token") == f"{tag}|echo"
-        )
-        mixed += 0 if summary.output(ok) else 1
+        emitted = summary.output(token(store, recs["emit"], "emit_token") == tag)
+        echoed = summary.output(token(store, recs["echo"], "echo_token") == f"{tag}|echo")
+        mixed += 0 if emitted and echoed else 1
     assert mixed == 0
     runs = {r["dag_run_id"]: r for r in stack.runs("celery_many")}
     durations = []
