@@ -20,6 +20,7 @@ from airflow_azml.exceptions import ActivityFailedException
 from airflow_azml.pipeline.core import Pipeline, PipelineData, PipelineParameter
 from airflow_azml.pipeline.steps import AdlaStep
 from tests.conftest import write
+from tests.support.postgres import PG, fresh_database
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +35,6 @@ TO "@@script_output@@/result.csv"
 USING Outputters.Csv();
 """
 CSV = 'query\nazure ml\n"pipelines, v1"\nairflow\n'
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
 
 def project(workspace_dir: Path, targets: dict | None = None) -> Workspace:
@@ -130,27 +130,16 @@ def test_failing_statement_fails_the_step_and_publishes_nothing(embedded_airflow
 @pytest.fixture
 def pg_conn_env() -> Iterator[tuple[str, str]]:
     """A fresh PostgreSQL database and an Airflow connection to it (env var, inherited by the runner)."""
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(dbname="postgres", connect_timeout=5, **PG)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {PG['host']}:{PG['port']}: {exc}")
-    admin.autocommit = True
-    name = f"azml_adla_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
     conn_id = f"azml_pg_{uuid.uuid4().hex[:6]}"
     var = f"AIRFLOW_CONN_{conn_id.upper()}"
-    os.environ[var] = json.dumps(
-        {"conn_type": "postgres", "host": PG["host"], "port": PG["port"], "login": PG["user"], "schema": name}
-    )
-    try:
-        yield conn_id, name
-    finally:
-        os.environ.pop(var, None)
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_database("azml_adla") as name:
+        os.environ[var] = json.dumps(
+            {"conn_type": "postgres", "host": PG["host"], "port": PG["port"], "login": PG["user"], "schema": name}
+        )
+        try:
+            yield conn_id, name
+        finally:
+            os.environ.pop(var, None)
 
 
 def test_same_logic_on_postgresql_through_an_airflow_connection(

@@ -22,8 +22,7 @@ from airflow_azml.exceptions import ActivityFailedException, PathEscapeError, Us
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import DataTransferStep
 from tests.support.azurite import AzuriteServer, require_azurite
-
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+from tests.support.postgres import PG, fresh_database
 
 
 # -- build time (no storage, no Airflow) ---------------------------------------------------
@@ -109,21 +108,8 @@ def test_escaping_destination_is_refused_at_build_time(ws: Workspace) -> None:
 # -- through Airflow -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pg_db() -> Iterator[str]:
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(dbname="postgres", connect_timeout=5, **PG)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL here: {exc}")
-    admin.autocommit = True
-    name = f"azml_transfer_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with fresh_database("azml_transfer") as name:
         yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _sql(db: str, statement: str) -> list[tuple]:
