@@ -27,6 +27,11 @@ def get_provider_info() -> dict[str, Any]:
                         "version_added": "0.1.0", "type": "string", "example": "/opt/airflow/dags/config.json",
                         "default": "",
                     },
+                    "xcom_threshold": {
+                        "description": "DatastoreXComBackend: values larger than this many bytes go to the "
+                                       "default datastore; only their URI is stored in Airflow's database.",
+                        "version_added": "0.1.0", "type": "integer", "example": "65536", "default": "65536",
+                    },
                 },
             }
         },
