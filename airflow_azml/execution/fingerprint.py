@@ -271,8 +271,13 @@ def fingerprint_step(
     params: dict[str, Any],
     input_records: dict[str, Any],
     upstream: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Fingerprint:
-    """Fingerprint a step (its plan) with resolved parameter values and resolved inputs' records."""
+    """Fingerprint a step (its plan) with resolved parameter values and resolved inputs' records.
+
+    ``extra`` adds what only the step's operator knows (e.g. the hash of the source a Databricks
+    step uploads), as {what: value}; without it the digest is the same as before it existed.
+    """
     upstream = upstream or {}
     components = {
         "step": {"kind": step.get("kind"), "name": step.get("name")},
@@ -288,6 +293,8 @@ def fingerprint_step(
             for s in step.get("inputs", [])
         },
     }
+    if extra:
+        components["extra"] = dict(extra)
     hashed = dict(components)
     if components["source"] is not None:
         hashed["source"] = components["source"]["digest"]

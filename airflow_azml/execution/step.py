@@ -66,12 +66,13 @@ class StepExecution:
         self.records.write_step(self.step["task_id"], self.record)
         stager = OutputStager(self.ws, self.workdir, self.slug, self.step["task_id"], f"try_{self.inv.try_number}",
                               self.inv.dag_id)
+        gate = self._gate()
         try:
             params, inputs = self._resolve_inputs()
-            fp, decision = self._reuse_decision(params)
-            if decision is not None and decision.reuse:
-                return self._reused(started, fp, decision)
-            self._log_run_reason(fp, decision)
+            gate.decide(params, self.record["inputs"], self.inv.upstream)
+            if gate.reuse:
+                return gate.reused(started)
+            gate.ran()
             outputs = self._run_and_commit(stager, params, inputs)
         except BaseException as exc:
             stager.discard()
@@ -79,12 +80,18 @@ class StepExecution:
             if self.inv.final_try:  # a step that will be retried has not failed the run yet
                 self.records.mark_failed(self.step["task_id"])
             raise
-        if fp is not None:
-            outputs = {name: {**where, "fingerprint": fp.digest} for name, where in outputs.items()}
+        outputs = gate.stamp(outputs)
         self._finish("Finished", started, outputs=outputs)
-        self._index(fp, outputs)
+        gate.publish(outputs, self.record["inputs"])
         return {"outputs": outputs, "metrics": self.record.get("metrics", {}), "status": "Finished",
                 "reused": False, "reason": self.record.get("run_reason")}
+
+    def _gate(self) -> Any:
+        """This run's way through the reuse index (fingerprint, decision, publishing)."""
+        from airflow_azml.execution.reuse import ReuseGate
+
+        return ReuseGate(self.ws, self.step, dag_id=self.inv.dag_id, run_id=self.inv.run_id, conf=self.inv.conf,
+                         records=self.records, record=self.record, log=self.log)
 
     def _resolve_inputs(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Parameter values and resolved inputs (what the script gets; the record keeps their versions)."""
@@ -95,74 +102,6 @@ class StepExecution:
             inputs[spec["name"]], self.record["inputs"][spec["name"]] = resolver.resolve(spec)
         self.record["parameters"] = params
         return params, inputs
-
-    def _reuse_decision(self, params: dict[str, Any]) -> tuple[Any, Any]:
-        """The step's fingerprint and whether an earlier run can stand in; (None, None) if it cannot be computed."""
-        from airflow_azml.execution.fingerprint import fingerprint_step
-        from airflow_azml.execution.reuse import ReuseIndex, decide
-
-        try:
-            fp = fingerprint_step(self.step, params, self.record["inputs"], self.inv.upstream)
-            self._reuse_index = ReuseIndex(self.ws, self.inv.dag_id, self.step["task_id"])
-            regenerate = str(self.inv.conf.get("regenerate_outputs", False)).lower() in ("true", "1")
-            decision = decide(self._reuse_index, fp, allow_reuse=bool(self.step.get("allow_reuse", True)),
-                              regenerate=regenerate, script=self.step.get("script_name"))
-        except Exception as exc:  # reuse is an optimisation: never fail a step because of it
-            self.log.warning("Step %s: could not fingerprint this run (%s); running it without reuse.",
-                             self.step["name"], exc)
-            return None, None
-        self.record["fingerprint"] = fp.digest
-        return fp, decision
-
-    def _log_run_reason(self, fp: Any, decision: Any) -> None:
-        reason = decision.reason if decision is not None else "fingerprint unavailable"
-        self.record.update(reused=False, run_reason=reason)
-        self.log.info("Running step %s: %s (fingerprint %s)", self.step["name"], reason,
-                      fp.short if fp is not None else "-")
-
-    def _reused(self, started: float, fp: Any, decision: Any) -> dict[str, Any]:
-        """Hand the earlier run's outputs on, run nothing, and record where they came from."""
-        entry = decision.entry
-        outputs = {name: {"datastore": o["datastore"], "path": o["path"], "fingerprint": fp.digest}
-                   for name, o in entry["outputs"].items()}
-        earlier = RunRecords(self.records.store, self.inv.dag_id, entry["run_id"]).read_step(self.step["task_id"]) or {}
-        self.log.info("Reused: step %s of run %s (fingerprint %s)", entry.get("step"), entry["run_id"], fp.short)
-        end = time.time()
-        self.record.update(
-            status="Finished", end=end, duration=round(end - started, 3), outputs=outputs, reused=True,
-            reuse_reason=decision.reason, metrics=earlier.get("metrics", {}), logs=earlier.get("logs", {}),
-            reused_from={"run_id": entry["run_id"], "step": entry.get("step"), "step_run_id": entry.get("step_run_id"),
-                         "task_id": self.step["task_id"]},
-        )
-        self.records.write_step(self.step["task_id"], self.record)
-        self._reuse_index.remember(fp, self.inv.run_id)
-        return {"outputs": outputs, "metrics": self.record["metrics"], "status": "Finished", "reused": True,
-                "reason": decision.reason, "reused_from": self.record["reused_from"]}
-
-    def _index(self, fp: Any, outputs: dict[str, Any]) -> None:
-        """Offer this committed run for reuse, unless an input changed while it ran."""
-        if fp is None:
-            return
-        try:
-            moved = self._inputs_moved()
-            if moved:
-                self.log.warning("Step %s: input %s changed while the step ran; this run will not be reused.",
-                                 self.step["name"], ", ".join(moved))
-                return
-            self._reuse_index.record(fp, run_id=self.inv.run_id, step=self.step["name"],
-                                     step_run_id=self.record["run_id"], outputs=outputs)
-        except Exception as exc:
-            self.log.warning("Step %s: could not write its reuse entry (%s).", self.step["name"], exc)
-
-    def _inputs_moved(self) -> list[str]:
-        """Datastore inputs whose version differs from the one fingerprinted."""
-        moved = []
-        for name, rec in self.record["inputs"].items():
-            if rec.get("datastore") and rec.get("path") is not None and rec.get("version") is not None:
-                store = self.ws._require_datastore(rec["datastore"]).store
-                if not store.exists(rec["path"]) or store.version(rec["path"]) != rec["version"]:
-                    moved.append(name)
-        return moved
 
     def _run_and_commit(self, stager: OutputStager, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         out_paths = {spec["name"]: str(stager.prepare(spec)) for spec in self.step["outputs"]}

@@ -30,6 +30,7 @@ from airflow_azml.execution.inputs import InputResolver
 from airflow_azml.execution.outputs import output_location
 from airflow_azml.execution.params import coerce_params
 from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
+from airflow_azml.execution.reuse import ReuseGate
 from airflow_azml.operators._sql_transfer import files_to_sql, sql_to_file
 from airflow_azml.operators.step import OUTPUTS_KEY, AzmlStepOperator
 
@@ -61,25 +62,54 @@ class DataTransferStepOperator(AzmlStepOperator):
             "outputs": {},
         }
         records.write_step(task_id, record)
+        gate = None
         try:
             adf = _adf_settings(ws, self.step)
             if adf:
                 result = self._run_adf(context, adf)
             else:
-                engine = TransferEngine(ws, self.step, run_slug(inv.run_id), inv.try_number, log=self.log)
-                params = coerce_params(inv.parameters, inv.params, self.step["name"])
-                result = engine.run(
-                    InputResolver(ws, engine.workdir, params, inv.upstream, self.step["name"])
+                gate = ReuseGate(
+                    ws,
+                    self.step,
+                    dag_id=inv.dag_id,
+                    run_id=inv.run_id,
+                    conf=inv.conf,
+                    records=records,
+                    record=record,
+                    log=self.log,
                 )
+                result = self._copy_or_reuse(inv, ws, gate, record)
         except BaseException as exc:
             record.update(status="Failed", end=time.time(), error=str(exc))
             records.write_step(task_id, record)
             records.mark_failed(task_id)
             raise
-        record.update(status="Finished", end=time.time(), outputs=result["outputs"], transfer=result["stats"])
-        record["duration"] = round(record["end"] - record["start"], 3)
-        records.write_step(task_id, record)
+        if not result.get("reused"):
+            record.update(
+                status="Finished", end=time.time(), outputs=result["outputs"], transfer=result["stats"]
+            )
+            record["duration"] = round(record["end"] - record["start"], 3)
+            records.write_step(task_id, record)
+            if gate is not None:
+                gate.publish(result["outputs"], record["inputs"])
         context["ti"].xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
+        self._mark_reuse(context["ti"], {"reason": record.get("run_reason"), **result})
+
+    def _copy_or_reuse(self, inv: Any, ws: Any, gate: ReuseGate, record: dict[str, Any]) -> dict[str, Any]:
+        """Reuse an earlier copy of the same source version to the same destination, or copy now."""
+        engine = TransferEngine(ws, self.step, run_slug(inv.run_id), inv.try_number, log=self.log)
+        params = coerce_params(inv.parameters, inv.params, self.step["name"])
+        resolver = InputResolver(ws, engine.workdir, params, inv.upstream, self.step["name"])
+        record["inputs"] = {
+            spec["name"]: dict(zip(("datastore", "path"), resolver._location(spec), strict=True))
+            for spec in self.step["inputs"]
+        }
+        gate.decide(params, record["inputs"], inv.upstream, refuse=_never_reused(self.step))
+        if gate.reuse:
+            return gate.reused(record["start"])
+        gate.ran()
+        result = engine.run(resolver)
+        return {**result, "outputs": gate.stamp(result["outputs"])}
 
     def _run_adf(self, context: Any, adf: dict[str, Any]) -> dict[str, Any]:
         """Delegate to an Azure Data Factory pipeline (untested here: no Data Factory on this machine)."""
@@ -98,6 +128,18 @@ class DataTransferStepOperator(AzmlStepOperator):
         )
         op.execute(context)
         return {"outputs": {}, "stats": {"engine": "azure_data_factory"}}
+
+
+def _never_reused(step: dict[str, Any]) -> str | None:
+    """Why a transfer must always run: SQL data has no cheap content version to fingerprint."""
+    if step["source"]["kind"] == "sql":
+        return (
+            "SQL source: a query's rows can change without its text changing and there is no cheap content "
+            "version to fingerprint, so a SQL source is never reused"
+        )
+    if step["destination"]["kind"] == "sql":
+        return "SQL destination: an append to a table is never reused (the table may have changed since)"
+    return None
 
 
 def _adf_settings(ws: Any, step: dict[str, Any]) -> dict[str, Any] | None:

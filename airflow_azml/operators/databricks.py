@@ -22,7 +22,10 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import TaskDeferred
 from airflow.providers.databricks.exceptions import DatabricksApiError
-from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
+from airflow.providers.databricks.operators.databricks import (
+    DatabricksJobRunLink,
+    DatabricksSubmitRunOperator,
+)
 from airflow.providers.databricks.utils.databricks import normalise_json_content
 
 from airflow_azml.core.workspace import Workspace
@@ -32,7 +35,8 @@ from airflow_azml.execution.outputs import output_location
 from airflow_azml.execution.params import coerce_params
 from airflow_azml.execution.process import StepProcess
 from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
-from airflow_azml.operators.step import METRICS_KEY, OUTPUTS_KEY, AzmlStepOperator
+from airflow_azml.execution.reuse import ReuseGate
+from airflow_azml.operators.step import METRICS_KEY, OUTPUTS_KEY, AzmlStepOperator, ReusedFromLink
 
 __all__ = ["DatabricksStepOperator", "LocalSparkExecution", "data_uri", "DBFS_PUT_LIMIT"]
 
@@ -109,6 +113,7 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
 
     template_fields = ()
     ui_color = "#fde2d5"
+    operator_extra_links = (DatabricksJobRunLink(), ReusedFromLink())
 
     def __init__(self, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any):
         spec = _compute_spec(step, pipeline)
@@ -122,12 +127,15 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         self.local = bool(spec.get("local"))
         self._ctx: dict[str, Any] = {}
         self._local_execution: Any = None
+        self._reuse_gate: ReuseGate | None = None
 
     # -- the step run around the provider's machinery ---------------------------------------
     def execute(self, context: Any) -> None:
         if self.local:
             return self._execute_local(context)
         self._start(context)
+        if self._reuse_earlier(context):
+            return None
         try:
             super().execute(context)
         except TaskDeferred:
@@ -141,17 +149,69 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
     def execute_complete(self, context: Any, event: dict) -> None:
         """Back from deferral: the provider checks the event, then the step publishes its outputs."""
         self._prepare(context)
+        self._record = self._ctx["records"].read_step(self.step["task_id"]) or {}
         self.run_id = event.get("run_id")
         try:
             super().execute_complete(context, event)
         except BaseException as exc:
             self._fail(exc)
             raise
+        self._check_fingerprint(self._record.get("fingerprint"))
         self._succeed(context)
+
+    # -- reuse: the shared gate, fed with this step's inputs, parameters and job spec -----------
+    def _new_gate(self) -> ReuseGate:
+        self._reuse_gate = ReuseGate(
+            self._ctx["ws"],
+            self.step,
+            dag_id=self._ctx["inv"].dag_id,
+            run_id=self._ctx["run_id"],
+            conf=self._ctx["inv"].conf,
+            records=self._ctx["records"],
+            record=self._record,
+            log=self.log,
+        )
+        return self._reuse_gate
+
+    def _fingerprint_args(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """(parameter values, inputs (the gate adds their versions), upstream outputs, uploaded source hash)."""
+        job = self.step["databricks"].get("spark_python_task") or {}
+        extra = (
+            {"uploaded source": self._source_files()[1]} if isinstance(job.get("python_file"), dict) else {}
+        )
+        return self._ctx["params"], self._ctx["inputs"], self._ctx["inv"].upstream, extra
+
+    def _reuse_earlier(self, context: Any) -> bool:
+        """True when an earlier run of the same fingerprint stands in: no runs/submit, its outputs handed on."""
+        params, inputs, upstream, extra = self._fingerprint_args()
+        gate = self._new_gate()
+        gate.decide(params, inputs, upstream, extra=extra)
+        if not gate.reuse:
+            gate.ran()
+            # written now so that a deferred run keeps its reason and fingerprint
+            self._ctx["records"].write_step(self.step["task_id"], self._record)
+            return False
+        result = gate.reused(self._started)
+        context["ti"].xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
+        context["ti"].xcom_push(key=METRICS_KEY, value=result["metrics"])
+        AzmlStepOperator._mark_reuse(self, context["ti"], result)  # type: ignore[arg-type]
+        return True
+
+    def _check_fingerprint(self, expected: str | None) -> None:
+        """After a deferral: offer the run for reuse only if its inputs still fingerprint as when it started."""
+        params, inputs, upstream, extra = self._fingerprint_args()
+        gate = self._new_gate()
+        if gate.fingerprint(params, inputs, upstream, extra) is not None and gate.fp.digest != expected:
+            self.log.warning(
+                "Step %s: its inputs changed while the run was deferred; it will not be reused.",
+                self.step["name"],
+            )
+            gate.fp, self._record["fingerprint"] = None, expected
 
     def _prepare(self, context: Any) -> None:
         """Workspace, records, parameter values, and every input/output as a URI."""
         ti = context["ti"]
+        inv = AzmlStepOperator._invocation(self, context)  # type: ignore[arg-type]
         ws = Workspace.from_spec(self.pipeline["workspace"])
         params = coerce_params(self.pipeline["parameters"], dict(context["params"]), self.step["name"])
         slug = run_slug(context["run_id"])
@@ -162,7 +222,9 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
                 "datastore": ds,
                 "path": output_location(spec, slug, self.step["task_id"]),
             }
-        inputs = {spec["name"]: self._input_location(ws, spec, params, ti) for spec in self.step["inputs"]}
+        inputs = {
+            spec["name"]: self._input_location(spec, params, inv.upstream) for spec in self.step["inputs"]
+        }
         uris = {n: data_uri(ws, w["datastore"], w["path"]) for n, w in {**inputs, **outputs}.items()}
         self._ctx = {
             "ws": ws,
@@ -173,12 +235,13 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
             "records": RunRecords(ws.get_default_datastore().store, ti.dag_id, context["run_id"]),
             "try_number": ti.try_number,
             "run_id": context["run_id"],
+            "inv": inv,
         }
 
-    def _input_location(self, ws: Workspace, spec: dict[str, Any], params: dict[str, Any], ti: Any) -> dict:
+    def _input_location(self, spec: dict[str, Any], params: dict[str, Any], upstream: dict[str, Any]) -> dict:
         source = spec["source"]
         if source == "step_output":
-            produced = (ti.xcom_pull(task_ids=spec["step"], key=OUTPUTS_KEY) or {}).get(spec["output"])
+            produced = (upstream.get(spec["step"]) or {}).get(spec["output"])
             if not produced:
                 raise UserErrorException(
                     f"Step {self.step['name']!r}: input {spec['name']!r} comes from step {spec['step']!r} output "
@@ -241,11 +304,17 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
             self._ctx["records"].mark_failed(self.step["task_id"])
 
     def _succeed(self, context: Any) -> None:
-        outputs = self._ctx["outputs"]
+        """Record the finished run, hand its outputs on, and offer them for reuse."""
+        gate = self._reuse_gate
+        outputs = gate.stamp(self._ctx["outputs"]) if gate is not None else self._ctx["outputs"]
         url = self._hook.get_run_page_url(self.run_id) if self.run_id else None
         self._finish_record("Finished", outputs=outputs, run_page_url=url, metrics={})
         context["ti"].xcom_push(key=OUTPUTS_KEY, value=outputs)
         context["ti"].xcom_push(key=METRICS_KEY, value={})
+        if gate is not None:
+            gate.publish(outputs, self._ctx["inputs"])
+            reason = self._record.get("run_reason")
+            AzmlStepOperator._mark_reuse(self, context["ti"], {"reused": False, "reason": reason})  # type: ignore[arg-type]
 
     # -- the runs/submit payload --------------------------------------------------------------
     def _prepare_submit_json(self, context: Any) -> dict[str, Any]:
