@@ -277,3 +277,40 @@ def test_deferred_databricks_run_is_offered_for_reuse(
     assert len(fake.submitted()) == 1
     assert second.get_status() == "Reused"
     assert second.record["fingerprint"] == first.record["fingerprint"]
+
+
+def test_uploaded_script_step_reruns_when_its_source_changes(azml_home, workspace_dir, fake):
+    """Operator level (no DAG run): a python_script_name step is fingerprinted with the source it uploads."""
+    from tests.operators.test_databricks import operator_for
+
+    cfg = json.loads((workspace_dir / "config.json").read_text())
+    cfg["compute_targets"]["databricks"] = {
+        "type": "Databricks",
+        "conn_id": "azml_dbx_reuse",
+        "polling_period_seconds": 0,
+    }
+    (workspace_dir / "config.json").write_text(json.dumps(cfg))
+    ws = Workspace.from_config(workspace_dir)
+    folder = workspace_dir / "src"
+    write(folder / "job.py", "print(1)\n")
+    step = DatabricksStep(
+        name="py",
+        python_script_name="job.py",
+        source_directory=str(folder),
+        existing_cluster_id="c1",
+        compute_target="databricks",
+    )
+
+    def execute(run_id: str) -> dict[str, Any]:
+        op, context = operator_for(ws, step, "reuse_dbx_py")
+        context["run_id"] = run_id
+        op.execute(context)
+        return op._record
+
+    assert execute("r1")["run_reason"] == "no earlier run"
+    assert execute("r2")["reused_from"]["run_id"] == "r1"
+    assert len(fake.submitted()) == 1
+    write(folder / "job.py", "print(2)\n")
+    third = execute("r3")
+    assert len(fake.submitted()) == 2
+    assert third["run_reason"] == "script job.py changed; uploaded source changed"
