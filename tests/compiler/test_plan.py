@@ -27,7 +27,7 @@ def pipeline(workspace_dir: Path) -> Pipeline:
     processed = PipelineData("processed")
     n = PipelineParameter("n", 5)
     path = PipelineParameter("path", DataPath(ws.get_default_datastore(), "raw/in"))
-    prep = PythonScriptStep("prep.py", name="prep step", source_directory=str(workspace_dir / "src"),
+    _prep = PythonScriptStep("prep.py", name="prep step", source_directory=str(workspace_dir / "src"),
                             inputs=[raw.as_named_input("raw_data"), (path, DataPathComputeBinding(mode="download"))],
                             outputs=[processed], arguments=["--out", processed, "--n", n], params={"alpha": n},
                             compute_target="cpu")

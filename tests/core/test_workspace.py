@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from airflow_azml.core import ComputeTarget, Datastore, Dataset, Workspace
+from airflow_azml.core import ComputeTarget, Dataset, Datastore, Workspace
 from airflow_azml.core.compute import AmlCompute, ComputeTargetException
-from airflow_azml.exceptions import DatasetNotFoundError, PathEscapeError, UserErrorException, WorkspaceConfigError
+from airflow_azml.exceptions import (
+    DatasetNotFoundError,
+    PathEscapeError,
+    UserErrorException,
+    WorkspaceConfigError,
+)
 from tests.conftest import write
 
 

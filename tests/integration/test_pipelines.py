@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_azml.core import Datastore, Dataset, Experiment, Workspace
+from airflow_azml.core import Dataset, Experiment, Workspace
 from airflow_azml.data import DataPath, DataPathComputeBinding, OutputFileDatasetConfig
 from airflow_azml.exceptions import ActivityFailedException
 from airflow_azml.pipeline.core import Pipeline, PipelineData, PipelineParameter
@@ -66,9 +66,9 @@ def test_three_steps_with_datapath_parameter_overridden(embedded_airflow_home, w
     one, two = PipelineData("one"), PipelineData("two")
     three = OutputFileDatasetConfig(name="three").register_on_complete("final_copy")
     binding = (src, DataPathComputeBinding())
-    a = PythonScriptStep("copy_step.py", name="a", source_directory=str(workspace_dir / "steps"),
+    _a = PythonScriptStep("copy_step.py", name="a", source_directory=str(workspace_dir / "steps"),
                          inputs=[binding], outputs=[one], arguments=["--src", binding, "--dst", one, "--tag", tag])
-    b = PythonScriptStep("copy_step.py", name="b", source_directory=str(workspace_dir / "steps"),
+    _b = PythonScriptStep("copy_step.py", name="b", source_directory=str(workspace_dir / "steps"),
                          inputs=[one.as_download()], outputs=[two], arguments=["--src", one, "--dst", two, "--tag", "b"])
     c = PythonScriptStep("copy_step.py", name="c", source_directory=str(workspace_dir / "steps"),
                          inputs=[two], arguments=["--src", two, "--dst", three, "--tag", "c"])
@@ -96,7 +96,7 @@ def test_failing_step_stops_the_run_and_publishes_nothing(embedded_airflow_home,
         ".write('x')\nprint('about to fail')\nraise ValueError('bad row 42 in input')\n"))
     write(workspace_dir / "steps" / "after.py", "print('never')\n")
     out = PipelineData("out")
-    boom = PythonScriptStep("boom.py", name="boom", source_directory=str(workspace_dir / "steps"),
+    _boom = PythonScriptStep("boom.py", name="boom", source_directory=str(workspace_dir / "steps"),
                             outputs=[out], arguments=["--out", out])
     after = PythonScriptStep("after.py", name="after", source_directory=str(workspace_dir / "steps"), inputs=[out])
     run = Experiment(ws, "failing").submit(Pipeline(ws, [after]))

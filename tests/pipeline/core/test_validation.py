@@ -136,6 +136,6 @@ def test_step_sequence_orders_groups(ws, workspace_dir):
 
 def test_upstream_steps_are_pulled_in(ws, workspace_dir):
     first = PipelineData("first")
-    a = step("a", workspace_dir, outputs=[first])
+    _a = step("a", workspace_dir, outputs=[first])
     b = step("b", workspace_dir, inputs=[first])
     assert sorted(s.name for s in Pipeline(ws, [b]).steps) == ["a", "b"]
