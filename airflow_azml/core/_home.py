@@ -22,14 +22,16 @@ def caller_dir() -> Path:
 
     Airflow parses DAG files from an unpredictable working directory, so relative paths
     in a DAG file (source_directory, the workspace file) are resolved against the file.
+    The first frame outside this package decides: code without a file (a notebook cell,
+    ``python -c``, ``exec``) resolves against the working directory.
     """
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_PKG_DIR) and not filename.startswith("<") and "importlib" not in filename:
-            folder = _folder_of(filename)
-            if folder is not None:
-                return folder
+        if not filename.startswith(_PKG_DIR) and not filename.startswith("<frozen"):
+            if filename.startswith("<"):
+                break
+            return _folder_of(filename) or Path.cwd()
         frame = frame.f_back
     return Path.cwd()
 
