@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
-__all__ = ["lazy_exports"]
+__all__ = ["lazy_exports", "optional_module"]
 
 
 def lazy_exports(package: str, table: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
@@ -24,3 +25,13 @@ def lazy_exports(package: str, table: dict[str, str]) -> tuple[Callable[[str], A
         return sorted(table)
 
     return __getattr__, __dir__
+
+
+def optional_module(name: str) -> ModuleType | None:
+    """The module ``name``, or None when it does not exist (errors raised inside it still propagate)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None

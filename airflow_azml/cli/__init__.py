@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Sequence
+
+from airflow_azml._lazy import optional_module
 
 __all__ = ["main", "SUBCOMMANDS"]
 
@@ -17,12 +18,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="azml", description="airflow-azml command line tools")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"airflow_azml.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"airflow_azml.cli.{name}":
-                raise
-            continue
-        module.add_parser(subparsers)
+        module = optional_module(f"airflow_azml.cli.{name}")
+        if module is not None:
+            module.add_parser(subparsers)
     args = parser.parse_args(argv)
     return args.func(args)

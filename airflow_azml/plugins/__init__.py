@@ -6,10 +6,11 @@ module that is absent contributes nothing.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
+
+from airflow_azml._lazy import optional_module
 
 __all__ = ["AzmlPlugin"]
 
@@ -19,13 +20,9 @@ _FEATURES = ("submit_api", "ui")
 def _collect(attr: str) -> list[Any]:
     found: list[Any] = []
     for name in _FEATURES:
-        try:
-            module = importlib.import_module(f"airflow_azml.plugins.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"airflow_azml.plugins.{name}":
-                raise
-            continue
-        found += list(getattr(module, attr, []))
+        module = optional_module(f"airflow_azml.plugins.{name}")
+        if module is not None:
+            found += list(getattr(module, attr, []))
     return found
 
 
