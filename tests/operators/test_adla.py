@@ -21,19 +21,11 @@ from airflow_azml.pipeline.core import Pipeline, PipelineData, PipelineParameter
 from airflow_azml.pipeline.steps import AdlaStep
 from tests.conftest import write
 from tests.support.postgres import PG, fresh_database
+from tests.support.samples import V1_ADLA_SAMPLE
 
 pytestmark = pytest.mark.slow
 
-SAMPLE = """\
-@resourcereader =
-    EXTRACT query string
-    FROM "@@script_input@@"
-    USING Extractors.Csv(skipFirstLine: true);
-
-OUTPUT @resourcereader
-TO "@@script_output@@/result.csv"
-USING Outputters.Csv();
-"""
+SAMPLE = V1_ADLA_SAMPLE
 CSV = 'query\nazure ml\n"pipelines, v1"\nairflow\n'
 
 

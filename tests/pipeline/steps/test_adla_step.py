@@ -15,17 +15,9 @@ from airflow_azml.pipeline.core import Pipeline, PipelineData, PipelineParameter
 from airflow_azml.pipeline.steps import AdlaStep
 from airflow_azml.pipeline.steps.adla_step import priority_weight
 from tests.conftest import write
+from tests.support.samples import V1_ADLA_SAMPLE
 
-SAMPLE = """\
-@resourcereader =
-    EXTRACT query string
-    FROM "@@script_input@@"
-    USING Extractors.Csv(skipFirstLine: true);
-
-OUTPUT @resourcereader
-TO "@@script_output@@/result.csv"
-USING Outputters.Csv();
-"""
+SAMPLE = V1_ADLA_SAMPLE
 
 
 @pytest.fixture

@@ -14,19 +14,9 @@ from airflow_azml.runtime.sql import (
     substitute,
     translate_usql,
 )
+from tests.support.samples import V1_ADLA_SAMPLE
 
-# The script of the Azure ML v1 AdlaStep sample (aka.ms/pl-adla), reading a CSV with a header.
-V1_SAMPLE = """\
-@resourcereader =
-    EXTRACT query string
-    FROM "@@script_input@@"
-    USING Extractors.Csv(skipFirstLine: true);
-
-
-OUTPUT @resourcereader
-TO "@@script_output@@/result.csv"
-USING Outputters.Csv();
-"""
+V1_SAMPLE = V1_ADLA_SAMPLE
 
 
 def write(path: Path, text: str) -> Path:
@@ -51,7 +41,7 @@ def test_v1_sample_extracts_one_column_into_the_output_folder(tmp_path: Path) ->
     assert (out / "result.csv").read_text() == 'azure ml\n"pipelines, v1"\nairflow\n'
     assert [s["index"] for s in summary] == [1, 2]
     assert summary[1]["rows_affected"] == 3
-    assert "U-SQL line 7" in summary[1]["first_line"]
+    assert "U-SQL line 6" in summary[1]["first_line"]  # OUTPUT is on line 6 of the sample
 
 
 def test_extract_all_columns_then_select_one_with_header(tmp_path: Path) -> None:
