@@ -33,14 +33,18 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 class _AzuremlFinder(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Any = None, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname != _PREFIX and not fullname.startswith(_PREFIX + "."):
             return None
-        real = "airflow_azml" + fullname[len(_PREFIX):]
+        real = "airflow_azml" + fullname[len(_PREFIX) :]
         if importlib.util.find_spec(real) is None:
             raise ModuleNotFoundError(
                 f"No module named {fullname!r}: airflow-azml has no equivalent of {fullname} "
-                "(run `azml migrate` on your code to see what to change).", name=fullname)
+                "(run `azml migrate` on your code to see what to change).",
+                name=fullname,
+            )
         real_spec = importlib.util.find_spec(real)
         is_pkg = real_spec is not None and real_spec.submodule_search_locations is not None
         return importlib.machinery.ModuleSpec(fullname, _AliasLoader(real), is_package=is_pkg)

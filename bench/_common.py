@@ -38,8 +38,11 @@ def report(name: str, rows: list[dict[str, Any]]) -> None:
     """Print a table and append the figures to bench/results/<name>.json."""
     print(f"\n== {name} ==")
     for row in rows:
-        print("  " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        print(
+            "  " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+        )
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps({"when": time.ctime(), "python": sys.version.split()[0],
-                                                 "rows": rows}, indent=1))
+    (out / f"{name}.json").write_text(
+        json.dumps({"when": time.ctime(), "python": sys.version.split()[0], "rows": rows}, indent=1)
+    )

@@ -19,15 +19,15 @@ from bench._common import median_of, report, run_timed
 STEPS = 10
 REPEATS = 5
 
-SCRIPT = '''import argparse, os
+SCRIPT = """import argparse, os
 p = argparse.ArgumentParser(); p.add_argument("--out"); p.add_argument("--in", dest="inp")
 a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
 prev = open(os.path.join(a.inp, "n.txt")).read() if a.inp else "0"
 open(os.path.join(a.out, "n.txt"), "w").write(str(int(prev) + 1))
-'''
+"""
 
-OURS = '''
+OURS = """
 from airflow_azml.core import Workspace
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import PythonScriptStep
@@ -41,9 +41,9 @@ for i in range({steps}):
                                   inputs=[prev] if prev is not None else [], outputs=[out], allow_reuse=False))
     prev = out
 dag = Pipeline(ws, steps).to_dag("bench_chain_ours")
-'''
+"""
 
-HAND = '''
+HAND = """
 import sys
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG
@@ -59,13 +59,23 @@ with DAG("bench_chain_hand", schedule=None) as dag:
         if prev is not None:
             prev >> task
         prev = task
-'''
+"""
 
 
 def _run(dag_file: Path, env: dict[str, str]) -> float:
     status = dag_file.with_suffix(".status.json")
-    seconds = run_timed([sys.executable, "-m", "airflow_azml.local.runner", "--dag-file", str(dag_file),
-                         "--status-file", str(status)], env={**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)})
+    seconds = run_timed(
+        [
+            sys.executable,
+            "-m",
+            "airflow_azml.local.runner",
+            "--dag-file",
+            str(dag_file),
+            "--status-file",
+            str(status),
+        ],
+        env={**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)},
+    )
     state = json.loads(status.read_text())["state"]
     if state != "success":
         raise RuntimeError(f"{dag_file.name} ended {state}")
@@ -92,8 +102,16 @@ def main() -> list[dict]:
             t_ours.append(_run(ours, env))
             t_hand.append(_run(hand, env))
     o, h = median_of(t_ours), median_of(t_hand)
-    rows = [{"what": f"{STEPS}-step chain of tiny scripts through Airflow (dag.test)", "ours_s": o,
-             "handwritten_s": h, "ratio": o / h, "overhead_per_step_s": (o - h) / STEPS, "target": "<= 1.15"}]
+    rows = [
+        {
+            "what": f"{STEPS}-step chain of tiny scripts through Airflow (dag.test)",
+            "ours_s": o,
+            "handwritten_s": h,
+            "ratio": o / h,
+            "overhead_per_step_s": (o - h) / STEPS,
+            "target": "<= 1.15",
+        }
+    ]
     report("chain", rows)
     return rows
 

@@ -17,7 +17,7 @@ from bench._common import median_of, report, run_timed
 STEPS = 200
 REPEATS = 9
 
-OURS = '''
+OURS = """
 from airflow_azml.core import Workspace
 from airflow_azml.pipeline.core import Pipeline, PipelineData, PipelineParameter
 from airflow_azml.pipeline.steps import PythonScriptStep
@@ -32,9 +32,9 @@ for i in range({steps}):
                                   inputs=[prev] if prev is not None else [], outputs=[out]))
     prev = out
 dag = Pipeline(ws, steps).to_dag("bench_parse_ours")
-'''
+"""
 
-HANDWRITTEN = '''
+HANDWRITTEN = """
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG, Param
 
@@ -46,22 +46,24 @@ with DAG("bench_parse_hand", schedule=None, params={{"n": Param(3, type="integer
         if prev is not None:
             prev >> task
         prev = task
-'''
+"""
 
-TIMER = '''
+TIMER = """
 import runpy, sys, time
 import airflow.sdk
 from airflow.providers.standard.operators.bash import BashOperator
 t = time.process_time()
 runpy.run_path(sys.argv[1])
 print(time.process_time() - t)
-'''
+"""
 
 
 def _time_file(path: Path) -> float:
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-c", TIMER, str(path)], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", TIMER, str(path)], capture_output=True, text=True, check=True
+    )
     return float(proc.stdout.strip().splitlines()[-1])
 
 
@@ -80,10 +82,22 @@ def main() -> list[dict]:
             t_hand.append(_time_file(hand))
         full_ours = run_timed([sys.executable, str(ours)])
         full_hand = run_timed([sys.executable, str(hand)])
-    rows = [{"what": f"DAG file import+build, {STEPS} steps (Airflow preloaded)", "ours_cpu_s": median_of(t_ours),
-             "handwritten_cpu_s": median_of(t_hand), "ratio": median_of(t_ours) / median_of(t_hand), "target": "<= 1.2"},
-            {"what": "same, cold process incl. Airflow import", "ours_s": full_ours, "handwritten_s": full_hand,
-             "ratio": full_ours / full_hand, "target": "-"}]
+    rows = [
+        {
+            "what": f"DAG file import+build, {STEPS} steps (Airflow preloaded)",
+            "ours_cpu_s": median_of(t_ours),
+            "handwritten_cpu_s": median_of(t_hand),
+            "ratio": median_of(t_ours) / median_of(t_hand),
+            "target": "<= 1.2",
+        },
+        {
+            "what": "same, cold process incl. Airflow import",
+            "ours_s": full_ours,
+            "handwritten_s": full_hand,
+            "ratio": full_ours / full_hand,
+            "target": "-",
+        },
+    ]
     report("parse", rows)
     return rows
 

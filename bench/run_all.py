@@ -29,8 +29,10 @@ def table() -> str:
         for row in json.loads(path.read_text()).get("rows", []):
             skip = {"what", "name", "ratio", "target"}
             figures = ", ".join(f"{k}={_fmt(v)}" for k, v in row.items() if k not in skip)
-            lines.append(f"| {row.get('what') or row.get('name') or path.stem} | {figures} | "
-                         f"{_fmt(row.get('ratio', ''))} | {row.get('target', '')} |")
+            lines.append(
+                f"| {row.get('what') or row.get('name') or path.stem} | {figures} | "
+                f"{_fmt(row.get('ratio', ''))} | {row.get('target', '')} |"
+            )
     return "\n".join(lines)
 
 

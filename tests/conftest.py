@@ -40,10 +40,14 @@ def workspace_dir(tmp_path: Path, azml_home: Path) -> Path:
     """A project folder with a workspace file (config.json) and a 'cpu' compute target."""
     project = tmp_path / "project"
     project.mkdir()
-    (project / "config.json").write_text(json.dumps({
-        "workspace_name": "test-ws",
-        "compute_targets": {"cpu": {"type": "AmlCompute", "queue": "cpu", "retries": 0}},
-    }))
+    (project / "config.json").write_text(
+        json.dumps(
+            {
+                "workspace_name": "test-ws",
+                "compute_targets": {"cpu": {"type": "AmlCompute", "queue": "cpu", "retries": 0}},
+            }
+        )
+    )
     return project
 
 

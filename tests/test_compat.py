@@ -41,6 +41,8 @@ def test_v1_imports_resolve():
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("HYPER cannot import name 'HyperDriveStep'")
-    assert lines[1] == ("MOD No module named 'azureml.train.hyperdrive': airflow-azml has no equivalent of "
-                        "azureml.train.hyperdrive (run `azml migrate` on your code to see what to change).")
+    assert lines[1] == (
+        "MOD No module named 'azureml.train.hyperdrive': airflow-azml has no equivalent of "
+        "azureml.train.hyperdrive (run `azml migrate` on your code to see what to change)."
+    )
     assert lines[2] == "ENV 1"

@@ -6,12 +6,27 @@ import subprocess
 import sys
 
 PURE = [
-    "airflow_azml", "airflow_azml.core", "airflow_azml.data", "airflow_azml.data.data_reference",
-    "airflow_azml.data.datapath", "airflow_azml.pipeline.core", "airflow_azml.pipeline.steps",
-    "airflow_azml.train.estimator", "airflow_azml.train.dnn", "airflow_azml.train.sklearn", "airflow_azml.compiler",
-    "airflow_azml.compiler.capture", "airflow_azml.execution", "airflow_azml.runtime.run",
-    "airflow_azml.runtime.launch", "airflow_azml.compat", "airflow_azml.local.embedded", "airflow_azml.cli",
-    "airflow_azml.widgets", "airflow_azml.core.authentication", "airflow_azml.core.compute_target",
+    "airflow_azml",
+    "airflow_azml.core",
+    "airflow_azml.data",
+    "airflow_azml.data.data_reference",
+    "airflow_azml.data.datapath",
+    "airflow_azml.pipeline.core",
+    "airflow_azml.pipeline.steps",
+    "airflow_azml.train.estimator",
+    "airflow_azml.train.dnn",
+    "airflow_azml.train.sklearn",
+    "airflow_azml.compiler",
+    "airflow_azml.compiler.capture",
+    "airflow_azml.execution",
+    "airflow_azml.runtime.run",
+    "airflow_azml.runtime.launch",
+    "airflow_azml.compat",
+    "airflow_azml.local.embedded",
+    "airflow_azml.cli",
+    "airflow_azml.widgets",
+    "airflow_azml.core.authentication",
+    "airflow_azml.core.compute_target",
 ]
 
 BLOCKER = """

@@ -77,8 +77,13 @@ def _routing(target: str | None, ws: Any) -> dict[str, Any]:
 
 
 def _input(decl: InputDecl) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": decl.name, "source": decl.source, "mode": decl.mode,
-                           "path_on_compute": decl.path_on_compute, "overwrite": decl.overwrite}
+    out: dict[str, Any] = {
+        "name": decl.name,
+        "source": decl.source,
+        "mode": decl.mode,
+        "path_on_compute": decl.path_on_compute,
+        "overwrite": decl.overwrite,
+    }
     if decl.tabular:
         out["tabular"] = decl.tabular
     if decl.source == "step_output":
@@ -104,13 +109,28 @@ def dataset_ref(dataset: Any) -> dict[str, Any]:
 def _output(decl: OutputDecl, ws: Any) -> dict[str, Any]:
     obj = decl.obj
     if isinstance(obj, OutputFileDatasetConfig):
-        return {"name": decl.name, "kind": "output_dataset", "datastore": obj.datastore_name,
-                "mode": obj.mode, "path_on_compute": obj.source, "overwrite": obj.upload_overwrite,
-                "source_globs": obj.source_globs, "destination": obj.destination_path,
-                "register": obj.registration, "tabular": obj.tabular}
-    return {"name": decl.name, "kind": "pipeline_data", "datastore": obj.datastore_name, "mode": obj.output_mode,
-            "path_on_compute": obj.output_path_on_compute, "overwrite": obj.output_overwrite,
-            "is_directory": obj.is_directory, "pipeline_output_name": obj.pipeline_output_name}
+        return {
+            "name": decl.name,
+            "kind": "output_dataset",
+            "datastore": obj.datastore_name,
+            "mode": obj.mode,
+            "path_on_compute": obj.source,
+            "overwrite": obj.upload_overwrite,
+            "source_globs": obj.source_globs,
+            "destination": obj.destination_path,
+            "register": obj.registration,
+            "tabular": obj.tabular,
+        }
+    return {
+        "name": decl.name,
+        "kind": "pipeline_data",
+        "datastore": obj.datastore_name,
+        "mode": obj.output_mode,
+        "path_on_compute": obj.output_path_on_compute,
+        "overwrite": obj.output_overwrite,
+        "is_directory": obj.is_directory,
+        "pipeline_output_name": obj.pipeline_output_name,
+    }
 
 
 def param_default(value: Any) -> Any:
@@ -122,8 +142,11 @@ def param_default(value: Any) -> Any:
 
 
 def _param_spec(param: Any) -> dict[str, Any]:
-    return {"type": param.param_type, "default": param_default(param.default_value),
-            "description": param.description}
+    return {
+        "type": param.param_type,
+        "default": param_default(param.default_value),
+        "description": param.description,
+    }
 
 
 def plan_to_json(plan: dict[str, Any]) -> str:
@@ -133,5 +156,7 @@ def plan_to_json(plan: dict[str, Any]) -> str:
 def load_plan(text: str) -> dict[str, Any]:
     plan = json.loads(text)
     if plan.get("format") != PLAN_FORMAT:
-        raise UserErrorException(f"Plan format {plan.get('format')!r} is not supported (expected {PLAN_FORMAT}).")
+        raise UserErrorException(
+            f"Plan format {plan.get('format')!r} is not supported (expected {PLAN_FORMAT})."
+        )
     return plan

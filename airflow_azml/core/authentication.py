@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["InteractiveLoginAuthentication", "ServicePrincipalAuthentication", "MsiAuthentication",
-           "AbstractAuthentication"]
+__all__ = [
+    "InteractiveLoginAuthentication",
+    "ServicePrincipalAuthentication",
+    "MsiAuthentication",
+    "AbstractAuthentication",
+]
 
 
 class AbstractAuthentication:

@@ -22,8 +22,16 @@ __all__ = [
     "compute_from_spec",
 ]
 
-ROUTING_KEYS = ("executor", "queue", "pool", "pool_slots", "priority_weight", "execution_timeout",
-                "retries", "retry_delay")
+ROUTING_KEYS = (
+    "executor",
+    "queue",
+    "pool",
+    "pool_slots",
+    "priority_weight",
+    "execution_timeout",
+    "retries",
+    "retry_delay",
+)
 LOCAL_NAMES = ("local",)
 
 
@@ -109,11 +117,16 @@ class AmlCompute(ComputeTarget):
     type = "AmlCompute"
 
     @staticmethod
-    def provisioning_configuration(vm_size: str = "", vm_priority: str = "dedicated", min_nodes: int = 0,
-                                   max_nodes: int = 4, **kwargs: Any) -> _ProvisioningConfiguration:
+    def provisioning_configuration(
+        vm_size: str = "",
+        vm_priority: str = "dedicated",
+        min_nodes: int = 0,
+        max_nodes: int = 4,
+        **kwargs: Any,
+    ) -> _ProvisioningConfiguration:
         return _ProvisioningConfiguration(
-            "AmlCompute", {"vm_size": vm_size, "vm_priority": vm_priority, "min_nodes": min_nodes,
-                           "max_nodes": max_nodes}
+            "AmlCompute",
+            {"vm_size": vm_size, "vm_priority": vm_priority, "min_nodes": min_nodes, "max_nodes": max_nodes},
         )
 
     @staticmethod
@@ -131,13 +144,21 @@ class DatabricksCompute(ComputeTarget):
         return str(self.spec.get("conn_id") or "databricks_default")
 
     @staticmethod
-    def attach_configuration(conn_id: str | None = None, resource_group: str | None = None,
-                             workspace_name: str | None = None, access_token: str | None = None,
-                             **kwargs: Any) -> _ProvisioningConfiguration:
+    def attach_configuration(
+        conn_id: str | None = None,
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
+        access_token: str | None = None,
+        **kwargs: Any,
+    ) -> _ProvisioningConfiguration:
         spec: dict[str, Any] = {"conn_id": conn_id}
         if access_token:
-            spec["_credentials"] = {"access_token": access_token, "workspace_name": workspace_name,
-                                    "resource_group": resource_group, **kwargs}
+            spec["_credentials"] = {
+                "access_token": access_token,
+                "workspace_name": workspace_name,
+                "resource_group": resource_group,
+                **kwargs,
+            }
         return _ProvisioningConfiguration("Databricks", spec)
 
 
@@ -160,7 +181,9 @@ class DataFactoryCompute(ComputeTarget):
 
 
 _TYPES: dict[str, type[ComputeTarget]] = {
-    "AmlCompute": AmlCompute, "Databricks": DatabricksCompute, "ADLAnalytics": AdlaCompute,
+    "AmlCompute": AmlCompute,
+    "Databricks": DatabricksCompute,
+    "ADLAnalytics": AdlaCompute,
     "DataFactory": DataFactoryCompute,
 }
 

@@ -37,16 +37,29 @@ def _workspace_of(path: Any) -> Any:
 
 class _TabularFactory:
     @staticmethod
-    def from_delimited_files(path: Any, validate: bool = True, include_path: bool = False,
-                             infer_column_types: bool = True, set_column_types: Any = None,
-                             separator: str = ",", header: bool | str = True, **_: Any) -> TabularDataset:
+    def from_delimited_files(
+        path: Any,
+        validate: bool = True,
+        include_path: bool = False,
+        infer_column_types: bool = True,
+        set_column_types: Any = None,
+        separator: str = ",",
+        header: bool | str = True,
+        **_: Any,
+    ) -> TabularDataset:
         has_header = header not in (False, "NO_HEADERS", "no_headers")
-        definition = {"kind": "tabular", "format": "delimited", "paths": _paths(path),
-                      "options": {"separator": separator, "header": has_header}}
+        definition = {
+            "kind": "tabular",
+            "format": "delimited",
+            "paths": _paths(path),
+            "options": {"separator": separator, "header": has_header},
+        }
         return TabularDataset(definition, _workspace_of(path))
 
     @staticmethod
-    def from_parquet_files(path: Any, validate: bool = True, include_path: bool = False, **_: Any) -> TabularDataset:
+    def from_parquet_files(
+        path: Any, validate: bool = True, include_path: bool = False, **_: Any
+    ) -> TabularDataset:
         definition = {"kind": "tabular", "format": "parquet", "paths": _paths(path), "options": {}}
         return TabularDataset(definition, _workspace_of(path))
 

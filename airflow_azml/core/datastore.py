@@ -78,8 +78,13 @@ class Datastore(metaclass=_DatastoreMeta):
     def as_download(self, path_on_compute: str | None = None) -> Any:
         return self.path().as_download(path_on_compute=path_on_compute)
 
-    def upload(self, src_dir: str, target_path: str | None = None, overwrite: bool = False,
-               show_progress: bool = True) -> Any:
+    def upload(
+        self,
+        src_dir: str,
+        target_path: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> Any:
         """Copy a local folder's files under ``target_path``; returns a DataReference to it."""
         src = Path(src_dir)
         if not src.is_dir():
@@ -89,8 +94,14 @@ class Datastore(metaclass=_DatastoreMeta):
             print(f"Uploaded {len(written)} file(s) to {self.name}/{target_path or ''}")
         return self.path(target_path)
 
-    def upload_files(self, files: list[str], relative_root: str | None = None, target_path: str | None = None,
-                     overwrite: bool = False, show_progress: bool = True) -> Any:
+    def upload_files(
+        self,
+        files: list[str],
+        relative_root: str | None = None,
+        target_path: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> Any:
         """Copy local files; their paths below ``relative_root`` are kept under ``target_path``."""
         target = check_relative(target_path, what="target_path")
         root = Path(relative_root).resolve() if relative_root else None
@@ -105,8 +116,9 @@ class Datastore(metaclass=_DatastoreMeta):
             print(f"Uploaded {len(written)} file(s) to {self.name}/{target}")
         return self.path(target_path)
 
-    def download(self, target_path: str, prefix: str | None = None, overwrite: bool = False,
-                 show_progress: bool = True) -> int:
+    def download(
+        self, target_path: str, prefix: str | None = None, overwrite: bool = False, show_progress: bool = True
+    ) -> int:
         """Copy the files under ``prefix`` into the local folder ``target_path``; returns the count."""
         rel = check_relative(prefix, what="prefix")
         count = 0
@@ -129,36 +141,64 @@ class Datastore(metaclass=_DatastoreMeta):
         return ds
 
     @staticmethod
-    def register_azure_blob_container(workspace: Any, datastore_name: str, container_name: str,
-                                      account_name: str, **kwargs: Any) -> Datastore:
+    def register_azure_blob_container(
+        workspace: Any, datastore_name: str, container_name: str, account_name: str, **kwargs: Any
+    ) -> Datastore:
         from airflow_azml.core.datastore_remote import register_remote
 
-        return register_remote(workspace, "azure_blob", datastore_name,
-                               container_name=container_name, account_name=account_name, **kwargs)
+        return register_remote(
+            workspace,
+            "azure_blob",
+            datastore_name,
+            container_name=container_name,
+            account_name=account_name,
+            **kwargs,
+        )
 
     @staticmethod
-    def register_azure_data_lake_gen2(workspace: Any, datastore_name: str, filesystem: str,
-                                      account_name: str, **kwargs: Any) -> Datastore:
+    def register_azure_data_lake_gen2(
+        workspace: Any, datastore_name: str, filesystem: str, account_name: str, **kwargs: Any
+    ) -> Datastore:
         from airflow_azml.core.datastore_remote import register_remote
 
-        return register_remote(workspace, "adls_gen2", datastore_name,
-                               container_name=filesystem, account_name=account_name, **kwargs)
+        return register_remote(
+            workspace,
+            "adls_gen2",
+            datastore_name,
+            container_name=filesystem,
+            account_name=account_name,
+            **kwargs,
+        )
 
     @staticmethod
-    def register_azure_sql_database(workspace: Any, datastore_name: str, server_name: str,
-                                    database_name: str, **kwargs: Any) -> Datastore:
+    def register_azure_sql_database(
+        workspace: Any, datastore_name: str, server_name: str, database_name: str, **kwargs: Any
+    ) -> Datastore:
         from airflow_azml.core.datastore_remote import register_remote
 
-        return register_remote(workspace, "azure_sql", datastore_name,
-                               server_name=server_name, database_name=database_name, **kwargs)
+        return register_remote(
+            workspace,
+            "azure_sql",
+            datastore_name,
+            server_name=server_name,
+            database_name=database_name,
+            **kwargs,
+        )
 
     @staticmethod
-    def register_azure_postgre_sql(workspace: Any, datastore_name: str, server_name: str,
-                                   database_name: str, **kwargs: Any) -> Datastore:
+    def register_azure_postgre_sql(
+        workspace: Any, datastore_name: str, server_name: str, database_name: str, **kwargs: Any
+    ) -> Datastore:
         from airflow_azml.core.datastore_remote import register_remote
 
-        return register_remote(workspace, "postgres", datastore_name,
-                               server_name=server_name, database_name=database_name, **kwargs)
+        return register_remote(
+            workspace,
+            "postgres",
+            datastore_name,
+            server_name=server_name,
+            database_name=database_name,
+            **kwargs,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -236,8 +276,13 @@ class AzurePostgreSqlDatastore(AzureSqlDatabaseDatastore):
 
 _KINDS: dict[str, type[Datastore]] = {
     cls.kind: cls
-    for cls in (LocalDatastore, AzureBlobDatastore, AzureDataLakeGen2Datastore,
-                AzureSqlDatabaseDatastore, AzurePostgreSqlDatastore)
+    for cls in (
+        LocalDatastore,
+        AzureBlobDatastore,
+        AzureDataLakeGen2Datastore,
+        AzureSqlDatabaseDatastore,
+        AzurePostgreSqlDatastore,
+    )
 }
 
 

@@ -16,9 +16,15 @@ class Experiment:
         self.workspace = workspace
         self.name = name
 
-    def submit(self, config: Any, tags: dict | None = None, pipeline_parameters: dict | None = None,
-               continue_on_step_failure: bool | None = None, regenerate_outputs: bool = False,
-               **_: Any) -> Any:
+    def submit(
+        self,
+        config: Any,
+        tags: dict | None = None,
+        pipeline_parameters: dict | None = None,
+        continue_on_step_failure: bool | None = None,
+        regenerate_outputs: bool = False,
+        **_: Any,
+    ) -> Any:
         """Run ``config`` (a Pipeline, a ScriptRunConfig, or a PublishedPipeline) and return its run."""
         from airflow_azml.compiler import compile_pipeline
         from airflow_azml.pipeline.core.pipeline import Pipeline
@@ -28,7 +34,9 @@ class Experiment:
         if not isinstance(config, Pipeline):
             if hasattr(config, "submit"):
                 return config.submit(self.workspace, self.name, pipeline_parameters)
-            raise UserErrorException(f"Experiment.submit takes a Pipeline or ScriptRunConfig, not {config!r}.")
+            raise UserErrorException(
+                f"Experiment.submit takes a Pipeline or ScriptRunConfig, not {config!r}."
+            )
         plan = compile_pipeline(config, self.name)
         conf = run_conf(plan, pipeline_parameters, continue_on_step_failure, regenerate_outputs)
         from airflow_azml.pipeline.core.backends import submit_plan
@@ -39,8 +47,12 @@ class Experiment:
         return f"Experiment(name={self.name!r}, workspace={self.workspace.name!r})"
 
 
-def run_conf(plan: dict[str, Any], pipeline_parameters: dict | None, continue_on_step_failure: bool | None,
-             regenerate_outputs: bool) -> dict[str, Any]:
+def run_conf(
+    plan: dict[str, Any],
+    pipeline_parameters: dict | None,
+    continue_on_step_failure: bool | None,
+    regenerate_outputs: bool,
+) -> dict[str, Any]:
     """The DAG run conf: parameter values (checked by name and type now) plus run options."""
     from airflow_azml.compiler.plan import param_default
     from airflow_azml.execution.params import coerce_value

@@ -6,8 +6,18 @@ from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
 
-__all__ = ["RunConfiguration", "Environment", "CondaDependencies", "DockerConfiguration", "DEFAULT_CPU_IMAGE",
-           "DEFAULT_GPU_IMAGE", "runconfig_spec", "MpiConfiguration", "PyTorchConfiguration", "runconfig_distribution"]
+__all__ = [
+    "RunConfiguration",
+    "Environment",
+    "CondaDependencies",
+    "DockerConfiguration",
+    "DEFAULT_CPU_IMAGE",
+    "DEFAULT_GPU_IMAGE",
+    "runconfig_spec",
+    "MpiConfiguration",
+    "PyTorchConfiguration",
+    "runconfig_distribution",
+]
 
 DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
 DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
@@ -22,8 +32,13 @@ class CondaDependencies:
         self.python_version: str | None = None
 
     @staticmethod
-    def create(pip_packages: list[str] | None = None, conda_packages: list[str] | None = None,
-               python_version: str | None = None, pin_sdk_version: bool = True, **_: Any) -> CondaDependencies:
+    def create(
+        pip_packages: list[str] | None = None,
+        conda_packages: list[str] | None = None,
+        python_version: str | None = None,
+        pin_sdk_version: bool = True,
+        **_: Any,
+    ) -> CondaDependencies:
         deps = CondaDependencies()
         deps.pip_packages = list(pip_packages or [])
         deps.conda_packages = list(conda_packages or [])
@@ -108,7 +123,9 @@ class PyTorchConfiguration:
 
     backend = "pytorch"
 
-    def __init__(self, communication_backend: str = "Nccl", process_count: int | None = None, node_count: int = 1):
+    def __init__(
+        self, communication_backend: str = "Nccl", process_count: int | None = None, node_count: int = 1
+    ):
         self.communication_backend = communication_backend
         self.process_count = process_count
         self.node_count = node_count
@@ -117,8 +134,15 @@ class PyTorchConfiguration:
 class RunConfiguration:
     """``RunConfiguration(conda_dependencies=None)``: environment and target for a step."""
 
-    def __init__(self, script: str | None = None, arguments: list | None = None, framework: str | None = None,
-                 communicator: str | None = None, conda_dependencies: CondaDependencies | None = None, **_: Any):
+    def __init__(
+        self,
+        script: str | None = None,
+        arguments: list | None = None,
+        framework: str | None = None,
+        communicator: str | None = None,
+        conda_dependencies: CondaDependencies | None = None,
+        **_: Any,
+    ):
         self.environment = Environment("runconfig")
         if conda_dependencies is not None:
             self.environment.python.conda_dependencies = conda_dependencies
@@ -133,8 +157,12 @@ class RunConfiguration:
         self.max_run_duration_seconds: int | None = None
 
 
-def runconfig_spec(runconfig: Any, extra_pip: list[str] | None = None, extra_conda: list[str] | None = None,
-                   env_vars: dict | None = None) -> dict[str, Any]:
+def runconfig_spec(
+    runconfig: Any,
+    extra_pip: list[str] | None = None,
+    extra_conda: list[str] | None = None,
+    env_vars: dict | None = None,
+) -> dict[str, Any]:
     """The environment a step asks for, as plan data."""
     env = getattr(runconfig, "environment", runconfig) if runconfig is not None else None
     deps = getattr(getattr(env, "python", None), "conda_dependencies", None)
@@ -143,11 +171,14 @@ def runconfig_spec(runconfig: Any, extra_pip: list[str] | None = None, extra_con
     variables.update(getattr(runconfig, "environment_variables", {}) or {})
     variables.update(env_vars or {})
     use_docker = bool(getattr(docker, "enabled", False)) or bool(
-        getattr(getattr(runconfig, "docker", None), "use_docker", False))
+        getattr(getattr(runconfig, "docker", None), "use_docker", False)
+    )
     return {
         "pip": list(getattr(deps, "pip_packages", []) or []) + list(extra_pip or []),
         "conda": list(getattr(deps, "conda_packages", []) or []) + list(extra_conda or []),
-        "docker_image": getattr(docker, "base_image", None) if use_docker or getattr(docker, "base_image", None) else None,
+        "docker_image": getattr(docker, "base_image", None)
+        if use_docker or getattr(docker, "base_image", None)
+        else None,
         "env": {str(k): str(v) for k, v in variables.items()},
     }
 

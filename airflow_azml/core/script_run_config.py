@@ -10,8 +10,16 @@ __all__ = ["ScriptRunConfig"]
 class ScriptRunConfig:
     """``ScriptRunConfig(source_directory, script, arguments=None, compute_target=None, environment=None)``."""
 
-    def __init__(self, source_directory: str = ".", script: str | None = None, arguments: list | None = None,
-                 run_config: Any = None, compute_target: Any = None, environment: Any = None, **_: Any):
+    def __init__(
+        self,
+        source_directory: str = ".",
+        script: str | None = None,
+        arguments: list | None = None,
+        run_config: Any = None,
+        compute_target: Any = None,
+        environment: Any = None,
+        **_: Any,
+    ):
         self.source_directory = source_directory
         self.script = script
         self.arguments = list(arguments or [])
@@ -22,5 +30,10 @@ class ScriptRunConfig:
     def to_step(self) -> Any:
         from airflow_azml.pipeline.steps import PythonScriptStep
 
-        return PythonScriptStep(self.script, arguments=self.arguments, compute_target=self.compute_target,
-                                runconfig=self.run_config or self.environment, source_directory=self.source_directory)
+        return PythonScriptStep(
+            self.script,
+            arguments=self.arguments,
+            compute_target=self.compute_target,
+            runconfig=self.run_config or self.environment,
+            source_directory=self.source_directory,
+        )

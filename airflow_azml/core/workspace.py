@@ -53,8 +53,13 @@ class Workspace:
 
     # -- discovery -------------------------------------------------------------------
     @classmethod
-    def from_config(cls, path: str | Path | None = None, auth: Any = None, _logger: Any = None,
-                    _file_name: str | None = None) -> Workspace:
+    def from_config(
+        cls,
+        path: str | Path | None = None,
+        auth: Any = None,
+        _logger: Any = None,
+        _file_name: str | None = None,
+    ) -> Workspace:
         """Read the workspace file if one is found, else give the default local workspace.
 
         Looked for, in order: ``path`` (a file or folder), ``$AZML_WORKSPACE_CONFIG``, then
@@ -73,8 +78,14 @@ class Workspace:
         return cls(config=data, config_path=found, auth=auth)
 
     @classmethod
-    def get(cls, name: str, auth: Any = None, subscription_id: str | None = None,
-            resource_group: str | None = None, **_: Any) -> Workspace:
+    def get(
+        cls,
+        name: str,
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        **_: Any,
+    ) -> Workspace:
         """v1's ``Workspace.get``: the workspace file's workspace, named ``name``."""
         ws = cls.from_config()
         ws.name = name
@@ -158,7 +169,7 @@ def _find_config(path: str | Path | None, file_name: str | None) -> Path | None:
         p = Path(path).expanduser()
         if p.is_file():
             return p.resolve()
-        for name in ((file_name,) if file_name else _CONFIG_NAMES):
+        for name in (file_name,) if file_name else _CONFIG_NAMES:
             if (p / name).is_file():
                 return (p / name).resolve()
         raise WorkspaceConfigError(f"No workspace file at {p} (looked for {', '.join(_CONFIG_NAMES)}).")
@@ -169,7 +180,7 @@ def _find_config(path: str | Path | None, file_name: str | None) -> Path | None:
         return Path(env).resolve()
     for start in (caller_dir(), Path.cwd()):
         for folder in (start, *start.parents):
-            for name in ((file_name,) if file_name else _CONFIG_NAMES):
+            for name in (file_name,) if file_name else _CONFIG_NAMES:
                 candidate = folder / name
                 if candidate.is_file() and _looks_like_workspace(candidate):
                     return candidate.resolve()

@@ -28,8 +28,15 @@ def check_data_name(name: str, what: str) -> str:
 class DataReference:
     """``DataReference(datastore, data_reference_name, path_on_datastore, mode='mount', ...)``."""
 
-    def __init__(self, datastore: Any, data_reference_name: str | None = None, path_on_datastore: str | None = None,
-                 mode: str = "mount", path_on_compute: str | None = None, overwrite: bool = False):
+    def __init__(
+        self,
+        datastore: Any,
+        data_reference_name: str | None = None,
+        path_on_datastore: str | None = None,
+        mode: str = "mount",
+        path_on_compute: str | None = None,
+        overwrite: bool = False,
+    ):
         if mode not in _MODES:
             raise UserErrorException(f"DataReference mode {mode!r} is not one of {', '.join(_MODES)}.")
         self.datastore = datastore
@@ -65,5 +72,7 @@ class DataReference:
         return DataReference(self.datastore, data_reference_name or self.data_reference_name, full, self.mode)
 
     def __repr__(self) -> str:
-        return (f"$AZUREML_DATAREFERENCE_{self.data_reference_name} "
-                f"({self.datastore_name}/{self.path_on_datastore}, {self.mode})")
+        return (
+            f"$AZUREML_DATAREFERENCE_{self.data_reference_name} "
+            f"({self.datastore_name}/{self.path_on_datastore}, {self.mode})"
+        )

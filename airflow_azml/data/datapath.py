@@ -21,7 +21,9 @@ class DataPath:
     def datastore_name(self) -> str | None:
         return getattr(self.datastore, "name", self.datastore)
 
-    def create_data_reference(self, data_reference_name: str | None = None, datapath_compute_binding: Any = None):
+    def create_data_reference(
+        self, data_reference_name: str | None = None, datapath_compute_binding: Any = None
+    ):
         from airflow_azml.data.data_reference import DataReference
 
         mode = getattr(datapath_compute_binding, "mode", "mount")

@@ -20,8 +20,15 @@ class AbstractDataset:
 
     kind = "abstract"
 
-    def __init__(self, definition: dict[str, Any], workspace: Any = None, name: str | None = None,
-                 version: int | None = None, description: str | None = None, tags: dict | None = None):
+    def __init__(
+        self,
+        definition: dict[str, Any],
+        workspace: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        description: str | None = None,
+        tags: dict | None = None,
+    ):
         self._definition = definition
         self._workspace = workspace
         self.name = name
@@ -43,8 +50,14 @@ class AbstractDataset:
     def as_named_input(self, name: str) -> DatasetConsumptionConfig:
         return DatasetConsumptionConfig(name, self)
 
-    def register(self, workspace: Any, name: str, description: str | None = None, tags: dict | None = None,
-                 create_new_version: bool = False) -> AbstractDataset:
+    def register(
+        self,
+        workspace: Any,
+        name: str,
+        description: str | None = None,
+        tags: dict | None = None,
+        create_new_version: bool = False,
+    ) -> AbstractDataset:
         from airflow_azml.data.registry import register_dataset
 
         return register_dataset(workspace, self, name, description, tags, create_new_version)
@@ -89,7 +102,9 @@ class TabularDataset(AbstractDataset):
 
     def take(self, count: int) -> TabularDataset:
         """The first ``count`` rows, as a dataset."""
-        return TabularDataset({**self.definition, "take": int(count)}, self._workspace, self.name, self.version)
+        return TabularDataset(
+            {**self.definition, "take": int(count)}, self._workspace, self.name, self.version
+        )
 
     def to_csv_files(self) -> FileDataset:
         return FileDataset({**self.definition, "kind": "file"}, self._workspace)
@@ -113,7 +128,11 @@ class FileDataset(AbstractDataset):
         target = Path(target_path or tempfile.mkdtemp(prefix="azml-ds-"))
         out = []
         for rel in self.to_path():
-            src = _common_parent(self._files()) / rel.lstrip("/") if len(self._files()) > 1 else self._files()[0]
+            src = (
+                _common_parent(self._files()) / rel.lstrip("/")
+                if len(self._files()) > 1
+                else self._files()[0]
+            )
             dest = target / rel.lstrip("/")
             if dest.exists() and not overwrite:
                 raise UserErrorException(f"{dest} exists; pass overwrite=True to replace it.")
@@ -129,7 +148,9 @@ def _common_parent(files: list[Path]) -> Path:
     return Path(os.path.commonpath([str(f.parent) for f in files]))
 
 
-def dataset_from_definition(definition: dict[str, Any], workspace: Any = None, **meta: Any) -> AbstractDataset:
+def dataset_from_definition(
+    definition: dict[str, Any], workspace: Any = None, **meta: Any
+) -> AbstractDataset:
     cls = TabularDataset if definition.get("kind") == "tabular" else FileDataset
     return cls(definition, workspace, **meta)
 
@@ -139,7 +160,9 @@ def resolve_files(definition: dict[str, Any], workspace: Any) -> list[Path]:
     if "local_files" in definition:
         return [Path(p) for p in definition["local_files"]]
     if workspace is None:
-        raise UserErrorException("This dataset is not bound to a workspace; get it with Dataset.get_by_name(ws, ...).")
+        raise UserErrorException(
+            "This dataset is not bound to a workspace; get it with Dataset.get_by_name(ws, ...)."
+        )
     out: list[Path] = []
     for entry in definition.get("paths", []):
         store = workspace._require_datastore(entry["datastore"]).store

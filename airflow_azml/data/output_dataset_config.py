@@ -28,8 +28,13 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
     unless the step succeeds, and ``register_on_complete`` registers only then.
     """
 
-    def __init__(self, name: str | None = None, destination: tuple[Any, str] | None = None,
-                 source: str | None = None, partition_format: str | None = None):
+    def __init__(
+        self,
+        name: str | None = None,
+        destination: tuple[Any, str] | None = None,
+        source: str | None = None,
+        partition_format: str | None = None,
+    ):
         self.name = check_data_name(name or f"output_{uuid.uuid4().hex[:8]}", "OutputFileDatasetConfig")
         if destination is not None and not (isinstance(destination, tuple) and len(destination) == 2):
             raise UserErrorException(
@@ -58,11 +63,14 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
     def as_mount(self) -> OutputFileDatasetConfig:
         return self._with(mode="mount")
 
-    def as_upload(self, overwrite: bool = False, source_globs: list[str] | None = None) -> OutputFileDatasetConfig:
+    def as_upload(
+        self, overwrite: bool = False, source_globs: list[str] | None = None
+    ) -> OutputFileDatasetConfig:
         return self._with(mode="upload", upload_overwrite=overwrite, source_globs=source_globs)
 
-    def register_on_complete(self, name: str, description: str | None = None,
-                             tags: dict | None = None) -> OutputFileDatasetConfig:
+    def register_on_complete(
+        self, name: str, description: str | None = None, tags: dict | None = None
+    ) -> OutputFileDatasetConfig:
         check_data_name(name, "Dataset")
         self.registration = {"name": name, "description": description, "tags": tags or {}}
         return self
@@ -70,7 +78,9 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
     def as_input(self, name: str | None = None) -> DatasetConsumptionConfig:
         return DatasetConsumptionConfig(name or self.name, self._origin, mode="mount")
 
-    def read_delimited_files(self, separator: str = ",", header: bool = True, **_: Any) -> OutputTabularDatasetConfig:
+    def read_delimited_files(
+        self, separator: str = ",", header: bool = True, **_: Any
+    ) -> OutputTabularDatasetConfig:
         return OutputTabularDatasetConfig(self, "delimited", {"separator": separator, "header": header})
 
     def read_parquet_files(self, **_: Any) -> OutputTabularDatasetConfig:

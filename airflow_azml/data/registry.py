@@ -29,8 +29,14 @@ def _versions(store: Any, name: str) -> list[int]:
     return sorted(out)
 
 
-def register_dataset(workspace: Any, dataset: AbstractDataset, name: str, description: str | None,
-                     tags: dict | None, create_new_version: bool) -> AbstractDataset:
+def register_dataset(
+    workspace: Any,
+    dataset: AbstractDataset,
+    name: str,
+    description: str | None,
+    tags: dict | None,
+    create_new_version: bool,
+) -> AbstractDataset:
     from airflow_azml.data.data_reference import check_data_name
 
     check_data_name(name, "Dataset")
@@ -40,19 +46,31 @@ def register_dataset(workspace: Any, dataset: AbstractDataset, name: str, descri
     if versions:
         latest = json.loads(store.read_bytes(f"{REGISTRY_PREFIX}/{name}/{versions[-1]}.json"))
         if latest["definition"] == definition:
-            return dataset_from_definition(definition, workspace, name=name, version=versions[-1],
-                                           description=latest.get("description"), tags=latest.get("tags"))
+            return dataset_from_definition(
+                definition,
+                workspace,
+                name=name,
+                version=versions[-1],
+                description=latest.get("description"),
+                tags=latest.get("tags"),
+            )
         if not create_new_version:
             raise UserErrorException(
                 f"Dataset {name!r} is already registered (version {versions[-1]}) with another definition. "
                 "Pass create_new_version=True to register a new version."
             )
     version = (versions[-1] if versions else 0) + 1
-    record = {"name": name, "version": version, "description": description, "tags": tags or {},
-              "definition": definition}
+    record = {
+        "name": name,
+        "version": version,
+        "description": description,
+        "tags": tags or {},
+        "definition": definition,
+    }
     store.write_bytes(f"{REGISTRY_PREFIX}/{name}/{version}.json", json.dumps(record, indent=2).encode())
-    return dataset_from_definition(definition, workspace, name=name, version=version,
-                                   description=description, tags=tags)
+    return dataset_from_definition(
+        definition, workspace, name=name, version=version, description=description, tags=tags
+    )
 
 
 def load_dataset(workspace: Any, name: str, version: str | int = "latest") -> AbstractDataset:
@@ -62,9 +80,16 @@ def load_dataset(workspace: Any, name: str, version: str | int = "latest") -> Ab
     declared = workspace._declared_datasets.get(name)
     if not versions and declared is not None:
         if str(version) not in ("latest", "1"):
-            raise DatasetNotFoundError(f"Dataset {name!r} is declared in the workspace file as version 1 only.")
-        return dataset_from_definition(_declared_definition(declared), workspace, name=name, version=1,
-                                       description=declared.get("description"))
+            raise DatasetNotFoundError(
+                f"Dataset {name!r} is declared in the workspace file as version 1 only."
+            )
+        return dataset_from_definition(
+            _declared_definition(declared),
+            workspace,
+            name=name,
+            version=1,
+            description=declared.get("description"),
+        )
     if not versions:
         known = list_datasets(workspace)
         raise DatasetNotFoundError(
@@ -77,8 +102,14 @@ def load_dataset(workspace: Any, name: str, version: str | int = "latest") -> Ab
     if wanted not in versions:
         raise DatasetNotFoundError(f"Dataset {name!r} has no version {version}; versions: {versions}.")
     record = json.loads(store.read_bytes(f"{REGISTRY_PREFIX}/{name}/{wanted}.json"))
-    return dataset_from_definition(record["definition"], workspace, name=name, version=wanted,
-                                   description=record.get("description"), tags=record.get("tags"))
+    return dataset_from_definition(
+        record["definition"],
+        workspace,
+        name=name,
+        version=wanted,
+        description=record.get("description"),
+        tags=record.get("tags"),
+    )
 
 
 def _declared_definition(declared: dict[str, Any]) -> dict[str, Any]:

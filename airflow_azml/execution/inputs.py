@@ -16,7 +16,9 @@ __all__ = ["InputResolver"]
 class InputResolver:
     """Resolves inputs of one step run. Local datastores are read in place (no copy)."""
 
-    def __init__(self, workspace: Any, workdir: Path, params: dict[str, Any], upstream: dict[str, Any], step: str):
+    def __init__(
+        self, workspace: Any, workdir: Path, params: dict[str, Any], upstream: dict[str, Any], step: str
+    ):
         self.ws = workspace
         self.workdir = workdir
         self.params = params
@@ -38,8 +40,12 @@ class InputResolver:
         record = {"datastore": datastore, "path": rel, "version": store.version(rel), "mode": spec["mode"]}
         if spec.get("tabular"):
             files = [self._local(store, f) for f in store.list_files(rel)]
-            definition = {"kind": "tabular", **spec["tabular"], "local_files": [str(f) for f in files],
-                          "paths": [{"datastore": datastore, "path": rel}]}
+            definition = {
+                "kind": "tabular",
+                **spec["tabular"],
+                "local_files": [str(f) for f in files],
+                "paths": [{"datastore": datastore, "path": rel}],
+            }
             return {"definition": definition}, record
         return {"path": str(self._materialize(store, rel, spec))}, record
 
@@ -61,7 +67,9 @@ class InputResolver:
                 f"Step {self.step!r}: DataPath parameter {spec['param']!r} must be "
                 "{'datastore': ..., 'path_on_datastore': ...}, got " + repr(value)
             )
-        return value["datastore"], check_relative(value.get("path_on_datastore", ""), what="path_on_datastore")
+        return value["datastore"], check_relative(
+            value.get("path_on_datastore", ""), what="path_on_datastore"
+        )
 
     def _local(self, store: Any, rel: str) -> Path:
         local = store.local_path(rel)
@@ -95,8 +103,13 @@ class InputResolver:
         else:
             raise UserErrorException(f"Step {self.step!r}: input {spec['name']!r}: {ref!r} names no dataset.")
         definition = dict(ds.definition)
-        record = {"dataset": ds.name, "version": ds.version, "definition": definition,
-                  "content_version": self._dataset_version(definition), "mode": spec["mode"]}
+        record = {
+            "dataset": ds.name,
+            "version": ds.version,
+            "definition": definition,
+            "content_version": self._dataset_version(definition),
+            "mode": spec["mode"],
+        }
         if spec["mode"] == "direct":
             definition["local_files"] = [str(p) for p in ds._files()]
             return {"definition": definition, "dataset_name": ds.name, "dataset_version": ds.version}, record

@@ -15,7 +15,11 @@ __all__ = ["OutputStager", "output_location"]
 def output_location(spec: dict[str, Any], slug: str, task_id: str) -> str:
     """Where an output is published: ``azureml/<run>/<step>/<name>`` or the configured destination."""
     if spec["kind"] == "output_dataset":
-        dest = spec["destination"].replace("{run-id}", f"{slug}_{task_id}").replace("{output-name}", spec["name"])
+        dest = (
+            spec["destination"]
+            .replace("{run-id}", f"{slug}_{task_id}")
+            .replace("{output-name}", spec["name"])
+        )
         return dest.strip("/")
     return f"azureml/{slug}/{task_id}/{spec['name']}"
 
@@ -33,7 +37,11 @@ class OutputStager:
         self.staged: dict[str, tuple[dict[str, Any], Any, Path, str]] = {}
 
     def _store(self, spec: dict[str, Any]) -> tuple[str, Any]:
-        ds = self.ws._require_datastore(spec["datastore"]) if spec.get("datastore") else self.ws.get_default_datastore()
+        ds = (
+            self.ws._require_datastore(spec["datastore"])
+            if spec.get("datastore")
+            else self.ws.get_default_datastore()
+        )
         return ds.name, ds.store
 
     def prepare(self, spec: dict[str, Any]) -> Path:
@@ -58,12 +66,19 @@ class OutputStager:
         published = {}
         for out_name, (spec, (ds_name, store), local, final) in self.staged.items():
             if not local.exists():
-                log.warning("Output %r: the script wrote nothing at %s; publishing an empty folder.", out_name, local)
+                log.warning(
+                    "Output %r: the script wrote nothing at %s; publishing an empty folder.", out_name, local
+                )
                 local.mkdir(parents=True, exist_ok=True)
             if spec.get("source_globs"):
                 self._filter(local, spec["source_globs"])
-            if spec.get("kind") == "output_dataset" and not spec.get("overwrite") and spec["mode"] == "upload" \
-                    and "{run-id}" not in spec["destination"] and store.exists(final):
+            if (
+                spec.get("kind") == "output_dataset"
+                and not spec.get("overwrite")
+                and spec["mode"] == "upload"
+                and "{run-id}" not in spec["destination"]
+                and store.exists(final)
+            ):
                 raise StepFailedError(
                     f"Output {out_name!r}: {ds_name}/{final} already exists and as_upload(overwrite=False) was "
                     "asked; pass overwrite=True or use a destination with {run-id}."

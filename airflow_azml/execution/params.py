@@ -46,8 +46,9 @@ def coerce_params(specs: dict[str, Any], values: dict[str, Any], step: str) -> d
     return out
 
 
-def expand_arguments(args: list[Any], params: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str],
-                     step: str) -> list[str]:
+def expand_arguments(
+    args: list[Any], params: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str], step: str
+) -> list[str]:
     """Placeholders become values: ``$param`` its value, ``$input`` / ``$output`` a local path."""
     out = []
     for arg in args:

@@ -17,8 +17,9 @@ __all__ = ["StepProcess"]
 class StepProcess:
     """One child process in its own session; ``kill()`` ends it and everything it started."""
 
-    def __init__(self, argv: list[str], *, cwd: Path, env: dict[str, str], log: Any, logdir: Path,
-                 prefix: str = ""):
+    def __init__(
+        self, argv: list[str], *, cwd: Path, env: dict[str, str], log: Any, logdir: Path, prefix: str = ""
+    ):
         self.argv = argv
         self.cwd = cwd
         self.env = env
@@ -32,13 +33,22 @@ class StepProcess:
         """Start, stream stdout/stderr into the log and files, wait; kill the group if interrupted."""
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.log.info("Running %s (cwd %s)", " ".join(self.argv), self.cwd)
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         threads = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout, self.logdir / "stdout.txt", False),
-                             daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr, self.logdir / "stderr.txt", True),
-                             daemon=True),
+            threading.Thread(
+                target=self._pump, args=(self.proc.stdout, self.logdir / "stdout.txt", False), daemon=True
+            ),
+            threading.Thread(
+                target=self._pump, args=(self.proc.stderr, self.logdir / "stderr.txt", True), daemon=True
+            ),
         ]
         for t in threads:
             t.start()

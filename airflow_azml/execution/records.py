@@ -35,7 +35,9 @@ class RunRecords:
         self.prefix = f"{RUNS_PREFIX}/{dag_id}/{run_slug(run_id)}"
 
     def write_step(self, task_id: str, record: dict[str, Any]) -> None:
-        self.store.write_bytes(f"{self.prefix}/{task_id}.json", json.dumps(record, indent=1, default=str).encode())
+        self.store.write_bytes(
+            f"{self.prefix}/{task_id}.json", json.dumps(record, indent=1, default=str).encode()
+        )
 
     def read_step(self, task_id: str) -> dict[str, Any] | None:
         rel = f"{self.prefix}/{task_id}.json"
@@ -48,7 +50,7 @@ class RunRecords:
             return {}
         out = {}
         for rel in self.store.list_files(self.prefix):
-            name = rel[len(self.prefix) + 1:]
+            name = rel[len(self.prefix) + 1 :]
             if "/" not in name and name.endswith(".json") and not name.startswith("_"):
                 out[name[:-5]] = json.loads(self.store.read_bytes(rel))
         return out

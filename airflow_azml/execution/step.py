@@ -55,7 +55,9 @@ class StepExecution:
         self.ws = Workspace.from_spec(inv.workspace)
         self.slug = run_slug(inv.run_id)
         self.records = RunRecords(self.ws.get_default_datastore().store, inv.dag_id, inv.run_id)
-        self.workdir = azml_home() / "work" / inv.dag_id / self.slug / self.step["task_id"] / f"try_{inv.try_number}"
+        self.workdir = (
+            azml_home() / "work" / inv.dag_id / self.slug / self.step["task_id"] / f"try_{inv.try_number}"
+        )
         self.process: StepProcess | None = None
         self.record: dict[str, Any] = {}
 
@@ -64,8 +66,14 @@ class StepExecution:
         started = time.time()
         self.record = self._base_record(started)
         self.records.write_step(self.step["task_id"], self.record)
-        stager = OutputStager(self.ws, self.workdir, self.slug, self.step["task_id"], f"try_{self.inv.try_number}",
-                              self.inv.dag_id)
+        stager = OutputStager(
+            self.ws,
+            self.workdir,
+            self.slug,
+            self.step["task_id"],
+            f"try_{self.inv.try_number}",
+            self.inv.dag_id,
+        )
         gate = self._gate()
         try:
             params, inputs = self._resolve_inputs()
@@ -83,15 +91,28 @@ class StepExecution:
         outputs = gate.stamp(outputs)
         self._finish("Finished", started, outputs=outputs)
         gate.publish(outputs, self.record["inputs"])
-        return {"outputs": outputs, "metrics": self.record.get("metrics", {}), "status": "Finished",
-                "reused": False, "reason": self.record.get("run_reason")}
+        return {
+            "outputs": outputs,
+            "metrics": self.record.get("metrics", {}),
+            "status": "Finished",
+            "reused": False,
+            "reason": self.record.get("run_reason"),
+        }
 
     def _gate(self) -> Any:
         """This run's way through the reuse index (fingerprint, decision, publishing)."""
         from airflow_azml.execution.reuse import ReuseGate
 
-        return ReuseGate(self.ws, self.step, dag_id=self.inv.dag_id, run_id=self.inv.run_id, conf=self.inv.conf,
-                         records=self.records, record=self.record, log=self.log)
+        return ReuseGate(
+            self.ws,
+            self.step,
+            dag_id=self.inv.dag_id,
+            run_id=self.inv.run_id,
+            conf=self.inv.conf,
+            records=self.records,
+            record=self.record,
+            log=self.log,
+        )
 
     def _resolve_inputs(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Parameter values and resolved inputs (what the script gets; the record keeps their versions)."""
@@ -103,7 +124,9 @@ class StepExecution:
         self.record["parameters"] = params
         return params, inputs
 
-    def _run_and_commit(self, stager: OutputStager, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    def _run_and_commit(
+        self, stager: OutputStager, params: dict[str, Any], inputs: dict[str, Any]
+    ) -> dict[str, Any]:
         out_paths = {spec["name"]: str(stager.prepare(spec)) for spec in self.step["outputs"]}
         code = self._launch(params, inputs, out_paths)
         if code != 0:
@@ -133,8 +156,14 @@ class StepExecution:
         else:
             argv = [python, "-m", "airflow_azml.runtime.launch", self.step["script_name"], *args]
         self.process = launch_process(  # type: ignore[assignment]
-            argv, cwd=cwd, env=env, log=self.log, logdir=self.workdir / "logs",
-            distribution=self.step.get("distribution"), step=self.step["name"])
+            argv,
+            cwd=cwd,
+            env=env,
+            log=self.log,
+            logdir=self.workdir / "logs",
+            distribution=self.step.get("distribution"),
+            step=self.step["name"],
+        )
         return self.process.run()
 
     def _write_context(self, inputs: dict[str, Any], outputs: dict[str, str]) -> Path:
@@ -184,30 +213,56 @@ class StepExecution:
                 continue
             where = outputs[spec["name"]]
             kind = "tabular" if spec.get("tabular") else "file"
-            definition = {"kind": kind, "paths": [{"datastore": where["datastore"], "path": where["path"]}],
-                          **(spec.get("tabular") or {"options": {}})}
+            definition = {
+                "kind": kind,
+                "paths": [{"datastore": where["datastore"], "path": where["path"]}],
+                **(spec.get("tabular") or {"options": {}}),
+            }
             ds = dataset_from_definition(definition, self.ws).register(
-                self.ws, reg["name"], reg.get("description"), reg.get("tags"), create_new_version=True)
+                self.ws, reg["name"], reg.get("description"), reg.get("tags"), create_new_version=True
+            )
             self.log.info("Registered dataset %r version %s", ds.name, ds.version)
 
     def _base_record(self, started: float) -> dict[str, Any]:
-        return {"name": self.step["name"], "task_id": self.step["task_id"], "kind": self.step["kind"],
-                "status": "Running", "start": started, "try_number": self.inv.try_number,
-                "host": socket.gethostname(), "worker": os.environ.get("AZML_WORKER_NAME"),
-                "compute_target": self.step.get("compute_target"),
-                "run_id": step_run_id(self.inv.run_id, self.step["task_id"]), "inputs": {}, "outputs": {}}
+        return {
+            "name": self.step["name"],
+            "task_id": self.step["task_id"],
+            "kind": self.step["kind"],
+            "status": "Running",
+            "start": started,
+            "try_number": self.inv.try_number,
+            "host": socket.gethostname(),
+            "worker": os.environ.get("AZML_WORKER_NAME"),
+            "compute_target": self.step.get("compute_target"),
+            "run_id": step_run_id(self.inv.run_id, self.step["task_id"]),
+            "inputs": {},
+            "outputs": {},
+        }
 
-    def _finish(self, status: str, started: float, outputs: dict | None = None, error: str | None = None) -> None:
+    def _finish(
+        self, status: str, started: float, outputs: dict | None = None, error: str | None = None
+    ) -> None:
         end = time.time()
         metrics = summarize(read_metrics(self.workdir / "metrics.jsonl"))
-        logs = {n: self.records.put_file(self.step["task_id"], n, self.workdir / "logs" / n)
-                for n in ("stdout.txt", "stderr.txt")}
+        logs = {
+            n: self.records.put_file(self.step["task_id"], n, self.workdir / "logs" / n)
+            for n in ("stdout.txt", "stderr.txt")
+        }
         self.records.put_file(self.step["task_id"], "metrics.jsonl", self.workdir / "metrics.jsonl")
-        self.records.put_file(self.step["task_id"], "parent_metrics.jsonl", self.workdir / "parent_metrics.jsonl")
+        self.records.put_file(
+            self.step["task_id"], "parent_metrics.jsonl", self.workdir / "parent_metrics.jsonl"
+        )
         if (self.workdir / "files").exists():
             self.records.put_file(self.step["task_id"], "files", self.workdir / "files")
-        self.record.update(status=status, end=end, duration=round(end - started, 3), metrics=metrics, logs=logs,
-                           outputs=outputs or {}, error=error)
+        self.record.update(
+            status=status,
+            end=end,
+            duration=round(end - started, 3),
+            metrics=metrics,
+            logs=logs,
+            outputs=outputs or {},
+            error=error,
+        )
         self.records.write_step(self.step["task_id"], self.record)
 
     def kill(self) -> None:

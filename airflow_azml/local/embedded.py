@@ -39,17 +39,19 @@ def airflow_home() -> Path:
 def embedded_env(dags_folder: Path) -> dict[str, str]:
     home = airflow_home()
     env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AZML_HOME": str(azml_home()),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AZML_HOME": str(azml_home()),
+        }
+    )
     return env
 
 
@@ -66,10 +68,13 @@ def ensure_db(env: dict[str, str]) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if marker.exists():
             return
-        proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True,
-                              text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True
+        )
         if proc.returncode != 0:
-            raise AzmlError(f"Could not create the embedded Airflow database in {home}:\n{proc.stderr[-3000:]}")
+            raise AzmlError(
+                f"Could not create the embedded Airflow database in {home}:\n{proc.stderr[-3000:]}"
+            )
         marker.write_text(time.ctime())
 
 
@@ -88,9 +93,17 @@ class LocalRunHandle:
                 data = json.loads(self.status_file.read_text())
             except ValueError:
                 data = {}
-        if self.proc is not None and self.proc.poll() is not None and data.get("state") in (None, "running", "queued"):
+        if (
+            self.proc is not None
+            and self.proc.poll() is not None
+            and data.get("state") in (None, "running", "queued")
+        ):
             tail = self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
-            data = {**data, "state": "failed", "error": f"The local runner exited with {self.proc.returncode}:\n{tail}"}
+            data = {
+                **data,
+                "state": "failed",
+                "error": f"The local runner exited with {self.proc.returncode}:\n{tail}",
+            }
         return data
 
     def wait_for_run_id(self, timeout: float = 300) -> str:
@@ -113,7 +126,9 @@ class LocalRunHandle:
                 self.proc.kill()
 
 
-def start_local_run(dag_file: Path, dag_id: str | None, conf: dict[str, Any], *, wait: bool = False) -> LocalRunHandle:
+def start_local_run(
+    dag_file: Path, dag_id: str | None, conf: dict[str, Any], *, wait: bool = False
+) -> LocalRunHandle:
     """Start the runner for ``dag_file`` (its folder becomes the dags folder)."""
     dag_file = dag_file.resolve()
     env = embedded_env(dag_file.parent)
@@ -122,8 +137,17 @@ def start_local_run(dag_file: Path, dag_id: str | None, conf: dict[str, Any], *,
     runs.mkdir(parents=True, exist_ok=True)
     stamp = f"{dag_id or dag_file.stem}-{time.time_ns()}"
     status_file, log_file = runs / f"{stamp}.json", runs / f"{stamp}.log"
-    argv = [sys.executable, "-m", "airflow_azml.local.runner", "--dag-file", str(dag_file),
-            "--conf", json.dumps(conf), "--status-file", str(status_file)]
+    argv = [
+        sys.executable,
+        "-m",
+        "airflow_azml.local.runner",
+        "--dag-file",
+        str(dag_file),
+        "--conf",
+        json.dumps(conf),
+        "--status-file",
+        str(status_file),
+    ]
     if dag_id:
         argv += ["--dag-id", dag_id]
     with open(log_file, "wb") as log:

@@ -57,12 +57,20 @@ def main(argv: list[str] | None = None) -> int:
 
     dag = _load_dag(args.dag_file, args.dag_id)
     logical_date = datetime.now(UTC)
-    run_id = DagRun.generate_run_id(run_type=DagRunType.MANUAL, logical_date=logical_date, run_after=logical_date)
+    run_id = DagRun.generate_run_id(
+        run_type=DagRunType.MANUAL, logical_date=logical_date, run_after=logical_date
+    )
     _write(args.status_file, {"dag_id": dag.dag_id, "run_id": run_id, "state": "running"})
     dr = dag.test(logical_date=logical_date, run_after=logical_date, run_conf=json.loads(args.conf))
-    tasks = {ti.task_id: {"state": _text(ti.state), "try_number": ti.try_number, "start": ti.start_date,
-                          "end": ti.end_date}
-             for ti in dr.get_task_instances()}
+    tasks = {
+        ti.task_id: {
+            "state": _text(ti.state),
+            "try_number": ti.try_number,
+            "start": ti.start_date,
+            "end": ti.end_date,
+        }
+        for ti in dr.get_task_instances()
+    }
     state = _text(dr.state)
     _write(args.status_file, {"dag_id": dag.dag_id, "run_id": dr.run_id, "state": state, "tasks": tasks})
     return 0 if state == "success" else 1

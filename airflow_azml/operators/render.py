@@ -30,6 +30,7 @@ def _operator(path: str) -> type[AzmlStepOperator]:
         OPERATORS[path] = getattr(importlib.import_module(module), name)
     return OPERATORS[path]
 
+
 _SCHEMA = {"int": "integer", "float": "number", "bool": "boolean", "string": "string"}
 
 
@@ -38,13 +39,21 @@ def _param(name: str, spec: dict[str, Any]) -> Param:
     if ptype in _SCHEMA:
         return Param(default, type=_SCHEMA[ptype], description=desc or f"Pipeline parameter ({ptype}).")
     if ptype == "datapath":
-        return Param(default, type="object", description=desc or "DataPath: a datastore and a path on it.",
-                     properties={"datastore": {"type": "string"}, "path_on_datastore": {"type": "string"}},
-                     required=["datastore", "path_on_datastore"])
+        return Param(
+            default,
+            type="object",
+            description=desc or "DataPath: a datastore and a path on it.",
+            properties={"datastore": {"type": "string"}, "path_on_datastore": {"type": "string"}},
+            required=["datastore", "path_on_datastore"],
+        )
     named = isinstance(default, dict) and "name" in default
-    return Param(default, type="object", description=desc or "Dataset: a registered name and version.",
-                 properties={"name": {"type": "string"}, "version": {"type": ["string", "integer"]}},
-                 **({"required": ["name"]} if named else {}))
+    return Param(
+        default,
+        type="object",
+        description=desc or "Dataset: a registered name and version.",
+        properties={"name": {"type": "string"}, "version": {"type": ["string", "integer"]}},
+        **({"required": ["name"]} if named else {}),
+    )
 
 
 def _routing(step: dict[str, Any]) -> dict[str, Any]:

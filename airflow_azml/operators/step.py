@@ -28,7 +28,7 @@ REUSE_KEY = "azml_reuse"
 
 
 class ReusedFromLink(BaseOperatorLink):
-    """"Reused from" on a reused step's task: opens the earlier run's task instance that made its outputs.
+    """ "Reused from" on a reused step's task: opens the earlier run's task instance that made its outputs.
 
     The Task SDK has no call for a task to set its own note, so reuse shows as this extra link
     (empty when the step ran), the task log line, and the ``azml_reuse`` XCom with the reason.
@@ -81,10 +81,17 @@ class AzmlStepOperator(BaseOperator):
                 upstream[spec["step"]] = ti.xcom_pull(task_ids=spec["step"], key=OUTPUTS_KEY) or {}
         dag_run = context["dag_run"]
         return StepInvocation(
-            dag_id=ti.dag_id, run_id=context["run_id"], step=self.step, workspace=self.pipeline["workspace"],
-            parameters=self.pipeline["parameters"], params=dict(context["params"]), upstream=upstream,
-            try_number=ti.try_number, conf=dict(getattr(dag_run, "conf", None) or {}),
-            compat=bool(self.pipeline.get("compat")), final_try=ti.try_number > (self.retries or 0),
+            dag_id=ti.dag_id,
+            run_id=context["run_id"],
+            step=self.step,
+            workspace=self.pipeline["workspace"],
+            parameters=self.pipeline["parameters"],
+            params=dict(context["params"]),
+            upstream=upstream,
+            try_number=ti.try_number,
+            conf=dict(getattr(dag_run, "conf", None) or {}),
+            compat=bool(self.pipeline.get("compat")),
+            final_try=ti.try_number > (self.retries or 0),
         )
 
     def execute(self, context: Any) -> None:
@@ -96,10 +103,16 @@ class AzmlStepOperator(BaseOperator):
             from airflow_azml.execution.records import RunRecords
 
             store = Workspace.from_spec(self.pipeline["workspace"]).get_default_datastore().store
-            failed = [t for t in RunRecords(store, self.dag_id, context["run_id"]).failed_steps() if t != self.task_id]
+            failed = [
+                t
+                for t in RunRecords(store, self.dag_id, context["run_id"]).failed_steps()
+                if t != self.task_id
+            ]
             if failed:
-                raise AirflowSkipException(f"Canceled: step(s) {', '.join(failed)} failed and this run has "
-                                           f"continue_on_step_failure=False, so step {self.task_id!r} did not start.")
+                raise AirflowSkipException(
+                    f"Canceled: step(s) {', '.join(failed)} failed and this run has "
+                    f"continue_on_step_failure=False, so step {self.task_id!r} did not start."
+                )
         from airflow_azml.execution import StepExecution
 
         self._execution = StepExecution(self._invocation(context), log=self.log)
@@ -111,13 +124,20 @@ class AzmlStepOperator(BaseOperator):
 
     def _mark_reuse(self, ti: Any, result: dict[str, Any]) -> None:
         """Tell the UI whether this step ran or was reused, and why (XCom + the "Reused from" link)."""
-        info = {"reused": bool(result.get("reused")), "reason": result.get("reason"),
-                "reused_from": result.get("reused_from")}
+        info = {
+            "reused": bool(result.get("reused")),
+            "reason": result.get("reason"),
+            "reused_from": result.get("reused_from"),
+        }
         self._azml_reuse = info
         ti.xcom_push(key=REUSE_KEY, value=info)
         if info["reused"]:
-            self.log.info("Step %s was REUSED (%s): nothing ran; outputs come from run %s.",
-                          self.step["name"], info["reason"], info["reused_from"]["run_id"])
+            self.log.info(
+                "Step %s was REUSED (%s): nothing ran; outputs come from run %s.",
+                self.step["name"],
+                info["reason"],
+                info["reused_from"]["run_id"],
+            )
 
     def on_kill(self) -> None:
         if self._execution is not None:

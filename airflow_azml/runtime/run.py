@@ -31,7 +31,9 @@ class RunExperiment:
         from airflow_azml.core.workspace import Workspace
 
         if self._workspace is None:
-            self._workspace = Workspace.from_spec(self._workspace_spec) if self._workspace_spec else Workspace()
+            self._workspace = (
+                Workspace.from_spec(self._workspace_spec) if self._workspace_spec else Workspace()
+            )
         return self._workspace
 
 
@@ -73,8 +75,12 @@ class Run:
             self._inputs = {}
             for name, item in self._ctx.get("input_datasets", {}).items():
                 if "definition" in item:
-                    self._inputs[name] = dataset_from_definition(item["definition"], None, name=item.get("dataset_name"),
-                                                                 version=item.get("dataset_version"))
+                    self._inputs[name] = dataset_from_definition(
+                        item["definition"],
+                        None,
+                        name=item.get("dataset_name"),
+                        version=item.get("dataset_version"),
+                    )
                 else:
                     self._inputs[name] = item["path"]
         return self._inputs
@@ -147,8 +153,12 @@ class _ParentRun(Run):
     """``run.parent``: logs on the pipeline run."""
 
     def __init__(self, ctx: dict[str, Any]):
-        parent_ctx = {"run_id": ctx.get("parent_run_id", ""), "experiment": ctx.get("experiment", ""),
-                      "workspace": ctx.get("workspace"), "step_name": ctx.get("experiment", "")}
+        parent_ctx = {
+            "run_id": ctx.get("parent_run_id", ""),
+            "experiment": ctx.get("experiment", ""),
+            "workspace": ctx.get("workspace"),
+            "step_name": ctx.get("experiment", ""),
+        }
         super().__init__(parent_ctx, metrics_file=ctx["parent_metrics_file"], files_dir=ctx["files_dir"])
 
 
@@ -159,8 +169,11 @@ class OfflineRun(Run):
         import tempfile
 
         tmp = Path(tempfile.mkdtemp(prefix="azml-offline-"))
-        super().__init__({"run_id": f"OfflineRun_{uuid.uuid4()}", "experiment": "offline"},
-                         metrics_file=str(tmp / "metrics.jsonl"), files_dir=str(tmp / "files"))
+        super().__init__(
+            {"run_id": f"OfflineRun_{uuid.uuid4()}", "experiment": "offline"},
+            metrics_file=str(tmp / "metrics.jsonl"),
+            files_dir=str(tmp / "files"),
+        )
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         print(f"Attempted to log scalar metric {name}:\n{value}")

@@ -15,24 +15,47 @@ class MMLBaseEstimator:
     framework_name = "Python"
     single_node_only = False
 
-    def __init__(self, source_directory: str, *, compute_target: Any = None, vm_size: str | None = None,
-                 vm_priority: str | None = None, entry_script: str | None = None, script_params: dict | None = None,
-                 node_count: int = 1, process_count_per_node: int = 1, distributed_backend: str | None = None,
-                 distributed_training: Any = None, use_gpu: bool = False, use_docker: bool = True,
-                 custom_docker_base_image: str | None = None, custom_docker_image: str | None = None,
-                 image_registry_details: Any = None, user_managed: bool = False,
-                 conda_packages: list[str] | None = None, pip_packages: list[str] | None = None,
-                 conda_dependencies_file_path: str | None = None, pip_requirements_file_path: str | None = None,
-                 conda_dependencies_file: str | None = None, pip_requirements_file: str | None = None,
-                 environment_variables: dict | None = None, environment_definition: Any = None,
-                 inputs: list | None = None, source_directory_data_store: Any = None, shm_size: str | None = None,
-                 resume_from: Any = None, max_run_duration_seconds: int | None = None,
-                 framework_version: str | None = None, **_: Any):
+    def __init__(
+        self,
+        source_directory: str,
+        *,
+        compute_target: Any = None,
+        vm_size: str | None = None,
+        vm_priority: str | None = None,
+        entry_script: str | None = None,
+        script_params: dict | None = None,
+        node_count: int = 1,
+        process_count_per_node: int = 1,
+        distributed_backend: str | None = None,
+        distributed_training: Any = None,
+        use_gpu: bool = False,
+        use_docker: bool = True,
+        custom_docker_base_image: str | None = None,
+        custom_docker_image: str | None = None,
+        image_registry_details: Any = None,
+        user_managed: bool = False,
+        conda_packages: list[str] | None = None,
+        pip_packages: list[str] | None = None,
+        conda_dependencies_file_path: str | None = None,
+        pip_requirements_file_path: str | None = None,
+        conda_dependencies_file: str | None = None,
+        pip_requirements_file: str | None = None,
+        environment_variables: dict | None = None,
+        environment_definition: Any = None,
+        inputs: list | None = None,
+        source_directory_data_store: Any = None,
+        shm_size: str | None = None,
+        resume_from: Any = None,
+        max_run_duration_seconds: int | None = None,
+        framework_version: str | None = None,
+        **_: Any,
+    ):
         if not entry_script:
             raise UserErrorException(f"{type(self).__name__} needs entry_script, the script to run.")
         if self.single_node_only and (node_count != 1 or process_count_per_node != 1):
-            raise UserErrorException(f"{type(self).__name__} is single-node: node_count and "
-                                     "process_count_per_node must be 1.")
+            raise UserErrorException(
+                f"{type(self).__name__} is single-node: node_count and process_count_per_node must be 1."
+            )
         nodes = max(int(node_count), int(getattr(distributed_training, "node_count", 1) or 1))
         if nodes > 1:
             from airflow_azml.execution.distributed import multi_node_error

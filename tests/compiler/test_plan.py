@@ -27,14 +27,28 @@ def pipeline(workspace_dir: Path) -> Pipeline:
     processed = PipelineData("processed")
     n = PipelineParameter("n", 5)
     path = PipelineParameter("path", DataPath(ws.get_default_datastore(), "raw/in"))
-    _prep = PythonScriptStep("prep.py", name="prep step", source_directory=str(workspace_dir / "src"),
-                            inputs=[raw.as_named_input("raw_data"), (path, DataPathComputeBinding(mode="download"))],
-                            outputs=[processed], arguments=["--out", processed, "--n", n], params={"alpha": n},
-                            compute_target="cpu")
-    est = Estimator(source_directory=str(workspace_dir / "src"), entry_script="train.py",
-                    script_params={"--lr": 0.1, "--flag": ""}, max_run_duration_seconds=60)
-    train = EstimatorStep("train", estimator=est, inputs=[processed.as_download()],
-                          estimator_entry_script_arguments=["--data", processed])
+    _prep = PythonScriptStep(
+        "prep.py",
+        name="prep step",
+        source_directory=str(workspace_dir / "src"),
+        inputs=[raw.as_named_input("raw_data"), (path, DataPathComputeBinding(mode="download"))],
+        outputs=[processed],
+        arguments=["--out", processed, "--n", n],
+        params={"alpha": n},
+        compute_target="cpu",
+    )
+    est = Estimator(
+        source_directory=str(workspace_dir / "src"),
+        entry_script="train.py",
+        script_params={"--lr": 0.1, "--flag": ""},
+        max_run_duration_seconds=60,
+    )
+    train = EstimatorStep(
+        "train",
+        estimator=est,
+        inputs=[processed.as_download()],
+        estimator_entry_script_arguments=["--data", processed],
+    )
     return Pipeline(ws, [train], description="demo")
 
 
@@ -43,8 +57,11 @@ def test_plan_shape(pipeline: Pipeline):
     assert list(plan["steps"]) == ["prep_step", "train"]
     assert plan["parameters"] == {
         "n": {"type": "int", "default": 5, "description": None},
-        "path": {"type": "datapath", "default": {"datastore": "workspaceblobstore", "path_on_datastore": "raw/in"},
-                 "description": None},
+        "path": {
+            "type": "datapath",
+            "default": {"datastore": "workspaceblobstore", "path_on_datastore": "raw/in"},
+            "description": None,
+        },
     }
     prep, train = plan["steps"]["prep_step"], plan["steps"]["train"]
     assert prep["name"] == "prep step" and prep["kind"] == "python_script"
@@ -53,13 +70,21 @@ def test_plan_shape(pipeline: Pipeline):
     assert prep["params"] == {"alpha": {"$param": "n"}}
     assert prep["routing"] == {"queue": "cpu", "retries": 0}
     assert [(i["name"], i["source"], i["mode"]) for i in prep["inputs"]] == [
-        ("raw_data", "dataset", "direct"), ("path", "datapath_param", "download")]
+        ("raw_data", "dataset", "direct"),
+        ("path", "datapath_param", "download"),
+    ]
     assert prep["inputs"][0]["dataset"] == {"name": "my_data", "version": "latest"}
     assert train["upstream"] == ["prep_step"]
     assert train["arguments"] == ["--lr", 0.1, "--flag", "--data", {"$input": "processed"}]
     assert train["inputs"][0] | {"path_on_compute": None} == {
-        "name": "processed", "source": "step_output", "mode": "download", "path_on_compute": None,
-        "overwrite": None, "step": "prep_step", "output": "processed"}
+        "name": "processed",
+        "source": "step_output",
+        "mode": "download",
+        "path_on_compute": None,
+        "overwrite": None,
+        "step": "prep_step",
+        "output": "processed",
+    }
     assert train["timeout_seconds"] == 60
 
 
@@ -75,12 +100,16 @@ def test_bad_dag_id(pipeline: Pipeline):
 
 def test_capture_reads_a_dag_file_without_airflow(tmp_path: Path, azml_home: Path):
     write(tmp_path / "s" / "a.py", "")
-    dag_file = write(tmp_path / "pipe.py", (
-        "from airflow_azml.core import Workspace\n"
-        "from airflow_azml.pipeline.core import Pipeline\n"
-        "from airflow_azml.pipeline.steps import PythonScriptStep\n"
-        "ws = Workspace.from_config()\n"
-        "dag = Pipeline(ws, [PythonScriptStep('a.py', source_directory='s')]).to_dag('captured')\n"))
+    dag_file = write(
+        tmp_path / "pipe.py",
+        (
+            "from airflow_azml.core import Workspace\n"
+            "from airflow_azml.pipeline.core import Pipeline\n"
+            "from airflow_azml.pipeline.steps import PythonScriptStep\n"
+            "ws = Workspace.from_config()\n"
+            "dag = Pipeline(ws, [PythonScriptStep('a.py', source_directory='s')]).to_dag('captured')\n"
+        ),
+    )
     found = plans_of(dag_file)
     assert [f["plan"]["dag_id"] for f in found] == ["captured"]
     assert found[0]["plan"]["steps"]["a.py"]["source_directory"] == str(tmp_path / "s")

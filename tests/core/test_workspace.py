@@ -21,7 +21,12 @@ from tests.conftest import write
 def test_default_local_workspace(azml_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     ws = Workspace.from_config()
-    assert (ws.name, ws.resource_group, ws.subscription_id, ws.location) == ("local", "local", "local", "local")
+    assert (ws.name, ws.resource_group, ws.subscription_id, ws.location) == (
+        "local",
+        "local",
+        "local",
+        "local",
+    )
     ds = ws.get_default_datastore()
     assert ds.name == "workspaceblobstore" and ds.datastore_type == "Local"
     assert ds.root == azml_home / "datastores" / "workspaceblobstore"
@@ -29,7 +34,10 @@ def test_default_local_workspace(azml_home: Path, tmp_path: Path, monkeypatch: p
 
 def test_config_found_beside_the_calling_file_not_the_cwd(workspace_dir: Path, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    dag = write(workspace_dir / "dags" / "f.py", "from airflow_azml.core import Workspace\nws = Workspace.from_config()\n")
+    dag = write(
+        workspace_dir / "dags" / "f.py",
+        "from airflow_azml.core import Workspace\nws = Workspace.from_config()\n",
+    )
     import runpy
 
     ws = runpy.run_path(str(dag))["ws"]
@@ -45,8 +53,11 @@ def test_unreadable_config_is_a_clear_error(tmp_path: Path, azml_home: Path):
 
 def test_unknown_datastore_lists_known_ones(workspace_dir: Path):
     ws = Workspace.from_config(workspace_dir)
-    with pytest.raises(WorkspaceConfigError, match=r"No datastore named 'workspaceblobstor'.*Did you mean "
-                                                   r"'workspaceblobstore'.*Known datastores: workspaceblobstore"):
+    with pytest.raises(
+        WorkspaceConfigError,
+        match=r"No datastore named 'workspaceblobstor'.*Did you mean "
+        r"'workspaceblobstore'.*Known datastores: workspaceblobstore",
+    ):
         Datastore(ws, "workspaceblobstor")
 
 
@@ -105,8 +116,13 @@ def test_register_and_get_by_name_versions(workspace_dir: Path):
 
 def test_declared_dataset_in_workspace_file(tmp_path: Path, azml_home: Path):
     write(tmp_path / "data" / "d.csv", "k\n5\n")
-    (tmp_path / "config.json").write_text(json.dumps({
-        "datastores": {"seed": {"type": "local", "path": "data"}},
-        "datasets": {"d": {"type": "tabular", "datastore": "seed", "path": "d.csv"}}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "datastores": {"seed": {"type": "local", "path": "data"}},
+                "datasets": {"d": {"type": "tabular", "datastore": "seed", "path": "d.csv"}},
+            }
+        )
+    )
     ws = Workspace.from_config(tmp_path)
     assert Dataset.get_by_name(ws, "d").to_pandas_dataframe()["k"].tolist() == [5]

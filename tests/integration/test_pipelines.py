@@ -42,16 +42,28 @@ print("copied", total, "lines with tag", a.tag)
 
 def test_seed_pipeline_through_azml_run(embedded_airflow_home, azml_home):
     env = {**os.environ, "AZML_HOME": str(azml_home)}
-    proc = subprocess.run([sys.executable, "-m", "airflow_azml.cli", "run", str(REPO / "dags" / "seed_pipeline.py")],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "airflow_azml.cli", "run", str(REPO / "dags" / "seed_pipeline.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "StepRun(prep) Status: Finished" in out and "StepRun(train) Status: Finished" in out
     assert "PipelineRun Status: Finished" in out
     assert "rows=240, regions=4" in out and "rmse=" in out
-    models = list((azml_home / "datastores" / "workspaceblobstore" / "azureml").glob("*/train/model/model.json"))
+    models = list(
+        (azml_home / "datastores" / "workspaceblobstore" / "azureml").glob("*/train/model/model.json")
+    )
     assert len(models) == 1
-    assert json.loads(models[0].read_text())["features"] == ["bias", "temperature", "promo", "region_mean_units"]
+    assert json.loads(models[0].read_text())["features"] == [
+        "bias",
+        "temperature",
+        "promo",
+        "region_mean_units",
+    ]
     assert not list((azml_home / "datastores" / "workspaceblobstore" / ".azml" / "staging").rglob("*.csv"))
 
 
@@ -66,14 +78,32 @@ def test_three_steps_with_datapath_parameter_overridden(embedded_airflow_home, w
     one, two = PipelineData("one"), PipelineData("two")
     three = OutputFileDatasetConfig(name="three").register_on_complete("final_copy")
     binding = (src, DataPathComputeBinding())
-    _a = PythonScriptStep("copy_step.py", name="a", source_directory=str(workspace_dir / "steps"),
-                         inputs=[binding], outputs=[one], arguments=["--src", binding, "--dst", one, "--tag", tag])
-    _b = PythonScriptStep("copy_step.py", name="b", source_directory=str(workspace_dir / "steps"),
-                         inputs=[one.as_download()], outputs=[two], arguments=["--src", one, "--dst", two, "--tag", "b"])
-    c = PythonScriptStep("copy_step.py", name="c", source_directory=str(workspace_dir / "steps"),
-                         inputs=[two], arguments=["--src", two, "--dst", three, "--tag", "c"])
+    _a = PythonScriptStep(
+        "copy_step.py",
+        name="a",
+        source_directory=str(workspace_dir / "steps"),
+        inputs=[binding],
+        outputs=[one],
+        arguments=["--src", binding, "--dst", one, "--tag", tag],
+    )
+    _b = PythonScriptStep(
+        "copy_step.py",
+        name="b",
+        source_directory=str(workspace_dir / "steps"),
+        inputs=[one.as_download()],
+        outputs=[two],
+        arguments=["--src", one, "--dst", two, "--tag", "b"],
+    )
+    c = PythonScriptStep(
+        "copy_step.py",
+        name="c",
+        source_directory=str(workspace_dir / "steps"),
+        inputs=[two],
+        arguments=["--src", two, "--dst", three, "--tag", "c"],
+    )
     run = Experiment(ws, "three_steps").submit(
-        Pipeline(ws, [c]), pipeline_parameters={"src": DataPath(store, "raw/override"), "tag": "y"})
+        Pipeline(ws, [c]), pipeline_parameters={"src": DataPath(store, "raw/override"), "tag": "y"}
+    )
     assert run.wait_for_completion(show_output=False) == "Finished"
     steps = {s.name: s for s in run.get_steps()}
     assert [s.get_status() for s in steps.values()] == ["Finished"] * 3
@@ -91,14 +121,25 @@ def test_three_steps_with_datapath_parameter_overridden(embedded_airflow_home, w
 
 def test_failing_step_stops_the_run_and_publishes_nothing(embedded_airflow_home, workspace_dir):
     ws = Workspace.from_config(workspace_dir)
-    write(workspace_dir / "steps" / "boom.py", (
-        "import os, sys\nos.makedirs(sys.argv[2], exist_ok=True)\nopen(os.path.join(sys.argv[2], 'half'), 'w')"
-        ".write('x')\nprint('about to fail')\nraise ValueError('bad row 42 in input')\n"))
+    write(
+        workspace_dir / "steps" / "boom.py",
+        (
+            "import os, sys\nos.makedirs(sys.argv[2], exist_ok=True)\nopen(os.path.join(sys.argv[2], 'half'), 'w')"
+            ".write('x')\nprint('about to fail')\nraise ValueError('bad row 42 in input')\n"
+        ),
+    )
     write(workspace_dir / "steps" / "after.py", "print('never')\n")
     out = PipelineData("out")
-    _boom = PythonScriptStep("boom.py", name="boom", source_directory=str(workspace_dir / "steps"),
-                            outputs=[out], arguments=["--out", out])
-    after = PythonScriptStep("after.py", name="after", source_directory=str(workspace_dir / "steps"), inputs=[out])
+    _boom = PythonScriptStep(
+        "boom.py",
+        name="boom",
+        source_directory=str(workspace_dir / "steps"),
+        outputs=[out],
+        arguments=["--out", out],
+    )
+    after = PythonScriptStep(
+        "after.py", name="after", source_directory=str(workspace_dir / "steps"), inputs=[out]
+    )
     run = Experiment(ws, "failing").submit(Pipeline(ws, [after]))
     with pytest.raises(ActivityFailedException, match="ValueError: bad row 42 in input"):
         run.wait_for_completion(show_output=False)
@@ -113,21 +154,35 @@ def test_failing_step_stops_the_run_and_publishes_nothing(embedded_airflow_home,
 
 
 def test_v1_code_runs_unchanged_with_the_compat_switch(embedded_airflow_home, workspace_dir):
-    write(workspace_dir / "steps" / "v1.py", (
-        "from azureml.core import Run\nimport azureml.core\nrun = Run.get_context()\n"
-        "run.log('compat', azureml.core.VERSION)\nprint('v1 step ok', type(run).__module__)\n"))
-    driver = write(workspace_dir / "driver.py", (
-        "from airflow_azml import compat\ncompat.enable()\n"
-        "from azureml.core import Workspace, Experiment\n"
-        "from azureml.pipeline.core import Pipeline\n"
-        "from azureml.pipeline.steps import PythonScriptStep\n"
-        "ws = Workspace.from_config()\n"
-        "step = PythonScriptStep(script_name='v1.py', source_directory='steps', compute_target='cpu')\n"
-        "run = Experiment(ws, 'compat_exp').submit(Pipeline(workspace=ws, steps=[step]))\n"
-        "status = run.wait_for_completion(show_output=True)\n"
-        "print('METRICS', run.get_steps()[0].get_metrics())\n"))
-    proc = subprocess.run([sys.executable, str(driver)], capture_output=True, text=True, cwd=workspace_dir,
-                          env={**os.environ}, timeout=300)
+    write(
+        workspace_dir / "steps" / "v1.py",
+        (
+            "from azureml.core import Run\nimport azureml.core\nrun = Run.get_context()\n"
+            "run.log('compat', azureml.core.VERSION)\nprint('v1 step ok', type(run).__module__)\n"
+        ),
+    )
+    driver = write(
+        workspace_dir / "driver.py",
+        (
+            "from airflow_azml import compat\ncompat.enable()\n"
+            "from azureml.core import Workspace, Experiment\n"
+            "from azureml.pipeline.core import Pipeline\n"
+            "from azureml.pipeline.steps import PythonScriptStep\n"
+            "ws = Workspace.from_config()\n"
+            "step = PythonScriptStep(script_name='v1.py', source_directory='steps', compute_target='cpu')\n"
+            "run = Experiment(ws, 'compat_exp').submit(Pipeline(workspace=ws, steps=[step]))\n"
+            "status = run.wait_for_completion(show_output=True)\n"
+            "print('METRICS', run.get_steps()[0].get_metrics())\n"
+        ),
+    )
+    proc = subprocess.run(
+        [sys.executable, str(driver)],
+        capture_output=True,
+        text=True,
+        cwd=workspace_dir,
+        env={**os.environ},
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "StepRun(v1.py) Status: Finished" in proc.stdout
     assert "METRICS {'compat': '0.1.0'}" in proc.stdout

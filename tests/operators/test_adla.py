@@ -126,7 +126,13 @@ def pg_conn_env() -> Iterator[tuple[str, str]]:
     var = f"AIRFLOW_CONN_{conn_id.upper()}"
     with fresh_database("azml_adla") as name:
         os.environ[var] = json.dumps(
-            {"conn_type": "postgres", "host": PG["host"], "port": PG["port"], "login": PG["user"], "schema": name}
+            {
+                "conn_type": "postgres",
+                "host": PG["host"],
+                "port": PG["port"],
+                "login": PG["user"],
+                "schema": name,
+            }
         )
         try:
             yield conn_id, name

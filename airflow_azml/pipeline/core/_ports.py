@@ -35,9 +35,17 @@ class InputDecl:
 
     __slots__ = ("name", "source", "obj", "mode", "path_on_compute", "overwrite", "tabular", "aliases")
 
-    def __init__(self, name: str, source: str, obj: Any, mode: str = "mount", path_on_compute: str | None = None,
-                 overwrite: bool | None = None, tabular: dict[str, Any] | None = None,
-                 aliases: list[Any] | None = None):
+    def __init__(
+        self,
+        name: str,
+        source: str,
+        obj: Any,
+        mode: str = "mount",
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
+        tabular: dict[str, Any] | None = None,
+        aliases: list[Any] | None = None,
+    ):
         self.name, self.source, self.obj, self.mode = name, source, obj, mode
         self.path_on_compute, self.overwrite, self.tabular = path_on_compute, overwrite, tabular
         self.aliases = list(aliases or [])
@@ -62,20 +70,43 @@ def normalize_input(item: Any, step: str) -> InputDecl:
     if isinstance(item, PipelineData):
         return InputDecl(item.name, "step_output", item, aliases=[item])
     if isinstance(item, InputPortBinding):
-        return InputDecl(item.name, "step_output", origin(item.bind_object), item.bind_mode, item.path_on_compute,
-                         item.overwrite, item.tabular, aliases=[item, item.bind_object])
+        return InputDecl(
+            item.name,
+            "step_output",
+            origin(item.bind_object),
+            item.bind_mode,
+            item.path_on_compute,
+            item.overwrite,
+            item.tabular,
+            aliases=[item, item.bind_object],
+        )
     if isinstance(item, PipelineOutputFileDataset | PipelineOutputTabularDataset):
         b = item._binding()
-        return InputDecl(b.name, "step_output", b.bind_object, b.bind_mode, b.path_on_compute, None, b.tabular,
-                         aliases=[item])
+        return InputDecl(
+            b.name,
+            "step_output",
+            b.bind_object,
+            b.bind_mode,
+            b.path_on_compute,
+            None,
+            b.tabular,
+            aliases=[item],
+        )
     if isinstance(item, OutputFileDatasetConfig):
         return InputDecl(item.name, "step_output", origin(item), aliases=[item])
     if isinstance(item, OutputTabularDatasetConfig):
         return normalize_input(item.as_input(), step)
     if isinstance(item, DataReference):
         mode = "download" if item.mode == "download" else "mount"
-        return InputDecl(item.data_reference_name, "datastore", item, mode, item.path_on_compute, item.overwrite,
-                         aliases=[item])
+        return InputDecl(
+            item.data_reference_name,
+            "datastore",
+            item,
+            mode,
+            item.path_on_compute,
+            item.overwrite,
+            aliases=[item],
+        )
     if isinstance(item, DatasetConsumptionConfig):
         return _consumption_input(item, step)
     if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], PipelineParameter):
@@ -85,8 +116,15 @@ def normalize_input(item: Any, step: str) -> InputDecl:
                 f"Step {step!r}: a (PipelineParameter, binding) input needs a DataPath default and a "
                 "DataPathComputeBinding, e.g. (PipelineParameter('p', DataPath(ds, 'x')), DataPathComputeBinding())."
             )
-        return InputDecl(param.name, "datapath_param", param, binding.mode, binding.path_on_compute,
-                         binding.overwrite, aliases=[item, param])
+        return InputDecl(
+            param.name,
+            "datapath_param",
+            param,
+            binding.mode,
+            binding.path_on_compute,
+            binding.overwrite,
+            aliases=[item, param],
+        )
     if isinstance(item, AbstractDataset):
         raise UserErrorException(
             f"Step {step!r}: the dataset {item!r} is used without a name; call "
@@ -103,8 +141,9 @@ def _consumption_input(item: DatasetConsumptionConfig, step: str) -> InputDecl:
         return InputDecl(item.name, source, ds, item.mode, item.path_on_compute, aliases=[item, ds])
     if isinstance(ds, PRODUCED):
         mode = "mount" if item.mode == "direct" and not tabular else item.mode
-        return InputDecl(item.name, "step_output", origin(ds), mode, item.path_on_compute, tabular=tabular,
-                         aliases=[item])
+        return InputDecl(
+            item.name, "step_output", origin(ds), mode, item.path_on_compute, tabular=tabular, aliases=[item]
+        )
     if isinstance(ds, AbstractDataset):
         return InputDecl(item.name, "dataset", ds, item.mode, item.path_on_compute, aliases=[item])
     raise UserErrorException(f"Step {step!r}: input {item.name!r} wraps {ds!r}, which is not a dataset.")
@@ -116,7 +155,9 @@ def normalize_output(item: Any, step: str) -> OutputDecl:
     if isinstance(item, OutputFileDatasetConfig):
         return OutputDecl(item.name, item, aliases=[item, origin(item)])
     if isinstance(item, OutputTabularDatasetConfig):
-        return OutputDecl(item.name, item.file_config, aliases=[item, item.file_config, origin(item.file_config)])
+        return OutputDecl(
+            item.name, item.file_config, aliases=[item, item.file_config, origin(item.file_config)]
+        )
     raise UserErrorException(
         f"Step {step!r}: {item!r} ({type(item).__name__}) cannot be a step output; use PipelineData or "
         "OutputFileDatasetConfig."

@@ -25,8 +25,16 @@ from airflow_azml.pipeline.core.pipeline_data import (
 __all__ = ["PipelineStep", "task_id_for", "compute_name"]
 
 _AUTO_INPUTS = (DatasetConsumptionConfig, OutputTabularDatasetConfig)
-_DATA_TYPES = (PipelineData, InputPortBinding, PipelineOutputFileDataset, PipelineOutputTabularDataset,
-               OutputFileDatasetConfig, OutputTabularDatasetConfig, DataReference, DatasetConsumptionConfig)
+_DATA_TYPES = (
+    PipelineData,
+    InputPortBinding,
+    PipelineOutputFileDataset,
+    PipelineOutputTabularDataset,
+    OutputFileDatasetConfig,
+    OutputTabularDatasetConfig,
+    DataReference,
+    DatasetConsumptionConfig,
+)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -56,9 +64,18 @@ class PipelineStep:
     #: the Airflow operator class that runs this step type (imported only by the renderer)
     operator_class = "airflow_azml.operators.step.AzmlStepOperator"
 
-    def __init__(self, name: str, inputs: list | None = None, outputs: list | None = None,
-                 arguments: list | None = None, compute_target: Any = None, allow_reuse: bool = True,
-                 version: str | None = None, source_directory: str | None = None, params: dict | None = None):
+    def __init__(
+        self,
+        name: str,
+        inputs: list | None = None,
+        outputs: list | None = None,
+        arguments: list | None = None,
+        compute_target: Any = None,
+        allow_reuse: bool = True,
+        version: str | None = None,
+        source_directory: str | None = None,
+        params: dict | None = None,
+    ):
         if not isinstance(name, str) or not name.strip():
             raise UserErrorException(f"A {type(self).__name__} needs a non-empty name (got {name!r}).")
         self.name = name

@@ -40,9 +40,16 @@ class Pipeline:
     problem listed (``PipelineValidationError.problems``); ``validate()`` returns them.
     """
 
-    def __init__(self, workspace: Any, steps: list | StepSequence, description: str | None = None,
-                 default_datastore: Any = None, default_source_directory: str | None = None,
-                 resolve_closure: bool = True, **_: Any):
+    def __init__(
+        self,
+        workspace: Any,
+        steps: list | StepSequence,
+        description: str | None = None,
+        default_datastore: Any = None,
+        default_source_directory: str | None = None,
+        resolve_closure: bool = True,
+        **_: Any,
+    ):
         self._workspace = workspace
         self.description = description
         self._default_datastore = default_datastore
@@ -110,11 +117,17 @@ class Pipeline:
     def submit(self, experiment_name: str, pipeline_parameters: dict | None = None, **kwargs: Any) -> Any:
         from airflow_azml.core.experiment import Experiment
 
-        return Experiment(self._workspace, experiment_name).submit(self, pipeline_parameters=pipeline_parameters,
-                                                                   **kwargs)
+        return Experiment(self._workspace, experiment_name).submit(
+            self, pipeline_parameters=pipeline_parameters, **kwargs
+        )
 
-    def publish(self, name: str | None = None, description: str | None = None, version: str | None = None,
-                continue_on_step_failure: bool | None = None) -> Any:
+    def publish(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool | None = None,
+    ) -> Any:
         from airflow_azml.pipeline.core.published import publish_pipeline
 
         return publish_pipeline(self, name, description, version, continue_on_step_failure)
@@ -159,7 +172,8 @@ def _duplicate_names(steps: list[PipelineStep]) -> list[str]:
         by_id.setdefault(s.task_id, []).append(s.name)
     return [
         f"Steps {sorted(set(names))} share the task id {tid!r}; give each step a unique name=."
-        for tid, names in sorted(by_id.items()) if len(names) > 1
+        for tid, names in sorted(by_id.items())
+        if len(names) > 1
     ]
 
 
@@ -171,13 +185,17 @@ def _producer_problems(steps: list[PipelineStep]) -> list[str]:
             data = getattr(decl.obj, "_origin", decl.obj)
             producers = {p.name for p in data._producers}
             if id(data) not in checked and len(producers) > 1:
-                problems.append(f"Data {decl.name!r} is an output of {len(producers)} steps ({', '.join(sorted(producers))}); "
-                                "each PipelineData/OutputFileDatasetConfig must have exactly one producer.")
+                problems.append(
+                    f"Data {decl.name!r} is an output of {len(producers)} steps ({', '.join(sorted(producers))}); "
+                    "each PipelineData/OutputFileDatasetConfig must have exactly one producer."
+                )
             checked.add(id(data))
         for decl in step.inputs:
             if decl.source == "step_output" and not decl.obj._producers:
-                problems.append(f"Step {step.name!r} reads {decl.name!r}, which no step produces; add the "
-                                f"producing step, or list {decl.obj.name!r} in that step's outputs.")
+                problems.append(
+                    f"Step {step.name!r} reads {decl.name!r}, which no step produces; add the "
+                    f"producing step, or list {decl.obj.name!r} in that step's outputs."
+                )
     return problems
 
 

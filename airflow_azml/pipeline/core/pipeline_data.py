@@ -18,14 +18,24 @@ class PipelineData:
     consumers get the committed folder. In ``arguments`` it becomes an absolute local path.
     """
 
-    def __init__(self, name: str, datastore: Any = None, output_name: str | None = None,
-                 output_mode: str = "mount", output_path_on_compute: str | None = None,
-                 output_overwrite: bool | None = None, data_type: str | None = None,
-                 is_directory: bool | None = None, pipeline_output_name: str | None = None,
-                 training_output: Any = None):
+    def __init__(
+        self,
+        name: str,
+        datastore: Any = None,
+        output_name: str | None = None,
+        output_mode: str = "mount",
+        output_path_on_compute: str | None = None,
+        output_overwrite: bool | None = None,
+        data_type: str | None = None,
+        is_directory: bool | None = None,
+        pipeline_output_name: str | None = None,
+        training_output: Any = None,
+    ):
         self.name = check_data_name(name, "PipelineData")
         if output_mode not in ("mount", "upload"):
-            raise UserErrorException(f"PipelineData {name!r}: output_mode must be 'mount' or 'upload', not {output_mode!r}.")
+            raise UserErrorException(
+                f"PipelineData {name!r}: output_mode must be 'mount' or 'upload', not {output_mode!r}."
+            )
         if output_mode == "upload" and not output_path_on_compute:
             raise UserErrorException(
                 f"PipelineData {name!r}: output_mode='upload' needs output_path_on_compute, the local path the "
@@ -47,8 +57,9 @@ class PipelineData:
     def as_mount(self) -> InputPortBinding:
         return InputPortBinding(self.name, self, bind_mode="mount")
 
-    def as_download(self, input_name: str | None = None, path_on_compute: str | None = None,
-                    overwrite: bool | None = None) -> InputPortBinding:
+    def as_download(
+        self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None
+    ) -> InputPortBinding:
         return InputPortBinding(input_name or self.name, self, "download", path_on_compute, overwrite)
 
     def as_input(self, input_name: str) -> InputPortBinding:
@@ -64,8 +75,15 @@ class PipelineData:
 class InputPortBinding:
     """How a consumer reads a PipelineData: under ``name``, mounted or downloaded."""
 
-    def __init__(self, name: str, bind_object: Any, bind_mode: str = "mount",
-                 path_on_compute: str | None = None, overwrite: bool | None = None, tabular: dict | None = None):
+    def __init__(
+        self,
+        name: str,
+        bind_object: Any,
+        bind_mode: str = "mount",
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
+        tabular: dict | None = None,
+    ):
         self.name = check_data_name(name, "Input")
         self.bind_object = bind_object
         self.bind_mode = bind_mode
@@ -84,8 +102,13 @@ class InputPortBinding:
 class PipelineOutputFileDataset:
     """``pipeline_data.as_dataset()``: the output consumed as a FileDataset."""
 
-    def __init__(self, pipeline_data: PipelineData, name: str | None = None, mode: str = "mount",
-                 path_on_compute: str | None = None):
+    def __init__(
+        self,
+        pipeline_data: PipelineData,
+        name: str | None = None,
+        mode: str = "mount",
+        path_on_compute: str | None = None,
+    ):
         self.pipeline_data = pipeline_data
         self.name = name or pipeline_data.name
         self.mode = mode
@@ -136,5 +159,6 @@ class PipelineOutputTabularDataset:
         return clone
 
     def _binding(self) -> InputPortBinding:
-        return InputPortBinding(self.name, self.pipeline_data, "mount",
-                                tabular={"format": self.format, "options": self.options})
+        return InputPortBinding(
+            self.name, self.pipeline_data, "mount", tabular={"format": self.format, "options": self.options}
+        )

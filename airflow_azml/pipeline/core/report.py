@@ -34,6 +34,9 @@ def step_table(steps: list[Any]) -> str:
         lines.append("  ".join(r[c].ljust(widths[c]) for c in range(4)) + "  " + r[4])
         if i == 0:
             lines.append("-" * (sum(widths) + 8 + len(r[4])))
-    reasons = [f"  {s.name}: {'reused, ' + rec['reuse_reason'] if rec.get('reused') else rec['run_reason']}"
-               for s in steps if (rec := s.record or {}).get("reuse_reason") or rec.get("run_reason")]
+    reasons = [
+        f"  {s.name}: {'reused, ' + rec['reuse_reason'] if rec.get('reused') else rec['run_reason']}"
+        for s in steps
+        if (rec := s.record or {}).get("reuse_reason") or rec.get("run_reason")
+    ]
     return "\n".join(lines + (["why:", *reasons] if reasons else []))

@@ -18,9 +18,19 @@ __all__ = ["PipelineRun", "StepRun", "PortDataReference", "RunBackend", "STATUS"
 
 #: Airflow state -> Azure ML status
 STATUS = {
-    None: "NotStarted", "none": "NotStarted", "scheduled": "Queued", "queued": "Queued", "running": "Running",
-    "restarting": "Running", "up_for_retry": "Running", "up_for_reschedule": "Running", "deferred": "Running",
-    "success": "Finished", "failed": "Failed", "upstream_failed": "Canceled", "skipped": "Canceled",
+    None: "NotStarted",
+    "none": "NotStarted",
+    "scheduled": "Queued",
+    "queued": "Queued",
+    "running": "Running",
+    "restarting": "Running",
+    "up_for_retry": "Running",
+    "up_for_reschedule": "Running",
+    "deferred": "Running",
+    "success": "Finished",
+    "failed": "Failed",
+    "upstream_failed": "Canceled",
+    "skipped": "Canceled",
     "removed": "Canceled",
 }
 _TERMINAL = ("Finished", "Failed", "Canceled")
@@ -39,7 +49,9 @@ class RunBackend(Protocol):
 class PipelineRun:
     """A pipeline run (an Airflow DAG run). ``id`` is the Airflow run id."""
 
-    def __init__(self, experiment: Any, run_id: str | None = None, *, backend: RunBackend, plan: dict[str, Any]):
+    def __init__(
+        self, experiment: Any, run_id: str | None = None, *, backend: RunBackend, plan: dict[str, Any]
+    ):
         self.experiment = experiment
         self._backend = backend
         self._plan = plan
@@ -71,8 +83,10 @@ class PipelineRun:
         """Step runs in pipeline order."""
         states = self._backend.task_states()
         records = self.records.steps()
-        return [StepRun(self, tid, step["name"], states.get(tid), records.get(tid))
-                for tid, step in self._plan["steps"].items()]
+        return [
+            StepRun(self, tid, step["name"], states.get(tid), records.get(tid))
+            for tid, step in self._plan["steps"].items()
+        ]
 
     def find_step_run(self, name: str) -> list[StepRun]:
         return [s for s in self.get_steps() if s.name == name or s.task_id == name]
@@ -90,15 +104,19 @@ class PipelineRun:
     def get_pipeline_output(self, pipeline_output_name: str) -> PortDataReference:
         for step in self.get_steps():
             for spec in self._plan["steps"][step.task_id]["outputs"]:
-                if spec.get("pipeline_output_name") == pipeline_output_name or spec["name"] == pipeline_output_name:
+                if (
+                    spec.get("pipeline_output_name") == pipeline_output_name
+                    or spec["name"] == pipeline_output_name
+                ):
                     return step.get_output_data(spec["name"])
         raise KeyError(f"No output named {pipeline_output_name!r} in this pipeline.")
 
     def cancel(self) -> None:
         self._backend.cancel()
 
-    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
-                            raise_on_error: bool = True) -> str:
+    def wait_for_completion(
+        self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
+    ) -> str:
         """Block until the run ends; with show_output, print each step as its status changes."""
         deadline = time.monotonic() + timeout_seconds
         shown: dict[str, str] = {}
@@ -116,7 +134,9 @@ class PipelineRun:
         if show_output:
             print(f"\nPipelineRun Status: {status}\n{self.step_table()}")
         if status != "Finished" and raise_on_error:
-            raise ActivityFailedException(f"Pipeline run {self.id} ended {status}.\n{self._failure_summary()}")
+            raise ActivityFailedException(
+                f"Pipeline run {self.id} ended {status}.\n{self._failure_summary()}"
+            )
         return status
 
     def _print_changes(self, shown: dict[str, str]) -> None:
@@ -127,8 +147,11 @@ class PipelineRun:
                 print(f"StepRun({step.name}) Status: {status}")
 
     def _failure_summary(self) -> str:
-        lines = [(s.record or {}).get("error") or f"Step {s.name!r} failed." for s in self.get_steps()
-                 if s.get_status() == "Failed"]
+        lines = [
+            (s.record or {}).get("error") or f"Step {s.name!r} failed."
+            for s in self.get_steps()
+            if s.get_status() == "Failed"
+        ]
         err = self._backend.error()
         return "\n".join(lines + ([err] if err else []))
 
@@ -142,14 +165,22 @@ class PipelineRun:
         return {"runId": self.id, "status": self.get_status(), "experiment": self.experiment.name}
 
     def __repr__(self) -> str:
-        return f"PipelineRun(id={self.id!r}, experiment={self.experiment.name!r}, status={self.get_status()!r})"
+        return (
+            f"PipelineRun(id={self.id!r}, experiment={self.experiment.name!r}, status={self.get_status()!r})"
+        )
 
 
 class StepRun:
     """One step of a pipeline run."""
 
-    def __init__(self, pipeline_run: PipelineRun, task_id: str, name: str, state: str | None,
-                 record: dict[str, Any] | None):
+    def __init__(
+        self,
+        pipeline_run: PipelineRun,
+        task_id: str,
+        name: str,
+        state: str | None,
+        record: dict[str, Any] | None,
+    ):
         self.pipeline_run = pipeline_run
         self.task_id = task_id
         self.name = name
@@ -185,7 +216,9 @@ class StepRun:
         if name not in outputs:
             raise KeyError(f"Step {self.name!r} has no published output {name!r}; it has {sorted(outputs)}.")
         ws = self.pipeline_run.records.store
-        return PortDataReference(name, outputs[name]["datastore"], outputs[name]["path"], ws, self.pipeline_run)
+        return PortDataReference(
+            name, outputs[name]["datastore"], outputs[name]["path"], ws, self.pipeline_run
+        )
 
     def _log(self, name: str) -> str:
         rel = ((self.record or {}).get("logs") or {}).get(name)
@@ -199,10 +232,17 @@ class StepRun:
 
     def get_details(self) -> dict[str, Any]:
         rec = self.record or {}
-        return {"name": self.name, "status": self.get_status(), "duration": rec.get("duration"),
-                "reused": self.reused, "reuse_reason": rec.get("reuse_reason"), "host": rec.get("host"),
-                "run_reason": rec.get("run_reason"), "reused_from": rec.get("reused_from"),
-                "fingerprint": rec.get("fingerprint")}
+        return {
+            "name": self.name,
+            "status": self.get_status(),
+            "duration": rec.get("duration"),
+            "reused": self.reused,
+            "reuse_reason": rec.get("reuse_reason"),
+            "host": rec.get("host"),
+            "run_reason": rec.get("run_reason"),
+            "reused_from": rec.get("reused_from"),
+            "fingerprint": rec.get("fingerprint"),
+        }
 
     def __repr__(self) -> str:
         return f"StepRun(name={self.name!r}, status={self.get_status()!r})"

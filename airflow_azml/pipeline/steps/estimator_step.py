@@ -29,20 +29,39 @@ class EstimatorStep(PipelineStep):
     step_kind = "estimator"
     operator_class = "airflow_azml.operators.step.EstimatorStepOperator"
 
-    def __init__(self, name: str | None = None, estimator: Any = None,
-                 estimator_entry_script_arguments: list | None = None, runconfig_pipeline_params: dict | None = None,
-                 inputs: list | None = None, outputs: list | None = None, compute_target: Any = None,
-                 allow_reuse: bool = True, version: str | None = None):
+    def __init__(
+        self,
+        name: str | None = None,
+        estimator: Any = None,
+        estimator_entry_script_arguments: list | None = None,
+        runconfig_pipeline_params: dict | None = None,
+        inputs: list | None = None,
+        outputs: list | None = None,
+        compute_target: Any = None,
+        allow_reuse: bool = True,
+        version: str | None = None,
+    ):
         if estimator is None:
             raise UserErrorException(f"EstimatorStep {name!r} needs estimator=Estimator(...).")
         if estimator.inputs and inputs:
-            raise UserErrorException(f"EstimatorStep {name!r}: give inputs on the step or the estimator, not both.")
+            raise UserErrorException(
+                f"EstimatorStep {name!r}: give inputs on the step or the estimator, not both."
+            )
         self.estimator = estimator
         self.script_name = estimator.entry_script
-        arguments = _flatten_script_params(estimator.script_params) + list(estimator_entry_script_arguments or [])
-        super().__init__(name or estimator.entry_script, inputs or estimator.inputs, outputs, arguments,
-                         compute_target or estimator.compute_target, allow_reuse, version,
-                         estimator.source_directory)
+        arguments = _flatten_script_params(estimator.script_params) + list(
+            estimator_entry_script_arguments or []
+        )
+        super().__init__(
+            name or estimator.entry_script,
+            inputs or estimator.inputs,
+            outputs,
+            arguments,
+            compute_target or estimator.compute_target,
+            allow_reuse,
+            version,
+            estimator.source_directory,
+        )
 
     def check(self, workspace: Any) -> list[str]:
         return script_problems(self, self.script_name)

@@ -47,17 +47,39 @@ class PythonScriptStep(PipelineStep):
     step_kind = "python_script"
     operator_class = "airflow_azml.operators.step.PythonScriptStepOperator"
 
-    def __init__(self, script_name: str, name: str | None = None, arguments: list | None = None,
-                 compute_target: Any = None, runconfig: Any = None, runconfig_pipeline_params: dict | None = None,
-                 inputs: list | None = None, outputs: list | None = None, params: dict | None = None,
-                 source_directory: str | None = None, allow_reuse: bool = True, version: str | None = None,
-                 hash_paths: list | None = None):
+    def __init__(
+        self,
+        script_name: str,
+        name: str | None = None,
+        arguments: list | None = None,
+        compute_target: Any = None,
+        runconfig: Any = None,
+        runconfig_pipeline_params: dict | None = None,
+        inputs: list | None = None,
+        outputs: list | None = None,
+        params: dict | None = None,
+        source_directory: str | None = None,
+        allow_reuse: bool = True,
+        version: str | None = None,
+        hash_paths: list | None = None,
+    ):
         if not script_name or not isinstance(script_name, str):
-            raise UserErrorException(f"PythonScriptStep needs script_name, the script to run (got {script_name!r}).")
+            raise UserErrorException(
+                f"PythonScriptStep needs script_name, the script to run (got {script_name!r})."
+            )
         self.script_name = script_name
         self.runconfig = runconfig
-        super().__init__(name or script_name, inputs, outputs, arguments, compute_target, allow_reuse, version,
-                         source_directory, params)
+        super().__init__(
+            name or script_name,
+            inputs,
+            outputs,
+            arguments,
+            compute_target,
+            allow_reuse,
+            version,
+            source_directory,
+            params,
+        )
         self._params_plan = encode_params(self)
 
     def check(self, workspace: Any) -> list[str]:
@@ -66,5 +88,8 @@ class PythonScriptStep(PipelineStep):
     def plan_fields(self) -> dict[str, Any]:
         from airflow_azml.core.runconfig import runconfig_spec
 
-        return {"script_name": self.script_name, "params": self._params_plan,
-                "environment": runconfig_spec(self.runconfig)}
+        return {
+            "script_name": self.script_name,
+            "params": self._params_plan,
+            "environment": runconfig_spec(self.runconfig),
+        }

@@ -38,8 +38,11 @@ def test_two_producers_of_one_pipeline_data(ws, workspace_dir):
 
 def test_data_in_arguments_but_not_declared(workspace_dir, ws):
     data = PipelineData("processed")
-    with pytest.raises(UserErrorException, match=r"Step 'prep': \$AZUREML_DATAREFERENCE_processed is used in "
-                                                 r"arguments but is not declared in the step's inputs or outputs"):
+    with pytest.raises(
+        UserErrorException,
+        match=r"Step 'prep': \$AZUREML_DATAREFERENCE_processed is used in "
+        r"arguments but is not declared in the step's inputs or outputs",
+    ):
         step("prep", workspace_dir, arguments=["--out", data])
 
 
@@ -61,8 +64,9 @@ def test_empty_string_parameter_default():
 
 
 def test_missing_script_and_unknown_compute_are_listed_together(ws, workspace_dir):
-    missing = PythonScriptStep("nope.py", name="train", source_directory=str(workspace_dir / "src"),
-                               compute_target="gpu-cluster")
+    missing = PythonScriptStep(
+        "nope.py", name="train", source_directory=str(workspace_dir / "src"), compute_target="gpu-cluster"
+    )
     with pytest.raises(PipelineValidationError) as err:
         Pipeline(ws, [missing])
     problems = err.value.problems
@@ -111,7 +115,12 @@ def test_datapath_input_must_have_a_binding(ws, workspace_dir):
     param = PipelineParameter("path", DataPath(ws.get_default_datastore(), "raw"))
     with pytest.raises(UserErrorException, match="DataPathComputeBinding"):
         step("a", workspace_dir, inputs=[(param, "mount")])
-    ok = step("b", workspace_dir, inputs=[(param, DataPathComputeBinding())], arguments=[(param, DataPathComputeBinding())])
+    ok = step(
+        "b",
+        workspace_dir,
+        inputs=[(param, DataPathComputeBinding())],
+        arguments=[(param, DataPathComputeBinding())],
+    )
     assert ok._args == [{"$input": "path"}]
 
 
