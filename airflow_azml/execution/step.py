@@ -101,7 +101,7 @@ class StepExecution:
 
     def _gate(self) -> Any:
         """This run's way through the reuse index (fingerprint, decision, publishing)."""
-        from airflow_azml.execution.reuse import ReuseGate
+        from airflow_azml.execution.reuse_gate import ReuseGate
 
         return ReuseGate(
             self.ws,

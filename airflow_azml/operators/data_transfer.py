@@ -30,7 +30,7 @@ from airflow_azml.execution.inputs import InputResolver
 from airflow_azml.execution.outputs import output_location
 from airflow_azml.execution.params import coerce_params
 from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
-from airflow_azml.execution.reuse import ReuseGate
+from airflow_azml.execution.reuse_gate import ReuseGate
 from airflow_azml.operators._sql_transfer import files_to_sql, sql_to_file
 from airflow_azml.operators.step import OUTPUTS_KEY, AzmlStepOperator
 

@@ -35,7 +35,7 @@ from airflow_azml.execution.outputs import output_location
 from airflow_azml.execution.params import coerce_params
 from airflow_azml.execution.process import StepProcess
 from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
-from airflow_azml.execution.reuse import ReuseGate
+from airflow_azml.execution.reuse_gate import ReuseGate
 from airflow_azml.operators.step import METRICS_KEY, OUTPUTS_KEY, AzmlStepOperator, ReusedFromLink
 
 __all__ = ["DatabricksStepOperator", "LocalSparkExecution", "data_uri", "DBFS_PUT_LIMIT"]
