@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from airflow_azml.pipeline.core.run import PipelineRun
@@ -37,8 +38,10 @@ class LocalBackend:
 
 
 def submit_plan(experiment: Any, plan: dict[str, Any], conf: dict[str, Any]) -> PipelineRun:
+    """A running Airflow when the workspace file (``airflow.base_url``) or ``AZML_AIRFLOW_URL`` names
+    one; otherwise the embedded Airflow on this machine."""
     ws = experiment.workspace
-    if (ws._config.get("airflow") or {}).get("base_url"):
+    if (ws._config.get("airflow") or {}).get("base_url") or os.environ.get("AZML_AIRFLOW_URL"):
         from airflow_azml.client.remote import submit_remote
 
         return submit_remote(experiment, plan, conf)
