@@ -11,7 +11,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml uv.lock tools/azurite/package-lock.json
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	python3 -m uv sync --frozen --quiet
-	bash tools/azurite/install.sh
+	bash tools/azurite/install.sh || echo "Azurite not installed (needs Node.js and npm): the Blob tests cannot run; make demo is unaffected"
 	@touch $@
 
 demo: install          ## run dags/seed_pipeline.py through Airflow on the embedded default
