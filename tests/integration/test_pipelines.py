@@ -67,7 +67,7 @@ def test_seed_pipeline_through_azml_run(embedded_airflow_home, azml_home):
     assert not list((azml_home / "datastores" / "workspaceblobstore" / ".azml" / "staging").rglob("*.csv"))
 
 
-def test_three_steps_with_datapath_parameter_overridden(embedded_airflow_home, workspace_dir):
+def test_three_steps_with_datapath_parameter_overridden(embedded_airflow_home, workspace_dir, capsys):
     ws = Workspace.from_config(workspace_dir)
     store = ws.get_default_datastore()
     for folder, rows in (("raw/default", 2), ("raw/override", 3)):
@@ -114,6 +114,17 @@ def test_three_steps_with_datapath_parameter_overridden(embedded_airflow_home, w
     target = steps["c"].get_output_data("three").download(str(workspace_dir / "dl"))
     lines = Path(target, "part.txt").read_text().splitlines()
     assert lines == [f"raw/override-{i}" for i in range(3)] + ["y", "b", "c"]
+    from airflow_azml.widgets import RunDetails
+
+    capsys.readouterr()
+    RunDetails(run).show()
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["step", "status", "duration", "metrics", "outputs"]
+    assert [line.split()[:2] for line in table[2:5]] == [
+        ["a", "Finished"],
+        ["b", "Finished"],
+        ["c", "Finished"],
+    ]
     final = Dataset.get_by_name(ws, "final_copy")
     assert final.version == "latest" and final.resolve().version == 1
     assert final.to_path() == ["/part.txt"]
