@@ -10,10 +10,8 @@ import json
 import re
 from typing import Any
 
-from airflow_azml.core.compute import ROUTING_KEYS
 from airflow_azml.data.data_reference import DataReference
 from airflow_azml.data.datapath import DataPath
-from airflow_azml.data.lazy import LazyDataset
 from airflow_azml.data.output_dataset_config import OutputFileDatasetConfig
 from airflow_azml.exceptions import PipelineValidationError, UserErrorException
 from airflow_azml.pipeline.core._ports import InputDecl, OutputDecl
@@ -73,6 +71,8 @@ def _routing(target: str | None, ws: Any) -> dict[str, Any]:
     if target is None or ws is None:
         return {}
     spec = ws._compute_specs.get(target, {})
+    from airflow_azml.core.compute import ROUTING_KEYS
+
     return {k: spec[k] for k in ROUTING_KEYS if spec.get(k) is not None}
 
 
@@ -101,6 +101,8 @@ def _input(decl: InputDecl) -> dict[str, Any]:
 
 def dataset_ref(dataset: Any) -> dict[str, Any]:
     """A dataset as plan data: a registered name+version (resolved at run time) or a definition."""
+    from airflow_azml.data.lazy import LazyDataset
+
     if isinstance(dataset, LazyDataset) or (dataset.name and dataset.version):
         return {"name": dataset.name, "version": str(dataset.version)}
     return {"definition": dataset.definition}
@@ -136,7 +138,9 @@ def _output(decl: OutputDecl, ws: Any) -> dict[str, Any]:
 def param_default(value: Any) -> Any:
     if isinstance(value, DataPath):
         return value.to_json()
-    if hasattr(value, "definition") or isinstance(value, LazyDataset):
+    from airflow_azml.data.dataset import AbstractDataset
+
+    if isinstance(value, AbstractDataset):
         return dataset_ref(value)
     return value
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,14 @@ def _source(spec: dict[str, Any]) -> str:
     return f"parameter `{spec.get('param')}`"
 
 
+def _compat_enabled() -> bool:
+    """The compat switch is on only if its module was imported (and enable() called)."""
+    compat = sys.modules.get("airflow_azml.compat")
+    return compat is not None and compat.is_enabled()
+
+
 def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) -> DAG:
     """The Airflow DAG for ``plan``. Cheap: no I/O, one small operator per step."""
-    from airflow_azml import compat
-
     if hasattr(schedule, "dag_arguments"):  # a ScheduleRecurrence or Schedule (pipeline/core/schedule.py)
         extra = schedule.dag_arguments()
         schedule = extra.pop("schedule")
@@ -128,7 +133,7 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
         check_executors(plan)  # a clear error instead of Airflow's UnknownExecutorException
     params = {n: _param(n, s) for n, s in plan["parameters"].items()}
     dag = DAG(dag_id=plan["dag_id"], schedule=schedule, params=params, **dag_kwargs)
-    shared = {"workspace": plan["workspace"], "parameters": plan["parameters"], "compat": compat.is_enabled()}
+    shared = {"workspace": plan["workspace"], "parameters": plan["parameters"], "compat": _compat_enabled()}
     tasks: dict[str, AzmlStepOperator] = {}
     for task_id, step in plan["steps"].items():
         op = _operator(step["operator"])

@@ -113,3 +113,10 @@ def test_capture_reads_a_dag_file_without_airflow(tmp_path: Path, azml_home: Pat
     found = plans_of(dag_file)
     assert [f["plan"]["dag_id"] for f in found] == ["captured"]
     assert found[0]["plan"]["steps"]["a.py"]["source_directory"] == str(tmp_path / "s")
+
+
+def test_environment_without_runconfig_matches_runconfig_spec():
+    from airflow_azml.core.runconfig import runconfig_spec
+    from airflow_azml.pipeline.steps.python_script_step import environment_spec
+
+    assert environment_spec(None) == runconfig_spec(None)

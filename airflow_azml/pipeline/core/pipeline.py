@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import graphlib
+import sys
 from typing import Any
 
 from airflow_azml.exceptions import PipelineValidationError, UserErrorException, did_you_mean
@@ -105,10 +106,11 @@ class Pipeline:
 
     def to_dag(self, dag_id: str, schedule: Any = None, **dag_kwargs: Any) -> Any:
         """Compile to an Airflow DAG (imports Airflow; call it from a DAG file)."""
-        from airflow_azml.compiler import capture, compile_pipeline
+        from airflow_azml.compiler import compile_pipeline
 
         plan = compile_pipeline(self, dag_id)
-        if capture.active():
+        capture = sys.modules.get("airflow_azml.compiler.capture")  # capturing implies it was imported
+        if capture is not None and capture.active():
             return capture.record(plan, schedule, dag_kwargs)
         from airflow_azml.operators.render import render_dag
 

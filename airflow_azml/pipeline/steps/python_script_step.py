@@ -9,7 +9,7 @@ from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core.builder import PipelineStep
 from airflow_azml.pipeline.core.graph import PipelineParameter
 
-__all__ = ["PythonScriptStep", "script_problems", "encode_params"]
+__all__ = ["PythonScriptStep", "script_problems", "encode_params", "environment_spec"]
 
 
 def script_problems(step: PipelineStep, script_name: str) -> list[str]:
@@ -21,6 +21,15 @@ def script_problems(step: PipelineStep, script_name: str) -> list[str]:
         f"Step {step.name!r}: script {script_name!r} not found in source_directory {str(step.source_directory)!r} "
         f"(the {where}). Relative source_directory paths are resolved against the DAG file's folder."
     ]
+
+
+def environment_spec(runconfig: Any) -> dict[str, Any]:
+    """The step's environment as plan data (without a runconfig: the worker's own, no import needed)."""
+    if runconfig is None:
+        return {"pip": [], "conda": [], "docker_image": None, "env": {}}
+    from airflow_azml.core.runconfig import runconfig_spec
+
+    return runconfig_spec(runconfig)
 
 
 def encode_params(step: PipelineStep) -> dict[str, Any]:
@@ -86,10 +95,8 @@ class PythonScriptStep(PipelineStep):
         return script_problems(self, self.script_name)
 
     def plan_fields(self) -> dict[str, Any]:
-        from airflow_azml.core.runconfig import runconfig_spec
-
         return {
             "script_name": self.script_name,
             "params": self._params_plan,
-            "environment": runconfig_spec(self.runconfig),
+            "environment": environment_spec(self.runconfig),
         }
