@@ -116,16 +116,17 @@ async def endpoint_submit(
 
 
 def _workspace() -> Any:
-    """The deployment's workspace: $AZML_WORKSPACE_CONFIG, else config.json in the dags folder."""
-    import os
+    """The deployment's workspace: the configured workspace file, else config.json in the dags folder."""
     from pathlib import Path
 
     from airflow.configuration import conf as airflow_conf
 
     from airflow_azml.core.workspace import Workspace
+    from airflow_azml.deployment import configured_workspace_path
 
-    if os.environ.get("AZML_WORKSPACE_CONFIG"):
-        return Workspace.from_config()
+    configured = configured_workspace_path()
+    if configured:
+        return Workspace.from_config(path=configured)
     folder = Path(airflow_conf.get("core", "dags_folder"))
     return (
         Workspace.from_config(path=folder) if (folder / "config.json").is_file() else Workspace.from_config()

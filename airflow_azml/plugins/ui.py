@@ -24,7 +24,6 @@ default local workspace ($AZML_HOME). Its default datastore holds ``.azml/runs``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -113,13 +112,10 @@ def _detail(resp: httpx.Response) -> str:
 def workspace_for(dag_file: str | None) -> Any:
     """The workspace of a pipeline DAG (see the module docstring for the order)."""
     from airflow_azml.core.workspace import Workspace
+    from airflow_azml.deployment import configured_workspace_path
     from airflow_azml.exceptions import WorkspaceConfigError
 
-    if os.environ.get("AZML_WORKSPACE_CONFIG"):
-        return Workspace.from_config()
-    from airflow.configuration import conf as airflow_conf
-
-    configured = airflow_conf.get("azml", "workspace_config", fallback="")
+    configured = configured_workspace_path()
     if configured:
         return Workspace.from_config(path=configured)
     if dag_file:

@@ -16,7 +16,6 @@ behind, which ``azml gc`` removes.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,8 +43,9 @@ def _threshold() -> int:
 
 def _workspace() -> Any:
     from airflow_azml.core.workspace import Workspace
+    from airflow_azml.deployment import configured_workspace_path
 
-    path = os.environ.get("AZML_WORKSPACE_CONFIG") or _conf("workspace_config", None)
+    path = configured_workspace_path()
     return Workspace.from_config(path) if path else Workspace()
 
 
