@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_azml.core import Workspace
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core import Pipeline, PipelineEndpoint, PipelineParameter, PublishedPipeline
+from airflow_azml.pipeline.core import PipelineEndpoint, PublishedPipeline
 from airflow_azml.pipeline.core.published import v1_body_to_conf
-from airflow_azml.pipeline.steps import PythonScriptStep
-from tests.conftest import write
 
 
-def _pipeline(workspace_dir):
-    ws = Workspace.from_config(workspace_dir)
-    write(workspace_dir / "s" / "a.py", "print(1)\n")
-    step = PythonScriptStep(
-        "a.py",
-        name="a",
-        source_directory=str(workspace_dir / "s"),
-        arguments=["--n", PipelineParameter("n", 1)],
-    )
-    return ws, Pipeline(ws, [step])
-
-
-def test_publish_writes_a_versioned_entry_with_its_plan(workspace_dir):
-    ws, pipeline = _pipeline(workspace_dir)
+def test_publish_writes_a_versioned_entry_with_its_plan(one_step_pipeline):
+    ws, pipeline = one_step_pipeline
     first = pipeline.publish(name="train pipe", description="d")
     second = pipeline.publish(name="train pipe")
     assert (first.id, first.version, second.id, second.version) == (
@@ -49,8 +34,8 @@ def test_publish_writes_a_versioned_entry_with_its_plan(workspace_dir):
         PublishedPipeline.get(ws, "nope")
 
 
-def test_endpoint_versions_and_default(workspace_dir):
-    ws, pipeline = _pipeline(workspace_dir)
+def test_endpoint_versions_and_default(one_step_pipeline):
+    ws, pipeline = one_step_pipeline
     one, two = pipeline.publish(name="p"), pipeline.publish(name="p")
     ep = PipelineEndpoint.publish(ws, "ep", "endpoint", one)
     assert ep.add(two) == "1" and ep.default_version == "0"
@@ -86,9 +71,9 @@ def test_v1_body_becomes_conf():
         v1_body_to_conf({"DataPathAssignments": {"src": "blob/raw"}})
 
 
-def test_run_from_a_workspace_without_airflow_names_the_settings(workspace_dir, monkeypatch):
+def test_run_from_a_workspace_without_airflow_names_the_settings(one_step_pipeline, monkeypatch):
     for var in ("AZML_AIRFLOW_URL", "AZML_AIRFLOW_USERNAME", "AZML_AIRFLOW_PASSWORD"):
         monkeypatch.delenv(var, raising=False)
-    ws, pipeline = _pipeline(workspace_dir)
+    ws, pipeline = one_step_pipeline
     with pytest.raises(Exception, match="AZML_AIRFLOW_URL"):
         pipeline.publish(name="q").submit(ws, "exp")

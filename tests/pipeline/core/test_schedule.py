@@ -9,7 +9,7 @@ import pytest
 
 from airflow_azml.core import Workspace
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core import Pipeline, PipelineParameter, Schedule, ScheduleRecurrence
+from airflow_azml.pipeline.core import Pipeline, Schedule, ScheduleRecurrence
 from airflow_azml.pipeline.steps import PythonScriptStep
 from tests.conftest import write
 
@@ -83,16 +83,9 @@ def test_to_dag_takes_a_recurrence_as_the_schedule(workspace_dir):
     assert type(dag.timetable).__name__ == "DeltaTriggerTimetable" and dag.catchup is False
 
 
-def test_schedule_create_list_get_and_refusals(workspace_dir):
-    ws = Workspace.from_config(workspace_dir)
-    write(workspace_dir / "s" / "a.py", "print(1)\n")
-    step = PythonScriptStep(
-        "a.py",
-        name="a",
-        source_directory=str(workspace_dir / "s"),
-        arguments=["--n", PipelineParameter("n", 1)],
-    )
-    published = Pipeline(ws, [step]).publish(name="p", version="1")
+def test_schedule_create_list_get_and_refusals(one_step_pipeline):
+    ws, pipeline = one_step_pipeline
+    published = pipeline.publish(name="p", version="1")
     with pytest.raises(UserErrorException, match="exactly one of recurrence= or datastore="):
         Schedule.create(ws, "none", pipeline_id=published.id, experiment_name="e")
     with pytest.raises(UserErrorException, match="no parameter 'missing'"):
