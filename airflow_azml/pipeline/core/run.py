@@ -6,6 +6,7 @@ for states, and the run records on the default datastore for metrics, outputs an
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -66,14 +67,20 @@ class PipelineRun:
 
         return get_remote_run(workspace, run_id, experiment_name)
 
+    @functools.cached_property
+    def workspace(self) -> Any:
+        """The workspace the run's plan was compiled against (its datastores hold outputs and records)."""
+        from airflow_azml.core.workspace import Workspace
+
+        return Workspace.from_spec(self._plan["workspace"])
+
     @property
     def records(self) -> Any:
         if self._records is None:
-            from airflow_azml.core.workspace import Workspace
             from airflow_azml.execution.records import RunRecords
 
-            ws = Workspace.from_spec(self._plan["workspace"])
-            self._records = RunRecords(ws.get_default_datastore().store, self._plan["dag_id"], self.id)
+            store = self.workspace.get_default_datastore().store
+            self._records = RunRecords(store, self._plan["dag_id"], self.id)
         return self._records
 
     def get_status(self) -> str:
@@ -215,10 +222,7 @@ class StepRun:
         outputs = (self.record or {}).get("outputs", {})
         if name not in outputs:
             raise KeyError(f"Step {self.name!r} has no published output {name!r}; it has {sorted(outputs)}.")
-        ws = self.pipeline_run.records.store
-        return PortDataReference(
-            name, outputs[name]["datastore"], outputs[name]["path"], ws, self.pipeline_run
-        )
+        return PortDataReference(name, outputs[name]["datastore"], outputs[name]["path"], self.pipeline_run)
 
     def _log(self, name: str) -> str:
         rel = ((self.record or {}).get("logs") or {}).get(name)
@@ -251,17 +255,14 @@ class StepRun:
 class PortDataReference:
     """A published output: ``datastore_name``, ``path_on_datastore``, ``download(local_path)``."""
 
-    def __init__(self, name: str, datastore_name: str, path_on_datastore: str, store: Any, run: PipelineRun):
+    def __init__(self, name: str, datastore_name: str, path_on_datastore: str, run: PipelineRun):
         self.name = name
         self.datastore_name = datastore_name
         self.path_on_datastore = path_on_datastore
         self._run = run
 
     def _store(self) -> Any:
-        from airflow_azml.core.workspace import Workspace
-
-        ws = Workspace.from_spec(self._run._plan["workspace"])
-        return ws._require_datastore(self.datastore_name).store
+        return self._run.workspace._require_datastore(self.datastore_name).store
 
     def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
         """Copy the output under ``local_path/<path_on_datastore>``, as v1 does; returns that path."""
