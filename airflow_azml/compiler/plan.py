@@ -5,7 +5,6 @@ No I/O happens here: no hashing, no datastore listing, no registry reads.
 
 from __future__ import annotations
 
-import graphlib
 import json
 import re
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from airflow_azml.data.data_reference import DataReference
 from airflow_azml.data.datapath import DataPath
 from airflow_azml.data.output_dataset_config import OutputFileDatasetConfig
-from airflow_azml.exceptions import PipelineValidationError, UserErrorException
+from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core._ports import InputDecl, OutputDecl
 
 __all__ = ["compile_pipeline", "plan_to_json", "load_plan", "PLAN_FORMAT", "dataset_ref", "param_default"]
@@ -28,13 +27,8 @@ def compile_pipeline(pipeline: Any, dag_id: str) -> dict[str, Any]:
         raise UserErrorException(
             f"Experiment/DAG id {dag_id!r} is invalid: use letters, digits, '_', '-' and '.' (max 250)."
         )
-    if not pipeline.validated():
-        problems = pipeline.validate()
-        if problems:
-            raise PipelineValidationError(problems)
+    upstream, order = pipeline.ordered_graph()
     ws = pipeline.workspace
-    upstream = pipeline.upstream()
-    order = list(graphlib.TopologicalSorter(upstream).static_order())
     by_id = {s.task_id: s for s in pipeline.steps}
     steps = {tid: _compile_step(by_id[tid], upstream[tid], ws) for tid in order}
     return {

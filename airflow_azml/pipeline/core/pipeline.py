@@ -62,6 +62,7 @@ class Pipeline:
                 step.source_directory = PipelineStep._resolve_dir(default_source_directory)
         self._steps = _closure(given) if resolve_closure else list(given)
         self._valid_key: tuple | None = None
+        self._ordered: tuple[dict[str, list[str]], list[str]] | None = None
         problems = self.validate()
         if problems:
             raise PipelineValidationError(problems)
@@ -81,8 +82,11 @@ class Pipeline:
         problems += _parameter_problems(self._steps)
         for step in self._steps:
             problems += step.check(self._workspace)
-        problems += _cycle_problems(self._steps)
+        upstream = self.upstream()
+        cycle, order = _topological_order(upstream)
+        problems += cycle
         self._valid_key = None if problems else self._graph_key()
+        self._ordered = None if problems else (upstream, order)
         return problems
 
     def _graph_key(self) -> tuple:
@@ -92,6 +96,15 @@ class Pipeline:
     def validated(self) -> bool:
         """True when the graph is unchanged since a validation that found no problem."""
         return self._valid_key is not None and self._valid_key == self._graph_key()
+
+    def ordered_graph(self) -> tuple[dict[str, list[str]], list[str]]:
+        """(task_id -> upstream task_ids, task_ids in a dependency order), validating first if the
+        graph changed since the last validation; refuses an invalid pipeline."""
+        if not self.validated():
+            problems = self.validate()
+            if problems:
+                raise PipelineValidationError(problems)
+        return self._ordered
 
     def upstream(self) -> dict[str, list[str]]:
         """task_id -> sorted task_ids it waits for (data and run_after edges)."""
@@ -235,11 +248,10 @@ def _parameter_problems(steps: list[PipelineStep]) -> list[str]:
     return problems
 
 
-def _cycle_problems(steps: list[PipelineStep]) -> list[str]:
-    sorter = graphlib.TopologicalSorter({s.task_id: [u.task_id for u in _upstream_steps(s)] for s in steps})
+def _topological_order(upstream: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    """([a problem naming the cycle] or [], the task ids in dependency order)."""
     try:
-        sorter.prepare()
+        return [], list(graphlib.TopologicalSorter(upstream).static_order())
     except graphlib.CycleError as exc:
         cycle = exc.args[1]
-        return [f"The steps form a cycle: {' -> '.join(cycle)}. Remove a run_after() or a data edge."]
-    return []
+        return [f"The steps form a cycle: {' -> '.join(cycle)}. Remove a run_after() or a data edge."], []
