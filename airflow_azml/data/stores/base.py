@@ -11,7 +11,7 @@ from airflow_azml.exceptions import PathEscapeError
 
 __all__ = ["Store", "check_relative"]
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*:"  # compiled only for paths with a ':' (re caches it)
 
 
 def check_relative(path: str | None, *, what: str = "path") -> str:
@@ -28,7 +28,7 @@ def check_relative(path: str | None, *, what: str = "path") -> str:
         problem = "contains a NUL byte"
     elif text.startswith("/"):
         problem = "is absolute"
-    elif _SCHEME.match(text):
+    elif ":" in text and re.match(_SCHEME, text):
         problem = "has a URL scheme or drive letter"
     elif ".." in text.split("/"):
         problem = "contains a '..' segment"

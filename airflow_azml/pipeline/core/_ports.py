@@ -21,6 +21,7 @@ from airflow_azml.pipeline.core.pipeline_data import (
 __all__ = ["InputDecl", "OutputDecl", "normalize_input", "normalize_output", "origin"]
 
 PRODUCED = (PipelineData, OutputFileDatasetConfig)
+_OUTPUT_DATASETS = (PipelineOutputFileDataset, PipelineOutputTabularDataset)
 
 
 def origin(data: Any) -> Any:
@@ -33,7 +34,7 @@ class InputDecl:
     or 'dataset_param'; ``obj`` is the PipelineData / DataReference / Dataset / PipelineParameter.
     (A plain class, not a dataclass: DAG files import this on every parse.)"""
 
-    __slots__ = ("name", "source", "obj", "mode", "path_on_compute", "overwrite", "tabular", "aliases")
+    __slots__ = ("name", "source", "obj", "mode", "path_on_compute", "overwrite", "tabular", "aliases", "alias_ids")
 
     def __init__(
         self,
@@ -48,7 +49,8 @@ class InputDecl:
     ):
         self.name, self.source, self.obj, self.mode = name, source, obj, mode
         self.path_on_compute, self.overwrite, self.tabular = path_on_compute, overwrite, tabular
-        self.aliases = list(aliases or [])
+        self.aliases = tuple(aliases or ())
+        self.alias_ids = frozenset(map(id, self.aliases))  # "is this object one of mine?" in O(1)
 
     def __repr__(self) -> str:
         return f"InputDecl(name={self.name!r}, source={self.source!r}, mode={self.mode!r})"
@@ -57,10 +59,11 @@ class InputDecl:
 class OutputDecl:
     """One output of a step: its name, the PipelineData / OutputFileDatasetConfig, and aliases."""
 
-    __slots__ = ("name", "obj", "aliases")
+    __slots__ = ("name", "obj", "aliases", "alias_ids")
 
     def __init__(self, name: str, obj: Any, aliases: list[Any] | None = None):
-        self.name, self.obj, self.aliases = name, obj, list(aliases or [])
+        self.name, self.obj, self.aliases = name, obj, tuple(aliases or ())
+        self.alias_ids = frozenset(map(id, (*self.aliases, origin(obj))))  # an alias, or the same data
 
     def __repr__(self) -> str:
         return f"OutputDecl(name={self.name!r})"
@@ -80,7 +83,7 @@ def normalize_input(item: Any, step: str) -> InputDecl:
             item.tabular,
             aliases=[item, item.bind_object],
         )
-    if isinstance(item, PipelineOutputFileDataset | PipelineOutputTabularDataset):
+    if isinstance(item, _OUTPUT_DATASETS):
         b = item._binding()
         return InputDecl(
             b.name,

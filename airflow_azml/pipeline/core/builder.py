@@ -24,6 +24,7 @@ from airflow_azml.pipeline.core.pipeline_data import (
 
 __all__ = ["PipelineStep", "task_id_for", "compute_name"]
 
+_LITERALS = (bool, int, float, str)  # tuples, not ``X | Y``: a union is rebuilt on every call
 _AUTO_INPUTS = (DatasetConsumptionConfig, OutputTabularDatasetConfig)
 _DATA_TYPES = (
     PipelineData,
@@ -35,6 +36,7 @@ _DATA_TYPES = (
     DataReference,
     DatasetConsumptionConfig,
 )
+_DECLARABLE = (*_DATA_TYPES, PipelineParameter, tuple)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -45,7 +47,9 @@ def _join_resolved(base: Path, source_directory: str) -> Path:
 
 def task_id_for(name: str) -> str:
     """Airflow task ids allow letters, digits, '_', '-' and '.'; everything else becomes '_'."""
-    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "step"
+    if not name.replace("_", "a").replace(".", "a").replace("-", "a").isalnum():  # no regex when valid
+        name = re.sub(r"[^\w.-]+", "_", name)
+    return name.strip("_") or "step"
 
 
 def compute_name(compute_target: Any) -> str | None:
@@ -115,11 +119,12 @@ class PipelineStep:
     def _find(self, obj: Any) -> tuple[str, str] | None:
         if isinstance(obj, tuple) and obj and isinstance(obj[0], PipelineParameter):
             obj = obj[0]
+        ids = (id(obj), id(origin(obj)))
         for decl in self._outputs:
-            if any(obj is a for a in decl.aliases) or origin(obj) is origin(decl.obj):
+            if not decl.alias_ids.isdisjoint(ids):
                 return "output", decl.name
         for decl in self._inputs:
-            if any(obj is a for a in decl.aliases):
+            if ids[0] in decl.alias_ids:
                 return "input", decl.name
         underlying = getattr(obj, "bind_object", getattr(obj, "pipeline_data", obj))
         for decl in self._inputs:
@@ -129,7 +134,7 @@ class PipelineStep:
 
     def _encode_arg(self, arg: Any) -> Any:
         """An argument as plan data: literals as is, data and parameters as placeholders."""
-        if isinstance(arg, bool | int | float | str):
+        if isinstance(arg, _LITERALS):
             return arg
         if isinstance(arg, PipelineParameter) and arg.param_type not in ("datapath", "dataset"):
             return {"$param": arg.name}
@@ -145,7 +150,7 @@ class PipelineStep:
         elif found is None and isinstance(arg, _AUTO_INPUTS):
             self._inputs.append(normalize_input(arg, self.name))
             found = ("input", self._inputs[-1].name)
-        if found is None and (isinstance(arg, _DATA_TYPES) or isinstance(arg, PipelineParameter | tuple)):
+        if found is None and isinstance(arg, _DECLARABLE):
             raise UserErrorException(
                 f"Step {self.name!r}: {arg!r} is used in arguments but is not declared in the step's inputs or "
                 "outputs. Add it to inputs=[...] (data the step reads) or outputs=[...] (data it writes)."

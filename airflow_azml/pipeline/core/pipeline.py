@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import graphlib
 import sys
 from typing import Any
 
@@ -249,9 +248,37 @@ def _parameter_problems(steps: list[PipelineStep]) -> list[str]:
 
 
 def _topological_order(upstream: dict[str, list[str]]) -> tuple[list[str], list[str]]:
-    """([a problem naming the cycle] or [], the task ids in dependency order)."""
-    try:
-        return [], list(graphlib.TopologicalSorter(upstream).static_order())
-    except graphlib.CycleError as exc:
-        cycle = exc.args[1]
-        return [f"The steps form a cycle: {' -> '.join(cycle)}. Remove a run_after() or a data edge."], []
+    """([a problem naming the cycle] or [], the task ids in dependency order).
+
+    Kahn's algorithm in the steps' order (graphlib would cost a module import per DAG parse).
+    """
+    missing = {u: [] for ups in upstream.values() for u in ups if u not in upstream}
+    upstream = {**missing, **upstream} if missing else upstream  # steps left out with resolve_closure=False
+    waiting = {tid: len(ups) for tid, ups in upstream.items()}
+    downstream: dict[str, list[str]] = {tid: [] for tid in upstream}
+    for tid, ups in upstream.items():
+        for up in ups:
+            downstream[up].append(tid)
+    order = [tid for tid, count in waiting.items() if count == 0]
+    for tid in order:  # grows while it is walked
+        for down in downstream[tid]:
+            waiting[down] -= 1
+            if waiting[down] == 0:
+                order.append(down)
+    if len(order) == len(upstream):
+        return [], order
+    cycle = _find_cycle(upstream, set(upstream) - set(order))
+    return [f"The steps form a cycle: {' -> '.join(cycle)}. Remove a run_after() or a data edge."], []
+
+
+def _find_cycle(upstream: dict[str, list[str]], stuck: set[str]) -> list[str]:
+    """One cycle among the steps Kahn's algorithm could not order, first step repeated at the end."""
+    path: list[str] = []
+    seen: dict[str, int] = {}
+    node = min(stuck)
+    while node not in seen:  # every stuck step waits for another stuck step: this walk must loop
+        seen[node] = len(path)
+        path.append(node)
+        node = min(u for u in upstream[node] if u in stuck)
+    loop = path[seen[node] :] + [node]
+    return loop[::-1]  # in the direction the data flows

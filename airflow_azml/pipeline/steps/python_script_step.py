@@ -11,6 +11,8 @@ from airflow_azml.pipeline.core.graph import PipelineParameter
 
 __all__ = ["PythonScriptStep", "script_problems", "encode_params", "environment_spec"]
 
+_LITERALS = (bool, int, float, str)
+
 
 def script_problems(step: PipelineStep, script_name: str) -> list[str]:
     """A missing script is found when the pipeline is built, not when the step runs."""
@@ -38,7 +40,7 @@ def encode_params(step: PipelineStep) -> dict[str, Any]:
     for key, value in step.params.items():
         if isinstance(value, PipelineParameter):
             out[key] = {"$param": value.name}
-        elif isinstance(value, bool | int | float | str):
+        elif isinstance(value, _LITERALS):
             out[key] = value
         else:
             raise UserErrorException(
