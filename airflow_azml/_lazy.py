@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-__all__ = ["lazy_exports", "optional_module"]
+__all__ = ["lazy_exports", "optional_module", "loaded"]
 
 
 def lazy_exports(package: str, table: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
@@ -35,3 +36,13 @@ def optional_module(name: str) -> ModuleType | None:
         if exc.name != name:
             raise
         return None
+
+
+def loaded(module: str, *names: str) -> tuple[type, ...]:
+    """The classes ``names`` of ``module`` if it has been imported, else ``()``.
+
+    For isinstance checks on the DAG-parse path: no instance of a class can exist before its
+    module is imported, so a DAG file that never uses, say, datasets never imports their module.
+    """
+    found = sys.modules.get(module)
+    return tuple(getattr(found, name) for name in names) if found is not None else ()

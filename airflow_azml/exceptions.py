@@ -20,6 +20,7 @@ __all__ = [
     "ActivityFailedException",
     "AirflowApiError",
     "did_you_mean",
+    "check_data_name",
 ]
 
 
@@ -74,6 +75,20 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
 
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def check_data_name(name: str, what: str) -> str:
+    """Data names become Airflow XCom keys, env vars and folder names: word characters only."""
+    # ``\w`` is "alphanumeric or underscore"; str.isalnum() is the same test without a regex
+    # compile on every DAG-file parse.
+    if not isinstance(name, str) or not name.replace("_", "a").isalnum():
+        import re
+
+        raise UserErrorException(
+            f"{what} name {name!r} is invalid: use only letters, digits and underscores "
+            f"(e.g. {re.sub(r'[^0-9A-Za-z_]', '_', str(name)) or 'data'!r})."
+        )
+    return name
 
 
 class AirflowApiError(AzmlError):

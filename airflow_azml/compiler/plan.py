@@ -6,13 +6,14 @@ No I/O happens here: no hashing, no datastore listing, no registry reads.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_azml.data.data_reference import DataReference
-from airflow_azml.data.datapath import DataPath
-from airflow_azml.data.output_dataset_config import OutputFileDatasetConfig
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core._ports import InputDecl, OutputDecl
+from airflow_azml.pipeline.core._ports import InputDecl, OutputDecl, data_types
+from airflow_azml.pipeline.core.pipeline_data import PipelineData
+
+if TYPE_CHECKING:
+    from airflow_azml.data.data_reference import DataReference
 
 __all__ = ["compile_pipeline", "plan_to_json", "load_plan", "PLAN_FORMAT", "dataset_ref", "param_default"]
 
@@ -111,7 +112,7 @@ def dataset_ref(dataset: Any) -> dict[str, Any]:
 
 def _output(decl: OutputDecl, ws: Any) -> dict[str, Any]:
     obj = decl.obj
-    if isinstance(obj, OutputFileDatasetConfig):
+    if not isinstance(obj, PipelineData):  # an OutputFileDatasetConfig
         return {
             "name": decl.name,
             "kind": "output_dataset",
@@ -137,11 +138,9 @@ def _output(decl: OutputDecl, ws: Any) -> dict[str, Any]:
 
 
 def param_default(value: Any) -> Any:
-    if isinstance(value, DataPath):
+    if isinstance(value, data_types("datapath", "DataPath")):
         return value.to_json()
-    from airflow_azml.data.dataset import AbstractDataset
-
-    if isinstance(value, AbstractDataset):
+    if isinstance(value, data_types("dataset", "AbstractDataset")):
         return dataset_ref(value)
     return value
 

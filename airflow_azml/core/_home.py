@@ -9,7 +9,11 @@ from pathlib import Path
 
 __all__ = ["azml_home", "caller_dir"]
 
-_PKG_DIR = str(Path(__file__).resolve().parents[1])
+# Frames' co_filename carry the path the package was imported from (not resolved), so compare
+# against that form (and the resolved one, for a package imported through a symlink).
+_PKG_DIRS = tuple(
+    {os.path.dirname(os.path.dirname(p)) + os.sep for p in (__file__, os.path.realpath(__file__))}
+)
 
 
 def azml_home() -> Path:
@@ -28,7 +32,7 @@ def caller_dir() -> Path:
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_PKG_DIR) and not filename.startswith("<frozen"):
+        if not filename.startswith(_PKG_DIRS) and not filename.startswith("<frozen"):
             if filename.startswith("<"):
                 break
             return _folder_of(filename) or Path.cwd()

@@ -6,25 +6,11 @@ import copy
 from typing import Any
 
 from airflow_azml.data.stores import check_relative
-from airflow_azml.exceptions import UserErrorException
+from airflow_azml.exceptions import UserErrorException, check_data_name
 
 __all__ = ["DataReference", "check_data_name"]
 
 _MODES = ("mount", "download", "upload", "direct")
-
-
-def check_data_name(name: str, what: str) -> str:
-    """Data names become Airflow XCom keys, env vars and folder names: word characters only."""
-    # ``\w`` is "alphanumeric or underscore"; str.isalnum() is the same test without a regex
-    # compile on every DAG-file parse.
-    if not isinstance(name, str) or not name.replace("_", "a").isalnum():
-        import re
-
-        raise UserErrorException(
-            f"{what} name {name!r} is invalid: use only letters, digits and underscores "
-            f"(e.g. {re.sub(r'[^0-9A-Za-z_]', '_', str(name)) or 'data'!r})."
-        )
-    return name
 
 
 class DataReference:

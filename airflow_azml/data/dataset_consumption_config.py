@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from airflow_azml.data.data_reference import check_data_name
+from airflow_azml.exceptions import check_data_name
 
 __all__ = ["DatasetConsumptionConfig"]
 

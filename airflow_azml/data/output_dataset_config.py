@@ -6,10 +6,9 @@ import copy
 import uuid
 from typing import Any
 
-from airflow_azml.data.data_reference import check_data_name
 from airflow_azml.data.dataset_consumption_config import DatasetConsumptionConfig
 from airflow_azml.data.stores import check_relative
-from airflow_azml.exceptions import UserErrorException
+from airflow_azml.exceptions import UserErrorException, check_data_name
 
 __all__ = ["OutputFileDatasetConfig", "OutputTabularDatasetConfig", "OutputDatasetConfig"]
 

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from airflow_azml.data.dataset import AbstractDataset, dataset_from_definition
-from airflow_azml.exceptions import DatasetNotFoundError, UserErrorException, did_you_mean
+from airflow_azml.exceptions import DatasetNotFoundError, UserErrorException, check_data_name, did_you_mean
 
 __all__ = ["register_dataset", "load_dataset", "list_datasets", "REGISTRY_PREFIX"]
 
@@ -37,7 +37,6 @@ def register_dataset(
     tags: dict | None,
     create_new_version: bool,
 ) -> AbstractDataset:
-    from airflow_azml.data.data_reference import check_data_name
 
     check_data_name(name, "Dataset")
     store = workspace.get_default_datastore().store

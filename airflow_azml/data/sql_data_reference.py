@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from airflow_azml.data.data_reference import check_data_name
-from airflow_azml.exceptions import UserErrorException
+from airflow_azml.exceptions import UserErrorException, check_data_name
 
 __all__ = ["SqlDataReference", "check_sql_identifier"]
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_azml.data.data_reference import DataReference
-from airflow_azml.data.datapath import DataPathComputeBinding
-from airflow_azml.data.dataset import AbstractDataset
-from airflow_azml.data.dataset_consumption_config import DatasetConsumptionConfig
-from airflow_azml.data.output_dataset_config import OutputFileDatasetConfig, OutputTabularDatasetConfig
+from airflow_azml._lazy import loaded
 from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core.graph import PipelineParameter
 from airflow_azml.pipeline.core.pipeline_data import (
@@ -18,10 +14,30 @@ from airflow_azml.pipeline.core.pipeline_data import (
     PipelineOutputTabularDataset,
 )
 
-__all__ = ["InputDecl", "OutputDecl", "normalize_input", "normalize_output", "origin"]
+__all__ = [
+    "InputDecl",
+    "OutputDecl",
+    "normalize_input",
+    "normalize_output",
+    "origin",
+    "data_types",
+    "produced_types",
+]
 
-PRODUCED = (PipelineData, OutputFileDatasetConfig)
 _OUTPUT_DATASETS = (PipelineOutputFileDataset, PipelineOutputTabularDataset)
+# The data classes outside the pipeline package are looked up only once their module has been
+# imported (no instance can exist before): a DAG file of PipelineData alone never loads them.
+_DATA = "airflow_azml.data."
+
+
+def data_types(module: str, *names: str) -> tuple[type, ...]:
+    """``loaded("airflow_azml.data.<module>", *names)``: the data classes that can exist yet."""
+    return loaded(_DATA + module, *names)
+
+
+def produced_types() -> tuple[type, ...]:
+    """Data a step produces: PipelineData and OutputFileDatasetConfig."""
+    return (PipelineData, *data_types("output_dataset_config", "OutputFileDatasetConfig"))
 
 
 def origin(data: Any) -> Any:
@@ -34,7 +50,17 @@ class InputDecl:
     or 'dataset_param'; ``obj`` is the PipelineData / DataReference / Dataset / PipelineParameter.
     (A plain class, not a dataclass: DAG files import this on every parse.)"""
 
-    __slots__ = ("name", "source", "obj", "mode", "path_on_compute", "overwrite", "tabular", "aliases", "alias_ids")
+    __slots__ = (
+        "name",
+        "source",
+        "obj",
+        "mode",
+        "path_on_compute",
+        "overwrite",
+        "tabular",
+        "aliases",
+        "alias_ids",
+    )
 
     def __init__(
         self,
@@ -95,11 +121,16 @@ def normalize_input(item: Any, step: str) -> InputDecl:
             b.tabular,
             aliases=[item],
         )
-    if isinstance(item, OutputFileDatasetConfig):
+    return _other_input(item, step)
+
+
+def _other_input(item: Any, step: str) -> InputDecl:
+    """Inputs whose classes live in ``airflow_azml.data`` (and the DataPath parameter tuple)."""
+    if isinstance(item, data_types("output_dataset_config", "OutputFileDatasetConfig")):
         return InputDecl(item.name, "step_output", origin(item), aliases=[item])
-    if isinstance(item, OutputTabularDatasetConfig):
+    if isinstance(item, data_types("output_dataset_config", "OutputTabularDatasetConfig")):
         return normalize_input(item.as_input(), step)
-    if isinstance(item, DataReference):
+    if isinstance(item, data_types("data_reference", "DataReference")):
         mode = "download" if item.mode == "download" else "mount"
         return InputDecl(
             item.data_reference_name,
@@ -110,11 +141,13 @@ def normalize_input(item: Any, step: str) -> InputDecl:
             item.overwrite,
             aliases=[item],
         )
-    if isinstance(item, DatasetConsumptionConfig):
+    if isinstance(item, data_types("dataset_consumption_config", "DatasetConsumptionConfig")):
         return _consumption_input(item, step)
     if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], PipelineParameter):
         param, binding = item
-        if param.param_type != "datapath" or not isinstance(binding, DataPathComputeBinding):
+        if param.param_type != "datapath" or not isinstance(
+            binding, data_types("datapath", "DataPathComputeBinding")
+        ):
             raise UserErrorException(
                 f"Step {step!r}: a (PipelineParameter, binding) input needs a DataPath default and a "
                 "DataPathComputeBinding, e.g. (PipelineParameter('p', DataPath(ds, 'x')), DataPathComputeBinding())."
@@ -128,7 +161,7 @@ def normalize_input(item: Any, step: str) -> InputDecl:
             binding.overwrite,
             aliases=[item, param],
         )
-    if isinstance(item, AbstractDataset):
+    if isinstance(item, data_types("dataset", "AbstractDataset")):
         raise UserErrorException(
             f"Step {step!r}: the dataset {item!r} is used without a name; call "
             f".as_named_input('name') on it (then .as_mount() or .as_download() for file datasets)."
@@ -136,18 +169,18 @@ def normalize_input(item: Any, step: str) -> InputDecl:
     raise UserErrorException(f"Step {step!r}: {item!r} ({type(item).__name__}) cannot be a step input.")
 
 
-def _consumption_input(item: DatasetConsumptionConfig, step: str) -> InputDecl:
+def _consumption_input(item: Any, step: str) -> InputDecl:
     ds = item.dataset
     tabular = getattr(item, "tabular", None)
     if isinstance(ds, PipelineParameter):
         source = "dataset_param" if ds.param_type == "dataset" else "datapath_param"
         return InputDecl(item.name, source, ds, item.mode, item.path_on_compute, aliases=[item, ds])
-    if isinstance(ds, PRODUCED):
+    if isinstance(ds, produced_types()):
         mode = "mount" if item.mode == "direct" and not tabular else item.mode
         return InputDecl(
             item.name, "step_output", origin(ds), mode, item.path_on_compute, tabular=tabular, aliases=[item]
         )
-    if isinstance(ds, AbstractDataset):
+    if isinstance(ds, data_types("dataset", "AbstractDataset")):
         return InputDecl(item.name, "dataset", ds, item.mode, item.path_on_compute, aliases=[item])
     raise UserErrorException(f"Step {step!r}: input {item.name!r} wraps {ds!r}, which is not a dataset.")
 
@@ -155,9 +188,9 @@ def _consumption_input(item: DatasetConsumptionConfig, step: str) -> InputDecl:
 def normalize_output(item: Any, step: str) -> OutputDecl:
     if isinstance(item, PipelineData):
         return OutputDecl(item.name, item, aliases=[item])
-    if isinstance(item, OutputFileDatasetConfig):
+    if isinstance(item, data_types("output_dataset_config", "OutputFileDatasetConfig")):
         return OutputDecl(item.name, item, aliases=[item, origin(item)])
-    if isinstance(item, OutputTabularDatasetConfig):
+    if isinstance(item, data_types("output_dataset_config", "OutputTabularDatasetConfig")):
         return OutputDecl(
             item.name, item.file_config, aliases=[item, item.file_config, origin(item.file_config)]
         )

@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.core._home import caller_dir
-from airflow_azml.data.data_reference import DataReference
-from airflow_azml.data.dataset import AbstractDataset
-from airflow_azml.data.dataset_consumption_config import DatasetConsumptionConfig
-from airflow_azml.data.output_dataset_config import OutputFileDatasetConfig, OutputTabularDatasetConfig
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core._ports import InputDecl, OutputDecl, normalize_input, normalize_output, origin
+from airflow_azml.pipeline.core._ports import (
+    InputDecl,
+    OutputDecl,
+    data_types,
+    normalize_input,
+    normalize_output,
+    origin,
+)
 from airflow_azml.pipeline.core.graph import PipelineParameter
 from airflow_azml.pipeline.core.pipeline_data import (
     InputPortBinding,
@@ -25,18 +28,7 @@ from airflow_azml.pipeline.core.pipeline_data import (
 __all__ = ["PipelineStep", "task_id_for", "compute_name"]
 
 _LITERALS = (bool, int, float, str)  # tuples, not ``X | Y``: a union is rebuilt on every call
-_AUTO_INPUTS = (DatasetConsumptionConfig, OutputTabularDatasetConfig)
-_DATA_TYPES = (
-    PipelineData,
-    InputPortBinding,
-    PipelineOutputFileDataset,
-    PipelineOutputTabularDataset,
-    OutputFileDatasetConfig,
-    OutputTabularDatasetConfig,
-    DataReference,
-    DatasetConsumptionConfig,
-)
-_DECLARABLE = (*_DATA_TYPES, PipelineParameter, tuple)
+_PIPELINE_DATA = (PipelineData, InputPortBinding, PipelineOutputFileDataset, PipelineOutputTabularDataset)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -138,29 +130,36 @@ class PipelineStep:
             return arg
         if isinstance(arg, PipelineParameter) and arg.param_type not in ("datapath", "dataset"):
             return {"$param": arg.name}
-        if isinstance(arg, AbstractDataset):
+        found = self._find(arg) or self._declare_from_argument(arg)
+        return {f"${found[0]}": found[1]}
+
+    def _declare_from_argument(self, arg: Any) -> tuple[str, str]:
+        """v1 adds an OutputFileDatasetConfig / named dataset found only in arguments to the ports."""
+        if isinstance(arg, data_types("dataset", "AbstractDataset")):
             raise UserErrorException(
                 f"Step {self.name!r}: dataset {arg!r} is in arguments without a name; pass "
                 "dataset.as_named_input('name') (and list it in inputs, or let arguments add it)."
             )
-        found = self._find(arg)
-        if found is None and isinstance(arg, OutputFileDatasetConfig):
+        if isinstance(arg, data_types("output_dataset_config", "OutputFileDatasetConfig")):
             self._outputs.append(normalize_output(arg, self.name))
-            found = ("output", arg.name)
-        elif found is None and isinstance(arg, _AUTO_INPUTS):
+            return "output", arg.name
+        auto = data_types("dataset_consumption_config", "DatasetConsumptionConfig") + data_types(
+            "output_dataset_config", "OutputTabularDatasetConfig"
+        )
+        if isinstance(arg, auto):
             self._inputs.append(normalize_input(arg, self.name))
-            found = ("input", self._inputs[-1].name)
-        if found is None and isinstance(arg, _DECLARABLE):
+            return "input", self._inputs[-1].name
+        if isinstance(
+            arg, (*_PIPELINE_DATA, PipelineParameter, tuple, *data_types("data_reference", "DataReference"))
+        ):
             raise UserErrorException(
                 f"Step {self.name!r}: {arg!r} is used in arguments but is not declared in the step's inputs or "
                 "outputs. Add it to inputs=[...] (data the step reads) or outputs=[...] (data it writes)."
             )
-        if found is None:
-            raise UserErrorException(
-                f"Step {self.name!r}: argument {arg!r} of type {type(arg).__name__} is not supported; use str, "
-                "int, float, bool, a PipelineParameter or declared data."
-            )
-        return {f"${found[0]}": found[1]}
+        raise UserErrorException(
+            f"Step {self.name!r}: argument {arg!r} of type {type(arg).__name__} is not supported; use str, "
+            "int, float, bool, a PipelineParameter or declared data."
+        )
 
     def _check_names(self) -> None:
         seen: dict[str, str] = {}

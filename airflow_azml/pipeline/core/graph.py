@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_azml.data.data_reference import check_data_name
-from airflow_azml.data.datapath import DataPath
-from airflow_azml.exceptions import UserErrorException
+from airflow_azml._lazy import loaded
+from airflow_azml.exceptions import UserErrorException, check_data_name
 
 __all__ = ["PipelineParameter", "parameter_type"]
 
 
 def parameter_type(value: Any) -> str:
     """The Param type of a default value: int, float, bool, string, datapath or dataset."""
-    from airflow_azml.data.dataset import AbstractDataset
-
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -23,9 +20,9 @@ def parameter_type(value: Any) -> str:
         return "float"
     if isinstance(value, str):
         return "string"
-    if isinstance(value, DataPath):
+    if isinstance(value, loaded("airflow_azml.data.datapath", "DataPath")):
         return "datapath"
-    if isinstance(value, AbstractDataset):
+    if isinstance(value, loaded("airflow_azml.data.dataset", "AbstractDataset")):
         return "dataset"
     raise UserErrorException(
         f"PipelineParameter default {value!r} has type {type(value).__name__}; use int, float, bool, str, "

@@ -6,7 +6,6 @@ import sys
 from typing import Any
 
 from airflow_azml.exceptions import PipelineValidationError, UserErrorException, did_you_mean
-from airflow_azml.pipeline.core._ports import PRODUCED
 from airflow_azml.pipeline.core.builder import PipelineStep
 
 __all__ = ["Pipeline", "StepSequence"]
@@ -164,7 +163,7 @@ def _flatten_list(steps: Any) -> list[PipelineStep]:
 def _upstream_steps(step: PipelineStep) -> list[PipelineStep]:
     ups = list(step._run_after)
     for decl in step.inputs:
-        if decl.source == "step_output" and isinstance(decl.obj, PRODUCED):
+        if decl.source == "step_output":  # its obj is always produced data (PipelineData / output config)
             ups += decl.obj._producers
     return [u for u in ups if u is not step]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from airflow_azml.data.data_reference import check_data_name
-from airflow_azml.exceptions import UserErrorException
+from airflow_azml.exceptions import UserErrorException, check_data_name
 
 __all__ = ["PipelineData", "InputPortBinding", "PipelineOutputFileDataset", "PipelineOutputTabularDataset"]
 
