@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_azml.core._home import azml_home
-from airflow_azml.data.stores.base import Store, check_relative
 from airflow_azml.exceptions import DatastoreError
+
+if TYPE_CHECKING:  # the storage layer is imported when data moves, never to parse a DAG file
+    from airflow_azml.data.stores.base import Store
 
 __all__ = [
     "Datastore",
@@ -89,6 +91,8 @@ class Datastore(metaclass=_DatastoreMeta):
         src = Path(src_dir)
         if not src.is_dir():
             raise DatastoreError(f"upload(src_dir={src_dir!r}): not a folder. Use upload_files() for files.")
+        from airflow_azml.data.stores.base import check_relative
+
         written = self.store.put(src, check_relative(target_path, what="target_path"), overwrite=overwrite)
         if show_progress:
             print(f"Uploaded {len(written)} file(s) to {self.name}/{target_path or ''}")
@@ -103,6 +107,8 @@ class Datastore(metaclass=_DatastoreMeta):
         show_progress: bool = True,
     ) -> Any:
         """Copy local files; their paths below ``relative_root`` are kept under ``target_path``."""
+        from airflow_azml.data.stores.base import check_relative
+
         target = check_relative(target_path, what="target_path")
         root = Path(relative_root).resolve() if relative_root else None
         written: list[str] = []
@@ -120,6 +126,8 @@ class Datastore(metaclass=_DatastoreMeta):
         self, target_path: str, prefix: str | None = None, overwrite: bool = False, show_progress: bool = True
     ) -> int:
         """Copy the files under ``prefix`` into the local folder ``target_path``; returns the count."""
+        from airflow_azml.data.stores.base import check_relative
+
         rel = check_relative(prefix, what="prefix")
         count = 0
         for item in self.store.list_files(rel):

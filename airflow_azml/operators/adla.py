@@ -104,10 +104,11 @@ class AdlaStepOperator(AzmlStepOperator):
 
     ui_color = "#fef3c7"
 
-    def __init__(self, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any):
+    @classmethod
+    def for_step(cls, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any) -> AdlaStepOperator:
         if step.get("priority") is not None:
             kwargs["priority_weight"] = priority_weight(step["priority"])
-        super().__init__(step=step, pipeline=pipeline, **kwargs)
+        return super().for_step(step=step, pipeline=pipeline, **kwargs)
 
     def _connect(self) -> Any:
         """A factory for a DB-API connection of the compute target's Airflow connection, or None."""

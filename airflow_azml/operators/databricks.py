@@ -129,6 +129,13 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         self._local_execution: Any = None
         self._reuse_gate: ReuseGate | None = None
 
+    @classmethod
+    def for_step(
+        cls, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any
+    ) -> DatabricksStepOperator:
+        """The task of one plan step (the renderer's constructor for every step operator)."""
+        return cls(step=step, pipeline=pipeline, **kwargs)
+
     # -- the step run around the provider's machinery ---------------------------------------
     def execute(self, context: Any) -> None:
         if self.local:

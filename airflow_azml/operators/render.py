@@ -137,7 +137,7 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
     tasks: dict[str, AzmlStepOperator] = {}
     for task_id, step in plan["steps"].items():
         op = _operator(step["operator"])
-        tasks[task_id] = op(task_id=task_id, step=step, pipeline=shared, dag=dag, **_routing(step))
+        tasks[task_id] = op.for_step(task_id=task_id, step=step, pipeline=shared, dag=dag, **_routing(step))
     for task_id, step in plan["steps"].items():
         for up in step["upstream"]:
             tasks[up] >> tasks[task_id]

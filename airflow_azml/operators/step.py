@@ -52,28 +52,48 @@ class ReusedFromLink(BaseOperatorLink):
         return f"{base}/dags/{quote(operator.dag_id)}/runs/{run}/tasks/{task}"
 
 
+def _require_plan(op: Any) -> None:
+    if getattr(op, "step", None) is None or getattr(op, "pipeline", None) is None:
+        raise TypeError(
+            f"{type(op).__name__} {op.task_id!r} has no step plan: build it with "
+            f"{type(op).__name__}.for_step(step=..., pipeline=..., task_id=...)."
+        )
+
+
 class AzmlStepOperator(BaseOperator):
     """Runs one compiled pipeline step. ``step`` is the step's plan; ``pipeline`` the shared part.
 
     Inputs produced by upstream steps arrive as XCom references (datastore + path); this
     step's committed outputs are pushed the same way under the ``azml_outputs`` key.
+
+    Build it with :meth:`for_step`. The class has no ``__init__`` of its own on purpose:
+    Airflow wraps each operator class's own ``__init__`` in its argument handling, which
+    deep-copies the DAG's params every time, and a DAG file builds every step's task at every
+    parse (in the DAG processor and at the start of every task).
     """
 
     template_fields = ()
     ui_color = "#dbeafe"
     operator_extra_links = (ReusedFromLink(), PipelineViewLink(), StepOutputsLink())
+    step: dict[str, Any] | None = None
+    pipeline: dict[str, Any] | None = None
+    # Set while the step runs.
+    _execution: StepExecution | None = None
+    _azml_reuse: dict[str, Any] | None = None
 
-    def __init__(self, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any):
+    @classmethod
+    def for_step(cls, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any) -> AzmlStepOperator:
+        """The task of one plan step; ``kwargs`` are BaseOperator's (task_id, dag, routing...)."""
         kwargs.setdefault("do_xcom_push", False)
-        super().__init__(**kwargs)
-        self.step = step
-        self.pipeline = pipeline
-        self._execution: StepExecution | None = None
-        self._azml_reuse: dict[str, Any] | None = None
+        op = cls(**kwargs)
+        op.step = step
+        op.pipeline = pipeline
+        return op
 
     def _invocation(self, context: Any) -> StepInvocation:
         from airflow_azml.execution import StepInvocation
 
+        _require_plan(self)
         ti = context["ti"]
         upstream = {}
         for spec in self.step["inputs"]:
@@ -95,6 +115,7 @@ class AzmlStepOperator(BaseOperator):
         )
 
     def execute(self, context: Any) -> None:
+        _require_plan(self)
         # continue_on_step_failure (run conf, default False): after a failure elsewhere, do not start.
         if not (getattr(context["dag_run"], "conf", None) or {}).get("continue_on_step_failure", False):
             from airflow.sdk.exceptions import AirflowSkipException
