@@ -61,6 +61,7 @@ class Pipeline:
         self._steps = _closure(given) if resolve_closure else list(given)
         self._valid_key: tuple | None = None
         self._ordered: tuple[dict[str, list[str]], list[str]] | None = None
+        self._params: dict[str, Any] = {}
         problems = self.validate()
         if problems:
             raise PipelineValidationError(problems)
@@ -77,7 +78,8 @@ class Pipeline:
         """Every problem with this pipeline as a sentence; empty when it can run."""
         problems = _duplicate_names(self._steps) + _producer_problems(self._steps)
         problems += _compute_problems(self._steps, self._workspace)
-        problems += _parameter_problems(self._steps)
+        param_problems, params = _parameters(self._steps)
+        problems += param_problems
         for step in self._steps:
             problems += step.check(self._workspace)
         upstream = self.upstream()
@@ -85,6 +87,7 @@ class Pipeline:
         problems += cycle
         self._valid_key = None if problems else self._graph_key()
         self._ordered = None if problems else (upstream, order)
+        self._params = params
         return problems
 
     def _graph_key(self) -> tuple:
@@ -109,11 +112,10 @@ class Pipeline:
         return {s.task_id: sorted({u.task_id for u in _upstream_steps(s)}) for s in self._steps}
 
     def parameters(self) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for step in self._steps:
-            for param in step.parameters():
-                found.setdefault(param.name, param)
-        return dict(sorted(found.items()))
+        """name -> PipelineParameter for every parameter a step uses, sorted by name."""
+        if not self.validated():
+            return _parameters(self._steps)[1]
+        return dict(self._params)
 
     def to_dag(self, dag_id: str, schedule: Any = None, **dag_kwargs: Any) -> Any:
         """Compile to an Airflow DAG (imports Airflow; call it from a DAG file)."""
@@ -232,7 +234,8 @@ def _compute_problems(steps: list[PipelineStep], workspace: Any) -> list[str]:
     return problems
 
 
-def _parameter_problems(steps: list[PipelineStep]) -> list[str]:
+def _parameters(steps: list[PipelineStep]) -> tuple[list[str], dict[str, Any]]:
+    """(a problem per parameter name defined twice with different defaults, name -> parameter)."""
     seen: dict[str, Any] = {}
     problems = []
     for step in steps:
@@ -243,7 +246,7 @@ def _parameter_problems(steps: list[PipelineStep]) -> list[str]:
                     f"PipelineParameter {param.name!r} is defined twice with different defaults "
                     f"({other.default_value!r} and {param.default_value!r}); create it once and reuse the object."
                 )
-    return problems
+    return problems, dict(sorted(seen.items()))
 
 
 def _topological_order(upstream: dict[str, list[str]]) -> tuple[list[str], list[str]]:

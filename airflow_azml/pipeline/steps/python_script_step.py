@@ -14,9 +14,14 @@ __all__ = ["PythonScriptStep", "script_problems", "encode_params", "environment_
 _LITERALS = (bool, int, float, str)
 
 
+_FOUND_SCRIPTS: set[str] = set()  # scripts seen to exist in this process (a missing one is looked for again)
+
+
 def script_problems(step: PipelineStep, script_name: str) -> list[str]:
     """A missing script is found when the pipeline is built, not when the step runs."""
-    if os.path.isfile(os.path.join(step.source_directory, script_name)):
+    path = os.path.join(step.source_directory, script_name)
+    if path in _FOUND_SCRIPTS or os.path.isfile(path):
+        _FOUND_SCRIPTS.add(path)
         return []
     where = "folder does not exist" if not step.source_directory.is_dir() else "file does not exist"
     return [
