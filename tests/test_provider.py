@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,38 @@ def test_provider_info_names_the_distribution():
     assert info["package-name"] == "airflow-azml"
     assert info["plugins"] == [{"name": "airflow_azml", "plugin-class": "airflow_azml.plugins.AzmlPlugin"}]
     assert "workspace_config" in info["config"]["azml"]["options"]
+
+
+_PRELOAD_PROBE = """
+import json, sys
+import airflow_azml.get_provider_info as provider
+provider.get_provider_info()
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("airflow", "pandas", "pyarrow")))))
+"""
+
+
+def _modules_after_provider_info(preload: str) -> list[str]:
+    env = {**os.environ, "AZML_PRELOAD_MODULES": preload}
+    proc = subprocess.run(
+        [sys.executable, "-c", _PRELOAD_PROBE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_provider_info_preloads_the_dag_authoring_modules_without_airflow():
+    from airflow_azml.get_provider_info import DAG_AUTHORING_MODULES
+
+    loaded = _modules_after_provider_info("1")
+    assert set(DAG_AUTHORING_MODULES) <= set(loaded)
+    # Airflow calls get_provider_info() while it loads its configuration: nothing of Airflow's
+    # (and no pandas/pyarrow) may be imported from here.
+    assert [m for m in loaded if m == "airflow" or m.startswith(("airflow.", "pandas", "pyarrow"))] == []
+
+
+def test_preloading_can_be_turned_off():
+    loaded = _modules_after_provider_info("0")
+    assert [m for m in loaded if m.startswith("airflow_azml.")] == ["airflow_azml.get_provider_info"]
 
 
 @pytest.mark.slow
