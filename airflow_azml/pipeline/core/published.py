@@ -11,7 +11,8 @@ runs DAGs its dag-processor parses from files):
 * The deployment has one loader DAG file (``LOADER_TEXT``; write it with ``write_loader``)
   in its dags folder, beside the workspace file. It renders a DAG for every published
   pipeline and every schedule in the registry (see ``schedule.py``). A new publication shows
-  up in Airflow after the dag-processor's next parse of that file.
+  up in Airflow after the dag-processor's next parse of that file. A task process parses it for
+  its own DAG only (Airflow's parsing context): one or two entry reads, no registry listing.
 * ``status`` Active/Disabled is kept in the registry and mirrored to the DAG's paused flag
   through the REST API (``enable``/``disable``); ``endpoint`` is the URL of the
   v1-compatible submit route served by the airflow-azml plugin.
@@ -37,9 +38,6 @@ __all__ = [
     "publish_pipeline",
     "v1_body_to_conf",
     "experiment_run_id",
-    "load_published_dags",
-    "write_loader",
-    "LOADER_TEXT",
     "REGISTRY_PREFIX",
     "SUBMIT_ROUTE",
     "ENDPOINT_SUBMIT_ROUTE",
@@ -48,11 +46,6 @@ __all__ = [
 REGISTRY_PREFIX = ".azml/published"
 SUBMIT_ROUTE = "/azml/pipelines/v1.0/PipelineRuns/PipelineSubmit"
 ENDPOINT_SUBMIT_ROUTE = "/azml/pipelines/v1.0/PipelineRuns/PipelineEndpointSubmit/Name"
-LOADER_TEXT = '''"""Published airflow-azml pipelines and schedules (the publish registry on the default datastore)."""
-from airflow_azml.pipeline.core.published import load_published_dags
-
-globals().update(load_published_dags(__file__))
-'''
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
@@ -396,32 +389,13 @@ def _pipeline_id(pipeline: Any) -> str:
     )
 
 
-def write_loader(dags_folder: Any) -> Any:
-    """Write the loader DAG file into ``dags_folder`` (deploy once per Airflow); returns its path."""
-    from pathlib import Path
-
-    path = Path(dags_folder) / "azml_published.py"
-    path.write_text(LOADER_TEXT)
-    return path
+_LOADER_NAMES = ("LOADER_TEXT", "write_loader", "load_published_dags")
 
 
-def load_published_dags(loader_file: str) -> dict[str, Any]:
-    """Every published pipeline and schedule of the workspace beside ``loader_file``, as DAGs (imports Airflow)."""
-    from pathlib import Path
+def __getattr__(name: str) -> Any:
+    """The loader DAG file's side lives in ``published_loader``; deployed loader files import it from here."""
+    if name in _LOADER_NAMES:
+        from airflow_azml.pipeline.core import published_loader
 
-    from airflow_azml.core.workspace import Workspace
-    from airflow_azml.operators.render import render_dag
-    from airflow_azml.pipeline.core.schedule import schedule_dags
-
-    folder = Path(loader_file).parent
-    ws = Workspace.from_config(path=folder) if (folder / "config.json").is_file() else Workspace.from_config()
-    dags: dict[str, Any] = {}
-    for entry in _entries(ws, "pipelines"):
-        dag = render_dag(
-            entry["plan"],
-            is_paused_upon_creation=entry.get("status") != "Active",
-            tags=["azml", "azml-published"],
-        )
-        dags[f"dag_{entry['id']}"] = dag
-    dags.update(schedule_dags(ws, {e["id"]: e for e in _entries(ws, "pipelines")}))
-    return dags
+        return getattr(published_loader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,9 +30,18 @@ from typing import Any
 from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core.recurrence import ScheduleRecurrence, TimeZone, _safe
 
-__all__ = ["Schedule", "ScheduleRecurrence", "TimeZone", "schedule_dags", "new_blobs", "record_seen"]
+__all__ = [
+    "Schedule",
+    "ScheduleRecurrence",
+    "TimeZone",
+    "schedule_dags",
+    "new_blobs",
+    "record_seen",
+    "SCHEDULE_ID_PREFIX",
+]
 
 _PREFIX = ".azml/published/schedules"
+SCHEDULE_ID_PREFIX = "azml_sched__"  # + the schedule's file name in the registry = its DAG id
 
 
 class Schedule:
@@ -113,7 +122,7 @@ class Schedule:
                 f"{data_path_parameter_name!r} (data_path_parameter_name)."
             )
         entry = {
-            "id": f"azml_sched__{_safe(name)}",
+            "id": f"{SCHEDULE_ID_PREFIX}{_safe(name)}",
             "name": name,
             "pipeline_id": pipeline_id,
             "experiment_name": experiment_name,
@@ -280,12 +289,15 @@ def record_seen(workspace: Any, schedule: dict[str, Any], found: list[dict[str, 
     )
 
 
-def schedule_dags(workspace: Any, pipelines: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The DAG of every schedule in the registry whose pipeline is published (imports Airflow)."""
+def schedule_dags(
+    workspace: Any, pipelines: dict[str, dict[str, Any]], entries: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The DAG of every schedule in ``entries`` (default: the registry) whose pipeline is published
+    (imports Airflow)."""
     from airflow_azml.pipeline.core.published import _entries
 
     dags: dict[str, Any] = {}
-    for entry in _entries(workspace, "schedules"):
+    for entry in _entries(workspace, "schedules") if entries is None else entries:
         published = pipelines.get(entry["pipeline_id"])
         if published is None:
             continue

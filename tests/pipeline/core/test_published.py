@@ -77,3 +77,51 @@ def test_run_from_a_workspace_without_airflow_names_the_settings(one_step_pipeli
     ws, pipeline = one_step_pipeline
     with pytest.raises(Exception, match="AZML_AIRFLOW_URL"):
         pipeline.publish(name="q").submit(ws, "exp")
+
+
+def test_loader_renders_every_entry_but_a_task_process_reads_only_its_own(
+    one_step_pipeline, workspace_dir, monkeypatch
+):
+    """The dag-processor's parse lists the registry; a task's parse (Airflow's parsing context names
+    the DAG) reads that DAG's entries alone, not the whole registry at every task start."""
+    from airflow_azml.data.stores.local import LocalStore
+    from airflow_azml.pipeline.core import Schedule, ScheduleRecurrence
+    from airflow_azml.pipeline.core.published_loader import load_published_dags, write_loader
+
+    ws, pipeline = one_step_pipeline
+    first, second = pipeline.publish(name="p"), pipeline.publish(name="p")
+    Schedule.create(
+        ws, "hourly", pipeline_id=second.id, experiment_name="e", recurrence=ScheduleRecurrence("Hour", 1)
+    )
+    loader = str(write_loader(workspace_dir))
+    monkeypatch.delenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", raising=False)
+    assert sorted(load_published_dags(loader)) == ["dag_azml_sched__hourly", "dag_p-v1", "dag_p-v2"]
+
+    reads, listings = [], []
+    real_read, real_list = LocalStore.read_bytes, LocalStore.list_files
+    monkeypatch.setattr(LocalStore, "read_bytes", lambda self, rel: reads.append(rel) or real_read(self, rel))
+    monkeypatch.setattr(
+        LocalStore, "list_files", lambda self, rel="": listings.append(rel) or real_list(self, rel)
+    )
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", first.id)
+    dags = load_published_dags(loader)
+    assert list(dags) == ["dag_p-v1"] and dags["dag_p-v1"].dag_id == "p-v1"
+    assert listings == [] and reads == [".azml/published/pipelines/p-v1.json"]
+
+    reads.clear()
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "azml_sched__hourly")
+    dags = load_published_dags(loader)
+    assert list(dags) == ["dag_azml_sched__hourly"] and listings == []
+    assert reads == [".azml/published/schedules/hourly.json", ".azml/published/pipelines/p-v2.json"]
+
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "../../etc/passwd")
+    assert load_published_dags(loader) == {}
+
+
+def test_loader_files_deployed_before_the_split_still_import():
+    from airflow_azml.pipeline.core import published, published_loader
+
+    assert published.load_published_dags is published_loader.load_published_dags
+    assert published.write_loader is published_loader.write_loader
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        published.nope  # noqa: B018

@@ -1,0 +1,76 @@
+"""The deployment's loader DAG file: every published pipeline and schedule as a DAG.
+
+The registry itself (``published.py``) stays on the workspace's default datastore; this is the
+Airflow-facing side. Imports Airflow only inside ``load_published_dags``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_azml.pipeline.core.published import REGISTRY_PREFIX, _entries, _read, _safe
+
+__all__ = ["LOADER_TEXT", "write_loader", "load_published_dags"]
+
+LOADER_TEXT = '''"""Published airflow-azml pipelines and schedules (the publish registry on the default datastore)."""
+from airflow_azml.pipeline.core.published_loader import load_published_dags
+
+globals().update(load_published_dags(__file__))
+'''
+
+
+def write_loader(dags_folder: Any) -> Any:
+    """Write the loader DAG file into ``dags_folder`` (deploy once per Airflow); returns its path."""
+    from pathlib import Path
+
+    path = Path(dags_folder) / "azml_published.py"
+    path.write_text(LOADER_TEXT)
+    return path
+
+
+def load_published_dags(loader_file: str) -> dict[str, Any]:
+    """Every published pipeline and schedule of the workspace beside ``loader_file``, as DAGs (imports Airflow).
+
+    A task process parses the file for one DAG (Airflow's parsing context names it): then only
+    that DAG's registry entries are read, not a listing of the whole registry at every task start.
+    """
+    from pathlib import Path
+
+    from airflow.sdk import get_parsing_context
+
+    from airflow_azml.core.workspace import Workspace
+    from airflow_azml.pipeline.core.schedule import schedule_dags
+
+    folder = Path(loader_file).parent
+    ws = Workspace.from_config(path=folder) if (folder / "config.json").is_file() else Workspace.from_config()
+    wanted = get_parsing_context().dag_id
+    if wanted is not None:
+        return _load_one(ws, wanted)
+    pipelines = {e["id"]: e for e in _entries(ws, "pipelines")}
+    dags: dict[str, Any] = {f"dag_{pid}": _published_dag(entry) for pid, entry in pipelines.items()}
+    dags.update(schedule_dags(ws, pipelines))
+    return dags
+
+
+def _published_dag(entry: dict[str, Any]) -> Any:
+    from airflow_azml.operators.render import render_dag
+
+    return render_dag(
+        entry["plan"],
+        is_paused_upon_creation=entry.get("status") != "Active",
+        tags=["azml", "azml-published"],
+    )
+
+
+def _load_one(ws: Any, dag_id: str) -> dict[str, Any]:
+    """The DAG ``dag_id`` alone (a published version, or a schedule and the pipeline it runs)."""
+    from airflow_azml.pipeline.core.schedule import SCHEDULE_ID_PREFIX, schedule_dags
+
+    if not dag_id.startswith(SCHEDULE_ID_PREFIX):
+        entry = _read(ws, f"{REGISTRY_PREFIX}/pipelines/{_safe(dag_id)}.json")
+        return {} if entry is None else {f"dag_{entry['id']}": _published_dag(entry)}
+    schedule = _read(ws, f"{REGISTRY_PREFIX}/schedules/{_safe(dag_id[len(SCHEDULE_ID_PREFIX) :])}.json")
+    if schedule is None:
+        return {}
+    pipeline = _read(ws, f"{REGISTRY_PREFIX}/pipelines/{_safe(schedule['pipeline_id'])}.json")
+    return schedule_dags(ws, {pipeline["id"]: pipeline} if pipeline else {}, [schedule])
