@@ -22,8 +22,8 @@ from pathlib import Path
 from bench._common import median_of, report, run_timed
 
 STEPS = 200
-PROCESSES = 8  # timing processes per variant, alternating: each has its own memory layout
-REPEATS = 12  # parses per file in each
+PROCESSES = 12  # timing processes per variant, alternating: each has its own memory layout
+REPEATS = 10  # parses per file in each
 
 OURS = """
 from airflow_azml.core import Workspace

@@ -112,8 +112,12 @@ class Pipeline:
         return {s.task_id: sorted({u.task_id for u in _upstream_steps(s)}) for s in self._steps}
 
     def parameters(self) -> dict[str, Any]:
-        """name -> PipelineParameter for every parameter a step uses, sorted by name."""
-        if not self.validated():
+        """name -> PipelineParameter for every parameter a step uses, sorted by name.
+
+        Steps and their arguments are fixed once the pipeline is built (later run_after() calls
+        add edges only), so the map found by the last successful validation stays right.
+        """
+        if self._valid_key is None:
             return _parameters(self._steps)[1]
         return dict(self._params)
 
