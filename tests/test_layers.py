@@ -19,6 +19,7 @@ PURE = [
     "airflow_azml.compiler",
     "airflow_azml.compiler.capture",
     "airflow_azml.execution",
+    "airflow_azml.execution.local_spark",
     "airflow_azml.runtime.run",
     "airflow_azml.runtime.launch",
     "airflow_azml.compat",

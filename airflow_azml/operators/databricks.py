@@ -13,9 +13,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,10 +28,9 @@ from airflow.providers.databricks.utils.databricks import normalise_json_content
 
 from airflow_azml.core.workspace import Workspace
 from airflow_azml.exceptions import StepFailedError, UserErrorException
-from airflow_azml.execution import StepExecution
+from airflow_azml.execution.local_spark import LocalSparkExecution
 from airflow_azml.execution.outputs import output_location
 from airflow_azml.execution.params import coerce_params
-from airflow_azml.execution.process import StepProcess
 from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
 from airflow_azml.execution.reuse_gate import ReuseGate
 from airflow_azml.operators.step import METRICS_KEY, OUTPUTS_KEY, AzmlStepOperator, ReusedFromLink
@@ -69,38 +66,6 @@ def data_uri(ws: Workspace, datastore: str, path: str) -> str:
 def _compute_spec(step: dict[str, Any], pipeline: dict[str, Any]) -> dict[str, Any]:
     targets = (pipeline["workspace"].get("config") or {}).get("compute_targets") or {}
     return dict(targets.get(step.get("compute_target") or "", {}) or {})
-
-
-class LocalSparkExecution(StepExecution):
-    """Local mode: the step's python script with a local PySpark session, data as local paths."""
-
-    def _launch(self, params: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str]) -> int:
-        if importlib.util.find_spec("pyspark") is None:
-            raise StepFailedError(
-                f"Step {self.step['name']!r} runs in Databricks local mode, which needs PySpark on the worker: "
-                "pip install pyspark (Java is needed too), or drop 'local': true from the compute target."
-            )
-        task = self.step["databricks"].get("spark_python_task") or {}
-        if not self.step.get("script_name"):
-            raise StepFailedError(
-                f"Step {self.step['name']!r}: Databricks local mode runs python_script_name + source_directory "
-                "steps only (notebooks, DBFS scripts and JARs need a workspace)."
-            )
-        args: list[str] = []
-        for value in task.get("parameters") or []:
-            is_param = isinstance(value, dict) and "$param" in value
-            args += [f"--{value['$param']}", str(params[value["$param"]])] if is_param else [str(value)]
-        paths = {n: i.get("path", "") for n, i in inputs.items()} | outputs
-        args += [x for name, path in paths.items() for x in (f"-{name}", path)]
-        env = self._env(params, self._write_context(inputs, outputs))
-        env.update(
-            PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1"
-        )
-        argv = [sys.executable, "-m", "airflow_azml.runtime.launch", self.step["script_name"], *args]
-        self.process = StepProcess(
-            argv, cwd=Path(self.step["source_directory"]), env=env, log=self.log, logdir=self.workdir / "logs"
-        )
-        return self.process.run()
 
 
 class DatabricksStepOperator(DatabricksSubmitRunOperator):
