@@ -21,6 +21,7 @@ __all__ = [
     "AirflowApiError",
     "did_you_mean",
     "check_data_name",
+    "is_word",
 ]
 
 
@@ -77,11 +78,18 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+def is_word(text: str, also: str = "") -> bool:
+    """``re.fullmatch(r"[\\w<also>]+", text)`` without compiling a regex on every DAG-file parse:
+    ``\\w`` is "alphanumeric or underscore", which is what str.isalnum() tests once ``_`` (and
+    each character of ``also``) is replaced by a letter."""
+    for char in "_" + also:
+        text = text.replace(char, "a")
+    return text.isalnum()
+
+
 def check_data_name(name: str, what: str) -> str:
     """Data names become Airflow XCom keys, env vars and folder names: word characters only."""
-    # ``\w`` is "alphanumeric or underscore"; str.isalnum() is the same test without a regex
-    # compile on every DAG-file parse.
-    if not isinstance(name, str) or not name.replace("_", "a").isalnum():
+    if not isinstance(name, str) or not is_word(name):
         import re
 
         raise UserErrorException(

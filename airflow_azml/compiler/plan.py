@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow_azml.exceptions import UserErrorException
+from airflow_azml.exceptions import UserErrorException, is_word
 from airflow_azml.pipeline.core._ports import InputDecl, OutputDecl, data_types
 from airflow_azml.pipeline.core.pipeline_data import PipelineData
 
@@ -22,11 +22,7 @@ PLAN_FORMAT = 1
 
 def _valid_dag_id(dag_id: Any) -> bool:
     """Letters, digits, '_', '-' and '.', at most 250 (Airflow's rule; no regex compile per parse)."""
-    return (
-        isinstance(dag_id, str)
-        and 0 < len(dag_id) <= 250
-        and dag_id.replace("_", "a").replace(".", "a").replace("-", "a").isalnum()
-    )
+    return isinstance(dag_id, str) and len(dag_id) <= 250 and is_word(dag_id, also=".-")
 
 
 def compile_pipeline(pipeline: Any, dag_id: str) -> dict[str, Any]:

@@ -37,7 +37,6 @@ def register_dataset(
     tags: dict | None,
     create_new_version: bool,
 ) -> AbstractDataset:
-
     check_data_name(name, "Dataset")
     store = workspace.get_default_datastore().store
     versions = _versions(store, name)

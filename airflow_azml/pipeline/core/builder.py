@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.core._home import caller_dir
-from airflow_azml.exceptions import UserErrorException
+from airflow_azml.exceptions import UserErrorException, is_word
 from airflow_azml.pipeline.core._ports import (
     InputDecl,
     OutputDecl,
@@ -39,7 +39,7 @@ def _join_resolved(base: Path, source_directory: str) -> Path:
 
 def task_id_for(name: str) -> str:
     """Airflow task ids allow letters, digits, '_', '-' and '.'; everything else becomes '_'."""
-    if not name.replace("_", "a").replace(".", "a").replace("-", "a").isalnum():  # no regex when valid
+    if not is_word(name, also=".-"):  # no regex when already valid
         name = re.sub(r"[^\w.-]+", "_", name)
     return name.strip("_") or "step"
 
