@@ -22,36 +22,36 @@ def add_parser(subparsers: Any) -> None:
 
 def runs(args: argparse.Namespace) -> int:
     from airflow_azml.cli.submit import client_from_args
-    from airflow_azml.pipeline.core.run import STATUS
+    from airflow_azml.pipeline.core.status import airflow_to_v1
 
     client = client_from_args(args)
     found = client.list_runs(args.dag_id, limit=args.limit)
     if not found:
         print(f"No runs of {args.dag_id}.")
     for run in found:
-        status = STATUS.get(run.get("state"), "Running")
+        status = airflow_to_v1(run.get("state"))
         print(
             f"{run['dag_run_id']:<60} {status:<10} {run.get('start_date') or '-':<33} {run.get('end_date') or '-'}"
         )
         if args.steps:
             for ti in client.task_instances(args.dag_id, run["dag_run_id"]):
-                print(f"    {ti['task_id']:<40} {STATUS.get(ti.get('state'), 'Running')}")
+                print(f"    {ti['task_id']:<40} {airflow_to_v1(ti.get('state'))}")
     return 0
 
 
 def follow(client: Any, dag_id: str, run_id: str, poll: float = 1.0) -> int:
     """Print each step's status as it changes until the run ends; 0 when it finished."""
-    from airflow_azml.pipeline.core.run import STATUS
+    from airflow_azml.pipeline.core.status import airflow_to_v1
 
     shown: dict[str, str] = {}
     while True:
         state = client.get_run(dag_id, run_id).get("state")
         for ti in client.task_instances(dag_id, run_id):
-            status = STATUS.get(ti.get("state"), "Running")
+            status = airflow_to_v1(ti.get("state"))
             if shown.get(ti["task_id"]) != status:
                 shown[ti["task_id"]] = status
                 print(f"StepRun({ti['task_id']}) Status: {status}", flush=True)
         if state in ("success", "failed"):
-            print(f"PipelineRun Status: {STATUS[state]}")
+            print(f"PipelineRun Status: {airflow_to_v1(state)}")
             return 0 if state == "success" else 1
         time.sleep(poll)

@@ -12,36 +12,19 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_azml.execution.records import RUNS_PREFIX, RunRecords, run_slug
+from airflow_azml.pipeline.core.status import QUEUED, RUNNING, step_status
 
 __all__ = ["pipeline_view", "tasks_from_plan", "run_history", "split_metrics", "display_status"]
 
-#: Airflow task instance state -> the v1 StepRun status the view shows
-_STATUS = {
-    None: "NotStarted",
-    "scheduled": "NotStarted",
-    "queued": "Queued",
-    "running": "Running",
-    "success": "Finished",
-    "failed": "Failed",
-    "upstream_failed": "Canceled",
-    "skipped": "Canceled",
-    "up_for_retry": "Running",
-    "up_for_reschedule": "Running",
-    "deferred": "Running",
-    "removed": "Canceled",
-    "restarting": "Running",
-}
 _MAX_LISTED_FILES = 2000
 #: datastore name -> its Store (None when unknown or unreachable: sizes are then not shown)
 StoreOf = Callable[[str], Any]
 
 
 def display_status(state: str | None, record: dict[str, Any] | None) -> str:
-    """The step's status: Airflow's state when known, else the record's, with reuse as its own status."""
-    status = _STATUS.get(state, "NotStarted") if state or not record else record.get("status", "NotStarted")
-    if status == "Finished" and record and record.get("reused"):
-        return "Reused"
-    return str(status)
+    """The step's status: Airflow's state when known, else the record's, with reuse as its own status
+    (the same function as ``StepRun.get_status``: ``pipeline/core/status.py``)."""
+    return step_status(state, record)
 
 
 def tasks_from_plan(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -189,7 +172,7 @@ def pipeline_view(
         "steps": steps,
         "edges": _edges(tasks, records),
         "history": history,
-        "running": any(s["status"] in ("Queued", "Running") for s in steps),
+        "running": any(s["status"] in (QUEUED, RUNNING) for s in steps),
     }
 
 

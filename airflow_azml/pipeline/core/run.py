@@ -14,27 +14,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from airflow_azml.exceptions import ActivityFailedException
+from airflow_azml.pipeline.core.status import AIRFLOW_TO_V1, TERMINAL, airflow_to_v1, step_status
 
 __all__ = ["PipelineRun", "StepRun", "PortDataReference", "RunBackend", "STATUS"]
 
-#: Airflow state -> Azure ML status
-STATUS = {
-    None: "NotStarted",
-    "none": "NotStarted",
-    "scheduled": "Queued",
-    "queued": "Queued",
-    "running": "Running",
-    "restarting": "Running",
-    "up_for_retry": "Running",
-    "up_for_reschedule": "Running",
-    "deferred": "Running",
-    "success": "Finished",
-    "failed": "Failed",
-    "upstream_failed": "Canceled",
-    "skipped": "Canceled",
-    "removed": "Canceled",
-}
-_TERMINAL = ("Finished", "Failed", "Canceled")
+#: Airflow state -> Azure ML status (the one map lives in status.py; STATUS is kept for importers)
+STATUS = AIRFLOW_TO_V1
 
 
 class RunBackend(Protocol):
@@ -84,7 +69,7 @@ class PipelineRun:
         return self._records
 
     def get_status(self) -> str:
-        return STATUS.get(self._backend.state(), "Running")
+        return airflow_to_v1(self._backend.state())
 
     def get_steps(self) -> list[StepRun]:
         """Step runs in pipeline order."""
@@ -133,7 +118,7 @@ class PipelineRun:
             status = self.get_status()
             if show_output:
                 self._print_changes(shown)
-            if status in _TERMINAL:
+            if status in TERMINAL:
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Run {self.id} still {status} after {timeout_seconds} s.")
@@ -200,12 +185,7 @@ class StepRun:
         return self.pipeline_run
 
     def get_status(self) -> str:
-        rec = self.record or {}
-        if rec.get("reused") and rec.get("status") == "Finished":
-            return "Reused"
-        if self._state is not None:
-            return STATUS.get(self._state, "Running")
-        return rec.get("status", "NotStarted") if rec else "NotStarted"
+        return step_status(self._state, self.record)
 
     @property
     def reused(self) -> bool:
