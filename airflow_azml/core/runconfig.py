@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_azml.core.databricks import (
+    DatabricksSection,
+    EggLibrary,
+    JarLibrary,
+    MavenLibrary,
+    PyPiLibrary,
+    RCranLibrary,
+)
 from airflow_azml.exceptions import UserErrorException
 
 __all__ = [
@@ -17,6 +25,13 @@ __all__ = [
     "MpiConfiguration",
     "PyTorchConfiguration",
     "runconfig_distribution",
+    # v1 code imports the Databricks library classes from azureml.core.runconfig
+    "PyPiLibrary",
+    "MavenLibrary",
+    "JarLibrary",
+    "EggLibrary",
+    "RCranLibrary",
+    "DatabricksSection",
 ]
 
 DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_azml.core.databricks import (
+    LIBRARY_PARAMS,
+    EggLibrary,
+    JarLibrary,
+    MavenLibrary,
+    PyPiLibrary,
+    RCranLibrary,
+    is_placeholder,
+)
 from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core.builder import PipelineStep
 from airflow_azml.pipeline.core.graph import PipelineParameter
@@ -36,72 +45,12 @@ _NEW_CLUSTER_PARAMS = (
     "init_scripts",
     "cluster_log_dbfs_path",
 )
-_LIBRARY_PARAMS = ("maven_libraries", "pypi_libraries", "egg_libraries", "jar_libraries", "rcran_libraries")
+_LIBRARY_PARAMS = tuple(LIBRARY_PARAMS)
 _TASK_PARAMS = ("notebook_path", "python_script_path", "python_script_name", "main_class_name")
-
-
-class PyPiLibrary:
-    """``PyPiLibrary(package, repo=None)`` (azureml.core.databricks)."""
-
-    def __init__(self, package: str, repo: str | None = None):
-        self.package, self.repo = package, repo
-
-    def to_spec(self) -> dict[str, Any]:
-        return {"pypi": _drop_none({"package": self.package, "repo": self.repo})}
-
-
-class MavenLibrary:
-    """``MavenLibrary(coordinates, repo=None, exclusions=None)``."""
-
-    def __init__(self, coordinates: str, repo: str | None = None, exclusions: list[str] | None = None):
-        self.coordinates, self.repo, self.exclusions = coordinates, repo, exclusions
-
-    def to_spec(self) -> dict[str, Any]:
-        spec = {"coordinates": self.coordinates, "repo": self.repo, "exclusions": self.exclusions}
-        return {"maven": _drop_none(spec)}
-
-
-class RCranLibrary:
-    """``RCranLibrary(package, repo=None)``."""
-
-    def __init__(self, package: str, repo: str | None = None):
-        self.package, self.repo = package, repo
-
-    def to_spec(self) -> dict[str, Any]:
-        return {"cran": _drop_none({"package": self.package, "repo": self.repo})}
-
-
-class JarLibrary:
-    """``JarLibrary(library)``: a jar on DBFS or cloud storage."""
-
-    def __init__(self, library: str):
-        self.library = library
-
-    def to_spec(self) -> dict[str, Any]:
-        return {"jar": self.library}
-
-
-class EggLibrary:
-    """``EggLibrary(library)``: an egg on DBFS or cloud storage."""
-
-    def __init__(self, library: str):
-        self.library = library
-
-    def to_spec(self) -> dict[str, Any]:
-        return {"egg": self.library}
-
-
-_LIB_KEYS = {
-    "maven_libraries": "maven",
-    "pypi_libraries": "pypi",
-    "egg_libraries": "egg",
-    "jar_libraries": "jar",
-    "rcran_libraries": "cran",
-}
-
-
-def _drop_none(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in spec.items() if v is not None}
+#: v1 gave a new cluster spark_version "4.0.x-scala2.11", a runtime Databricks retired long ago;
+#: ours: a current long-term-support runtime. The node type is v1's default.
+DEFAULT_SPARK_VERSION = "15.4.x-scala2.12"
+DEFAULT_NODE_TYPE = "Standard_D3_v2"
 
 
 def library_spec(lib: Any, param: str, step: str) -> dict[str, Any]:
@@ -111,7 +60,7 @@ def library_spec(lib: Any, param: str, step: str) -> dict[str, Any]:
     if isinstance(lib, dict):
         return dict(lib)
     if isinstance(lib, str) and lib:
-        key = _LIB_KEYS[param]
+        key = LIBRARY_PARAMS[param]
         return (
             {key: {"package": lib}}
             if key in ("pypi", "cran")
@@ -161,7 +110,10 @@ def _check_task(values: dict[str, Any], name: str) -> str:
 
 
 def _check_cluster(values: dict[str, Any], name: str) -> None:
-    """existing_cluster_id excludes every new-cluster parameter; a new cluster needs its size."""
+    """existing_cluster_id excludes every new-cluster parameter; a new cluster needs its size.
+
+    As in v1, a new cluster without spark_version or node_type/instance_pool_id gets defaults.
+    """
     new = _given(values, _NEW_CLUSTER_PARAMS)
     if values.get("existing_cluster_id"):
         if new:
@@ -174,10 +126,12 @@ def _check_cluster(values: dict[str, Any], name: str) -> None:
         raise UserErrorException(
             f"DatabricksStep {name!r}: permit_cluster_restart only applies with existing_cluster_id."
         )
-    problems = []
     if not values.get("spark_version"):
-        problems.append("spark_version (e.g. '13.3.x-scala2.12')")
-    if bool(values.get("node_type")) == bool(values.get("instance_pool_id")):
+        values["spark_version"] = DEFAULT_SPARK_VERSION
+    if not values.get("node_type") and not values.get("instance_pool_id"):
+        values["node_type"] = DEFAULT_NODE_TYPE
+    problems = []
+    if values.get("node_type") and values.get("instance_pool_id"):
         problems.append("exactly one of node_type or instance_pool_id")
     sized = values.get("num_workers") is not None
     scaled = values.get("min_workers") is not None or values.get("max_workers") is not None
@@ -195,6 +149,44 @@ def _runconfig_libraries(runconfig: Any) -> dict[str, list]:
     """Libraries of ``runconfig.environment.databricks`` (v1's DatabricksSection), if any."""
     section = getattr(getattr(runconfig, "environment", None), "databricks", None)
     return {p: list(getattr(section, p, None) or []) for p in _LIBRARY_PARAMS} if section is not None else {}
+
+
+def _runconfig_cluster(values: dict[str, Any]) -> None:
+    """v1: a cluster in ``runconfig.environment.databricks.cluster`` replaces the step's cluster arguments."""
+    section = getattr(getattr(values.get("runconfig"), "environment", None), "databricks", None)
+    cluster = getattr(section, "cluster", None)
+    if cluster is not None:
+        values.update(
+            {k: v for k, v in vars(cluster).items() if k in (*_NEW_CLUSTER_PARAMS, "existing_cluster_id")}
+        )
+
+
+#: what to give instead of a sample's ``<placeholder>``, per argument
+_PLACEHOLDER_HINTS = {
+    "notebook_path": "the notebook's path in the Databricks workspace, e.g. '/Users/you@example.com/prep'",
+    "python_script_path": "the script's DBFS path, e.g. 'dbfs:/scripts/train.py'",
+    "jar_libraries": "the jar's DBFS path, e.g. 'dbfs:/jars/app.jar'",
+    "egg_libraries": "the egg's DBFS path, e.g. 'dbfs:/eggs/lib.egg'",
+    "existing_cluster_id": "the id of a running cluster, e.g. '0123-456789-abcdefgh'",
+}
+
+
+def _refuse_placeholders(values: dict[str, Any], name: str) -> None:
+    """A sample's unfilled ``<...>`` setting fails here, naming it, not as a 404 from Databricks at run time."""
+    found = [(k, v) for k, v in values.items() if is_placeholder(v)]
+    for param in _LIBRARY_PARAMS:
+        for lib in values.get(param) or []:
+            found += (
+                [(param, v) for v in vars(lib).values() if is_placeholder(v)]
+                if hasattr(lib, "to_spec")
+                else []
+            )
+    if found:
+        what = "; ".join(
+            f"{k} is the placeholder {v!r}: give {_PLACEHOLDER_HINTS.get(k, 'its real value')}"
+            for k, v in found
+        )
+        raise UserErrorException(f"DatabricksStep {name!r}: {what}.")
 
 
 def _libraries(values: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -272,6 +264,8 @@ class DatabricksStep(PipelineStep):
         permit_cluster_restart: bool | None = None,
     ):
         values = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        _runconfig_cluster(values)
+        _refuse_placeholders(values, name)
         self.task_kind = _check_task(values, name)
         _check_cluster(values, name)
         self.libraries = _libraries(values, name)

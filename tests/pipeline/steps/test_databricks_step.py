@@ -73,8 +73,8 @@ def job(step: DatabricksStep) -> dict:
         ),
         (
             {"notebook_path": "/nb"},
-            "needs spark_version (e.g. '13.3.x-scala2.12'); exactly one of node_type or "
-            "instance_pool_id; either num_workers or both min_workers and max_workers",
+            "without existing_cluster_id the step creates a cluster and needs either num_workers or both "
+            "min_workers and max_workers.",
         ),
         (
             {"notebook_path": "/nb", **NEW, "instance_pool_id": "p"},
