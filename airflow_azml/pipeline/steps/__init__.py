@@ -9,6 +9,7 @@ _EXPORTS = {
     "DataTransferStep": "airflow_azml.pipeline.steps.data_transfer_step",
     "DatabricksStep": "airflow_azml.pipeline.steps.databricks_step",
     "AdlaStep": "airflow_azml.pipeline.steps.adla_step",
+    "ModuleStep": "airflow_azml.pipeline.steps.module_step",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
