@@ -117,8 +117,10 @@ def _compat_enabled() -> bool:
 
 def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) -> DAG:
     """The Airflow DAG for ``plan``. Cheap: no I/O, one small operator per step."""
-    if hasattr(schedule, "dag_arguments"):  # a ScheduleRecurrence or Schedule (pipeline/core/schedule.py)
-        extra = schedule.dag_arguments()
+    if hasattr(schedule, "next_fire_time") or hasattr(schedule, "recurrence"):  # a v1 recurrence or Schedule
+        from airflow_azml.timetables import dag_arguments  # deferred: it loads the standard provider
+
+        extra = dag_arguments(schedule)
         schedule = extra.pop("schedule")
         dag_kwargs = {**extra, **dag_kwargs}
     dag_kwargs.setdefault("doc_md", describe_plan(plan))

@@ -11,6 +11,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_azml._lazy import optional_module
+from airflow_azml.timetables import RecurrenceTimetable
 
 __all__ = ["AzmlPlugin"]
 
@@ -32,3 +33,4 @@ class AzmlPlugin(AirflowPlugin):
     external_views = _collect("EXTERNAL_VIEWS")
     react_apps = _collect("REACT_APPS")
     operator_extra_links = _collect("OPERATOR_EXTRA_LINKS")
+    timetables = [RecurrenceTimetable]  # v1 recurrences cron cannot say (every other day at 22:30)

@@ -4,7 +4,7 @@ Two ways in, both with v1's names:
 
 * In a DAG file (no I/O at parse time): pass the recurrence as the schedule,
   ``pipeline.to_dag("my_pipe", schedule=ScheduleRecurrence(frequency="Hour", interval=2))``.
-  The renderer asks it for ``dag_arguments()`` (timetable, start_date, catchup=False).
+  The renderer turns it into DAG arguments with ``airflow_azml.timetables.dag_arguments``.
 * From a notebook, unchanged v1 code: ``Schedule.create(ws, name, pipeline_id=published.id,
   experiment_name=..., recurrence=...)`` writes the schedule to the publish registry
   (``.azml/published/schedules/<name>.json``); the deployment's loader DAG file (see
@@ -15,10 +15,10 @@ Two ways in, both with v1's names:
   ``sched_<name>__<hash of path and version>`` — Airflow refuses a second run with that id, so
   no blob version is ever triggered twice, and the versions seen are kept on the datastore.
 
-Mapping of a recurrence: Minute/Hour (and Day/Week/Month without hours, minutes or week days)
--> ``DeltaTriggerTimetable`` of interval × frequency; Day/Week with hours/minutes/week_days/
-time_of_day -> ``CronTriggerTimetable`` in ``time_zone``. No ``start_time`` -> the first run
-starts at once; with one, runs start from it.
+Mapping of a recurrence (``airflow_azml.timetables.dag_arguments``): a fixed period ->
+``DeltaTriggerTimetable``; fixed times with interval 1 -> ``CronTriggerTimetable`` in ``time_zone``;
+fixed times with interval > 1 (every other day at 22:30) -> ``RecurrenceTimetable``, registered by
+the plugin. No ``start_time`` -> the first run starts at once; with one, runs start from it.
 """
 
 from __future__ import annotations
@@ -220,15 +220,6 @@ class Schedule:
         runs = self.get_pipeline_runs()
         return runs[0] if runs else None
 
-    def dag_arguments(self) -> dict[str, Any]:
-        """``to_dag(schedule=schedule)``: the DAG arguments of this schedule's recurrence."""
-        if self.recurrence is None:
-            raise UserErrorException(
-                f"Schedule {self.name!r} is a datastore schedule; it runs through the "
-                "published-pipelines loader, not as a DAG's schedule."
-            )
-        return self.recurrence.dag_arguments()
-
     def _run_prefix(self) -> str:
         return f"sched_{_safe(self.name)}__"
 
@@ -319,10 +310,9 @@ def _recurrence_dag(entry: dict[str, Any], published: dict[str, Any]) -> Any:
     for name, value in entry.get("pipeline_parameters", {}).items():
         if name in plan["parameters"]:
             plan["parameters"][name]["default"] = value
-    rec = ScheduleRecurrence(**entry["recurrence"])
     return render_dag(
         plan,
+        schedule=ScheduleRecurrence(**entry["recurrence"]),
         is_paused_upon_creation=entry.get("status") != "Active",
         tags=["azml", "azml-schedule"],
-        **rec.dag_arguments(),
     )

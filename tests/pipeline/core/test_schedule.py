@@ -43,6 +43,8 @@ def test_invalid_recurrences_are_refused(kwargs, message):
 
 
 def test_fixed_times_become_cron_in_the_time_zone():
+    from airflow_azml.timetables import dag_arguments
+
     rec = ScheduleRecurrence(
         frequency="Week",
         interval=1,
@@ -52,17 +54,19 @@ def test_fixed_times_become_cron_in_the_time_zone():
         time_zone="PacificStandardTime",
     )
     assert rec.cron() == "30 6,18 * * 1,0"
-    table = rec.timetable()
+    table = dag_arguments(rec)["schedule"]
     assert type(table).__name__ == "CronTriggerTimetable"
     assert str(table.timezone) == "America/Los_Angeles" and table.expression == "30 6,18 * * 1,0"
     assert ScheduleRecurrence("Day", 1, time_of_day="07:05").cron() == "5 7 * * *"
 
 
 def test_intervals_become_deltas_and_no_start_time_runs_at_once():
-    table = ScheduleRecurrence(frequency="Minute", interval=15).timetable()
+    from airflow_azml.timetables import dag_arguments
+
+    table = dag_arguments(ScheduleRecurrence(frequency="Minute", interval=15))["schedule"]
     assert type(table).__name__ == "DeltaTriggerTimetable"
     assert table.delta == timedelta(minutes=15)
-    args = ScheduleRecurrence(frequency="Hour", interval=2).dag_arguments()
+    args = dag_arguments(ScheduleRecurrence(frequency="Hour", interval=2))
     assert (
         args["start_date"] < datetime(2025, 1, 1, tzinfo=args["start_date"].tzinfo)
         and args["catchup"] is False
@@ -72,7 +76,7 @@ def test_intervals_become_deltas_and_no_start_time_runs_at_once():
 
 def test_start_time_is_read_in_the_time_zone():
     rec = ScheduleRecurrence(frequency="Day", interval=1, start_time="2030-05-01T08:00:00", time_zone="UTC")
-    assert rec.start_date().isoformat() == "2030-05-01T08:00:00+00:00"
+    assert rec.anchor().isoformat() == "2030-05-01T08:00:00+00:00"
 
 
 def test_to_dag_takes_a_recurrence_as_the_schedule(workspace_dir):
