@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow_azml.pipeline.core.run import PipelineRun
 
-__all__ = ["submit_plan", "LocalBackend"]
+__all__ = ["submit_plan", "LocalBackend", "uses_remote_airflow"]
 
 
 class LocalBackend:
@@ -37,11 +37,17 @@ class LocalBackend:
         return self.handle.status().get("error")
 
 
+def uses_remote_airflow(workspace: Any) -> bool:
+    """True when the workspace file (``airflow.base_url``) or ``AZML_AIRFLOW_URL`` names a running Airflow."""
+    return bool(
+        (workspace._config.get("airflow") or {}).get("base_url") or os.environ.get("AZML_AIRFLOW_URL")
+    )
+
+
 def submit_plan(experiment: Any, plan: dict[str, Any], conf: dict[str, Any]) -> PipelineRun:
     """A running Airflow when the workspace file (``airflow.base_url``) or ``AZML_AIRFLOW_URL`` names
     one; otherwise the embedded Airflow on this machine."""
-    ws = experiment.workspace
-    if (ws._config.get("airflow") or {}).get("base_url") or os.environ.get("AZML_AIRFLOW_URL"):
+    if uses_remote_airflow(experiment.workspace):
         from airflow_azml.client.remote import submit_remote
 
         return submit_remote(experiment, plan, conf)

@@ -1,4 +1,4 @@
-"""PublishedPipeline and PipelineEndpoint: pipelines published to a running Airflow.
+"""PublishedPipeline: pipelines published to a running Airflow (PipelineEndpoint: ``pipeline_endpoint.py``).
 
 How published pipelines map onto Airflow (v1 kept them in the Azure ML service; Airflow only
 runs DAGs its dag-processor parses from files):
@@ -16,17 +16,20 @@ runs DAGs its dag-processor parses from files):
 * ``status`` Active/Disabled is kept in the registry and mirrored to the DAG's paused flag
   through the REST API (``enable``/``disable``); ``endpoint`` is the URL of the
   v1-compatible submit route served by the airflow-azml plugin.
-* ``PipelineEndpoint`` is a registry entry ``.azml/published/endpoints/<name>.json``: versions
-  "0", "1", … each naming a published pipeline id, and a default version.
+* ``PipelineEndpoint`` (``pipeline_endpoint.py``) is a registry entry
+  ``.azml/published/endpoints/<id>.json``: versions "0", "1", … each naming a published pipeline
+  id, and a default version.
 
 Never imports Airflow at import time.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,8 +37,9 @@ from airflow_azml.exceptions import UserErrorException
 
 __all__ = [
     "PublishedPipeline",
-    "PipelineEndpoint",
+    "airflow_base_url",
     "publish_pipeline",
+    "publish_plan",
     "v1_body_to_conf",
     "experiment_run_id",
     "REGISTRY_PREFIX",
@@ -45,7 +49,7 @@ __all__ = [
 
 REGISTRY_PREFIX = ".azml/published"
 SUBMIT_ROUTE = "/azml/pipelines/v1.0/PipelineRuns/PipelineSubmit"
-ENDPOINT_SUBMIT_ROUTE = "/azml/pipelines/v1.0/PipelineRuns/PipelineEndpointSubmit/Name"
+ENDPOINT_SUBMIT_ROUTE = "/azml/pipelines/v1.0/PipelineRuns/PipelineEndpointSubmit"
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
@@ -103,6 +107,13 @@ def _entries(ws: Any, kind: str) -> list[dict[str, Any]]:
     ]
 
 
+def airflow_base_url(ws: Any) -> str:
+    """The configured Airflow's URL (what REST endpoints of published pipelines start with)."""
+    from airflow_azml.client.rest import airflow_settings
+
+    return str(airflow_settings(ws).get("base_url") or "http://localhost:8080").rstrip("/")
+
+
 def _client(ws: Any) -> Any:
     from airflow_azml.client.rest import AirflowRestClient, airflow_settings
 
@@ -146,10 +157,7 @@ class PublishedPipeline:
     @property
     def endpoint(self) -> str:
         """The URL of the v1-compatible submit route for this pipeline (POST with v1's JSON body)."""
-        from airflow_azml.client.rest import airflow_settings
-
-        base = (airflow_settings(self._workspace).get("base_url") or "http://localhost:8080").rstrip("/")
-        return f"{base}{SUBMIT_ROUTE}/{self.id}"
+        return f"{airflow_base_url(self._workspace)}{SUBMIT_ROUTE}/{self.id}"
 
     @classmethod
     def get(
@@ -228,9 +236,21 @@ def publish_pipeline(
     """``Pipeline.publish``: store the compiled plan in the publish registry under a new DAG id."""
     from airflow_azml.compiler import compile_pipeline
 
-    ws = pipeline.workspace
+    plan_for = functools.partial(compile_pipeline, pipeline)
+    return publish_plan(pipeline.workspace, plan_for, name, description, version, continue_on_step_failure)
+
+
+def publish_plan(
+    ws: Any,
+    plan_for: Callable[[str], dict[str, Any]],
+    name: str | None,
+    description: str | None,
+    version: str | None,
+    continue_on_step_failure: bool | None,
+) -> PublishedPipeline:
+    """Store ``plan_for(pid)`` under a new published id (also ``PipelineRun.publish_pipeline``)."""
     if not name:
-        raise UserErrorException("Pipeline.publish needs a name=.")
+        raise UserErrorException("Publishing a pipeline needs a name=.")
     taken = {e["version"] for e in _entries(ws, "pipelines") if e["name"] == name}
     version = str(version) if version is not None else str(len(taken) + 1)
     pid = _safe(f"{name}-v{version}")
@@ -239,7 +259,7 @@ def publish_pipeline(
             f"Pipeline {name!r} version {version!r} is already published (id {pid!r}); "
             "publish with another version=."
         )
-    plan = compile_pipeline(pipeline, pid)
+    plan = plan_for(pid)
     plan["description"] = description or plan.get("description")
     entry = {
         "id": pid,
@@ -255,147 +275,18 @@ def publish_pipeline(
     return PublishedPipeline(ws, entry)
 
 
-class PipelineEndpoint:
-    """A named endpoint with versions "0", "1", … (each a published pipeline) and a default version."""
-
-    def __init__(self, workspace: Any, entry: dict[str, Any]):
-        self._workspace = workspace
-        self._entry = entry
-        self.name: str = entry["name"]
-        self.id: str = entry["name"]
-        self.description: str | None = entry.get("description")
-
-    @property
-    def default_version(self) -> str:
-        return str(self._entry["default_version"])
-
-    @property
-    def status(self) -> str:
-        return str(self._entry.get("status", "Active"))
-
-    @property
-    def url(self) -> str:
-        from airflow_azml.client.rest import airflow_settings
-
-        base = (airflow_settings(self._workspace).get("base_url") or "http://localhost:8080").rstrip("/")
-        return f"{base}{ENDPOINT_SUBMIT_ROUTE}/{self.name}"
-
-    endpoint = url
-
-    @classmethod
-    def publish(
-        cls,
-        workspace: Any,
-        name: str,
-        description: str,
-        pipeline: Any,
-        _workflow_provider: Any = None,
-        _service_endpoint: Any = None,
-    ) -> PipelineEndpoint:
-        if _read(workspace, f"{REGISTRY_PREFIX}/endpoints/{_safe(name)}.json") is not None:
-            raise UserErrorException(
-                f"PipelineEndpoint {name!r} exists; use PipelineEndpoint.get(...).add(pipeline)."
-            )
-        entry = {
-            "name": name,
-            "description": description,
-            "default_version": "0",
-            "status": "Active",
-            "versions": {"0": _pipeline_id(pipeline)},
-        }
-        endpoint = cls(workspace, entry)
-        endpoint._save()
-        return endpoint
-
-    @classmethod
-    def get(
-        cls, workspace: Any, id: str | None = None, name: str | None = None, **_: Any
-    ) -> PipelineEndpoint:
-        key = name or id
-        entry = _read(workspace, f"{REGISTRY_PREFIX}/endpoints/{_safe(str(key))}.json")
-        if entry is None:
-            raise UserErrorException(f"No PipelineEndpoint named {key!r} in workspace {workspace.name!r}.")
-        return cls(workspace, entry)
-
-    @classmethod
-    def list(cls, workspace: Any, active_only: bool = True, **_: Any) -> list[PipelineEndpoint]:
-        items = [cls(workspace, e) for e in _entries(workspace, "endpoints")]
-        return sorted([e for e in items if e.status == "Active" or not active_only], key=lambda e: e.name)
-
-    def _save(self) -> None:
-        _write(self._workspace, f"{REGISTRY_PREFIX}/endpoints/{_safe(self.name)}.json", self._entry)
-
-    def list_versions(self) -> list[dict[str, str]]:
-        return [
-            {"version": v, "pipeline_id": pid}
-            for v, pid in sorted(self._entry["versions"].items(), key=lambda kv: int(kv[0]))
-        ]
-
-    def add(self, pipeline: Any) -> str:
-        """Add ``pipeline`` as the next version; returns that version."""
-        version = str(max(int(v) for v in self._entry["versions"]) + 1)
-        self._entry["versions"][version] = _pipeline_id(pipeline)
-        self._save()
-        return version
-
-    def add_default(self, pipeline: Any) -> str:
-        version = self.add(pipeline)
-        self.set_default_version(version)
-        return version
-
-    def set_default_version(self, version: str | int) -> None:
-        if str(version) not in self._entry["versions"]:
-            raise UserErrorException(
-                f"PipelineEndpoint {self.name!r} has no version {str(version)!r}; "
-                f"versions: {sorted(self._entry['versions'], key=int)}."
-            )
-        self._entry["default_version"] = str(version)
-        self._save()
-
-    def get_pipeline(self, version: str | int | None = None) -> PublishedPipeline:
-        version = self.default_version if version is None else str(version)
-        if version not in self._entry["versions"]:
-            raise UserErrorException(f"PipelineEndpoint {self.name!r} has no version {version!r}.")
-        return PublishedPipeline.get(self._workspace, self._entry["versions"][version])
-
-    def submit(
-        self,
-        experiment_name: str,
-        pipeline_parameters: dict | None = None,
-        parent_run_id: str | None = None,
-        pipeline_version: str | None = None,
-    ) -> Any:
-        return self.get_pipeline(pipeline_version).submit(
-            self._workspace, experiment_name, pipeline_parameters
-        )
-
-    def enable(self) -> None:
-        self._entry["status"] = "Active"
-        self._save()
-
-    def disable(self) -> None:
-        self._entry["status"] = "Disabled"
-        self._save()
-
-    def __repr__(self) -> str:
-        return f"PipelineEndpoint(name={self.name!r}, default_version={self.default_version!r})"
-
-
-def _pipeline_id(pipeline: Any) -> str:
-    if isinstance(pipeline, PublishedPipeline):
-        return pipeline.id
-    raise UserErrorException(
-        f"A PipelineEndpoint version must be a PublishedPipeline (pipeline.publish(...)), not {pipeline!r}."
-    )
-
-
-_LOADER_NAMES = ("LOADER_TEXT", "write_loader", "load_published_dags")
+_MOVED = {
+    "LOADER_TEXT": "published_loader",
+    "write_loader": "published_loader",
+    "load_published_dags": "published_loader",
+    "PipelineEndpoint": "pipeline_endpoint",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """The loader DAG file's side lives in ``published_loader``; deployed loader files import it from here."""
-    if name in _LOADER_NAMES:
-        from airflow_azml.pipeline.core import published_loader
+    """Names that moved to their own modules (deployed loader files import the loader from here)."""
+    if name in _MOVED:
+        import importlib
 
-        return getattr(published_loader, name)
+        return getattr(importlib.import_module(f"airflow_azml.pipeline.core.{_MOVED[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,13 +10,14 @@ import functools
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any, Protocol
 
-from airflow_azml.exceptions import ActivityFailedException
+from airflow_azml.exceptions import ActivityFailedException, UserErrorException
+from airflow_azml.pipeline.core.run_files import StepRunFiles, utc
+from airflow_azml.pipeline.core.run_outputs import PortDataReference, StepRunOutput, step_output, step_outputs
 from airflow_azml.pipeline.core.status import AIRFLOW_TO_V1, TERMINAL, airflow_to_v1, step_status
 
-__all__ = ["PipelineRun", "StepRun", "PortDataReference", "RunBackend", "STATUS"]
+__all__ = ["PipelineRun", "StepRun", "StepRunOutput", "PortDataReference", "RunBackend", "STATUS"]
 
 #: Airflow state -> Azure ML status (the one map lives in status.py; STATUS is kept for importers)
 STATUS = AIRFLOW_TO_V1
@@ -33,11 +34,27 @@ class RunBackend(Protocol):
 
 
 class PipelineRun:
-    """A pipeline run (an Airflow DAG run). ``id`` is the Airflow run id."""
+    """A pipeline run (an Airflow DAG run). ``id`` is the Airflow run id.
+
+    ``PipelineRun(experiment, run_id)`` finds a run started elsewhere (another process, the REST
+    API, a schedule), as in v1; ``Experiment.submit`` passes the backend and plan it already has.
+    """
 
     def __init__(
-        self, experiment: Any, run_id: str | None = None, *, backend: RunBackend, plan: dict[str, Any]
+        self,
+        experiment: Any,
+        run_id: str | None = None,
+        *,
+        backend: RunBackend | None = None,
+        plan: dict[str, Any] | None = None,
+        **_: Any,
     ):
+        if backend is None or plan is None:
+            from airflow_azml.pipeline.core.run_lookup import attach_run
+
+            if not run_id:
+                raise TypeError("PipelineRun(experiment, run_id) needs the run id of the run to follow.")
+            backend, plan = attach_run(experiment, run_id)
         self.experiment = experiment
         self._backend = backend
         self._plan = plan
@@ -79,6 +96,10 @@ class PipelineRun:
             StepRun(self, tid, step["name"], states.get(tid), records.get(tid))
             for tid, step in self._plan["steps"].items()
         ]
+
+    def get_children(self, recursive: bool = False, **_: Any) -> list[StepRun]:
+        """The step runs created so far (queued, running or ended), in pipeline order, as v1's child runs."""
+        return [s for s in self.get_steps() if s.record is not None or s.get_status() != "NotStarted"]
 
     def find_step_run(self, name: str) -> list[StepRun]:
         return [s for s in self.get_steps() if s.name == name or s.task_id == name]
@@ -154,7 +175,42 @@ class PipelineRun:
         return step_table(self.get_steps())
 
     def get_details(self) -> dict[str, Any]:
-        return {"runId": self.id, "status": self.get_status(), "experiment": self.experiment.name}
+        """v1's run details: runId, status, start/end times, properties, and the error once failed."""
+        steps = [s.record or {} for s in self.get_steps()]
+        starts = [r["start"] for r in steps if r.get("start")]
+        ends = [r["end"] for r in steps if r.get("end")]
+        status = self.get_status()
+        details: dict[str, Any] = {
+            "runId": self.id,
+            "experiment": self.experiment.name,
+            "status": status,
+            "startTimeUtc": utc(min(starts)) if starts else None,
+            "endTimeUtc": utc(max(ends)) if ends and status in TERMINAL else None,
+            "properties": {"azureml.runsource": "azureml.PipelineRun", "dag_id": self._plan["dag_id"]},
+            "logFiles": {},
+        }
+        if status in ("Failed", "Canceled"):
+            details["error"] = {"error": {"code": "UserError", "message": self._failure_summary()}}
+        return details
+
+    def publish_pipeline(
+        self,
+        name: str,
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        **_: Any,
+    ) -> Any:
+        """Publish the pipeline this run ran (its compiled plan), as ``Pipeline.publish`` does."""
+        from airflow_azml.pipeline.core.published import publish_plan
+
+        if any("kind" not in step for step in self._plan["steps"].values()):
+            raise UserErrorException(
+                f"Run {self.id!r} was read from a running Airflow, which does not hand back the pipeline it ran; "
+                "publish the Pipeline object instead (pipeline.publish(name, description, version))."
+            )
+        plan_for = lambda pid: {**self._plan, "dag_id": pid}  # noqa: E731 - the run's plan under the new id
+        return publish_plan(self.workspace, plan_for, name, description, version, continue_on_step_failure)
 
     def __repr__(self) -> str:
         return (
@@ -162,8 +218,8 @@ class PipelineRun:
         )
 
 
-class StepRun:
-    """One step of a pipeline run."""
+class StepRun(StepRunFiles):
+    """One step of a pipeline run; files, logs and details come from StepRunFiles."""
 
     def __init__(
         self,
@@ -195,62 +251,21 @@ class StepRun:
         metrics = dict((self.record or {}).get("metrics", {}))
         return {name: metrics[name]} if name and name in metrics else ({} if name else metrics)
 
-    def get_outputs(self) -> dict[str, PortDataReference]:
-        return {n: self.get_output_data(n) for n in (self.record or {}).get("outputs", {})}
+    def _declared_outputs(self) -> list[str]:
+        step = self.pipeline_run._plan["steps"].get(self.task_id) or {}
+        return [spec["name"] for spec in step.get("outputs", [])]
+
+    def get_outputs(self) -> dict[str, StepRunOutput]:
+        """Every output the step declares (and any its record adds), by name."""
+        return step_outputs(self, self._declared_outputs())
+
+    def get_output(self, name: str) -> StepRunOutput:
+        """The output ``name`` (a declared output even when the step has not produced it)."""
+        return step_output(self, self._declared_outputs(), name)
 
     def get_output_data(self, name: str) -> PortDataReference:
-        outputs = (self.record or {}).get("outputs", {})
-        if name not in outputs:
-            raise KeyError(f"Step {self.name!r} has no published output {name!r}; it has {sorted(outputs)}.")
-        return PortDataReference(name, outputs[name]["datastore"], outputs[name]["path"], self.pipeline_run)
-
-    def _log(self, name: str) -> str:
-        rel = ((self.record or {}).get("logs") or {}).get(name)
-        return self.pipeline_run.records.read_text(rel) if rel else ""
-
-    def get_stdout_log(self) -> str:
-        return self._log("stdout.txt")
-
-    def get_stderr_log(self) -> str:
-        return self._log("stderr.txt")
-
-    def get_details(self) -> dict[str, Any]:
-        rec = self.record or {}
-        return {
-            "name": self.name,
-            "status": self.get_status(),
-            "duration": rec.get("duration"),
-            "reused": self.reused,
-            "reuse_reason": rec.get("reuse_reason"),
-            "host": rec.get("host"),
-            "run_reason": rec.get("run_reason"),
-            "reused_from": rec.get("reused_from"),
-            "fingerprint": rec.get("fingerprint"),
-        }
+        """Where the output ``name`` is; an error says why when the step did not produce it."""
+        return self.get_output(name).get_port_data_reference()
 
     def __repr__(self) -> str:
         return f"StepRun(name={self.name!r}, status={self.get_status()!r})"
-
-
-class PortDataReference:
-    """A published output: ``datastore_name``, ``path_on_datastore``, ``download(local_path)``."""
-
-    def __init__(self, name: str, datastore_name: str, path_on_datastore: str, run: PipelineRun):
-        self.name = name
-        self.datastore_name = datastore_name
-        self.path_on_datastore = path_on_datastore
-        self._run = run
-
-    def _store(self) -> Any:
-        return self._run.workspace._require_datastore(self.datastore_name).store
-
-    def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
-        """Copy the output under ``local_path/<path_on_datastore>``, as v1 does; returns that path."""
-        target = Path(local_path) / self.path_on_datastore
-        self._store().get(self.path_on_datastore, target, overwrite=overwrite)
-        if show_progress:
-            print(f"Downloaded {self.datastore_name}/{self.path_on_datastore} to {target}")
-        return str(target)
-
-    def __repr__(self) -> str:
-        return f"PortDataReference(datastore={self.datastore_name!r}, path={self.path_on_datastore!r})"

@@ -1,0 +1,116 @@
+"""What a step run produced: StepRunOutput (one declared output) and PortDataReference (its data).
+
+As in v1, a step's outputs are the outputs it *declares* (the graph's output ports), not only
+the ones it wrote: ``step_run.get_output("processed")`` works for any declared name, and
+``get_port_data_reference()`` says why there is no data when the step did not produce it (it
+failed, was canceled, has not run yet) instead of answering that the name is unknown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow_azml.exceptions import UserErrorException, did_you_mean
+
+__all__ = ["StepRunOutput", "PortDataReference", "OutputNotFoundError"]
+
+
+class OutputNotFoundError(UserErrorException, KeyError):
+    """A step run has no output by that name (a KeyError too, as v1's dictionary lookup raised)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class PortDataReference:
+    """A step output on a datastore: ``datastore_name``, ``path_on_datastore``, ``download(local_path)``."""
+
+    def __init__(self, name: str, datastore_name: str, path_on_datastore: str, run: Any):
+        self.name = name
+        self.datastore_name = datastore_name
+        self.path_on_datastore = path_on_datastore
+        self._run = run
+
+    @property
+    def datastore(self) -> Any:
+        return self._run.workspace._require_datastore(self.datastore_name)
+
+    @property
+    def data_reference(self) -> Any:
+        """The output as a DataReference, to feed it to a step of another pipeline."""
+        from airflow_azml.data.data_reference import DataReference
+
+        return DataReference(self.datastore, self.name, self.path_on_datastore)
+
+    def as_mount(self, input_name: str | None = None) -> Any:
+        return self.data_reference._with(data_reference_name=input_name or self.name, mode="mount")
+
+    def as_download(
+        self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool = False
+    ) -> Any:
+        ref = self.data_reference.as_download(path_on_compute, overwrite)
+        return ref._with(data_reference_name=input_name or self.name)
+
+    def as_input(self, input_name: str) -> Any:
+        return self.as_mount(input_name)
+
+    def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
+        """Copy the output under ``local_path/<path_on_datastore>``, as v1 does; returns that path."""
+        target = Path(local_path) / self.path_on_datastore
+        self.datastore.store.get(self.path_on_datastore, target, overwrite=overwrite)
+        if show_progress:
+            print(f"Downloaded {self.datastore_name}/{self.path_on_datastore} to {target}")
+        return str(target)
+
+    def __repr__(self) -> str:
+        return f"PortDataReference(datastore={self.datastore_name!r}, path={self.path_on_datastore!r})"
+
+
+class StepRunOutput:
+    """One declared output of a step run; ``get_port_data_reference()`` is where its data is."""
+
+    def __init__(self, step_run: Any, name: str, location: dict[str, Any] | None):
+        self.step_run = step_run
+        self.name = name
+        self.pipeline_run_id = step_run.pipeline_run.id
+        self._location = location
+
+    def get_port_data_reference(self) -> PortDataReference:
+        if self._location is None:
+            step = self.step_run
+            status = step.get_status()
+            error = (step.record or {}).get("error")
+            lines = [line for line in (error or "").splitlines() if line.strip()]
+            why = (
+                f" Its error: {lines[0]}" + (f" ({lines[-1].strip()})" if len(lines) > 1 else "")
+                if lines
+                else ""
+            )
+            raise UserErrorException(
+                f"Step {step.name!r} of run {self.pipeline_run_id!r} has no data for its output {self.name!r}: "
+                f"the step is {status}, and outputs are kept only when a step finishes.{why}"
+            )
+        where = self._location
+        return PortDataReference(self.name, where["datastore"], where["path"], self.step_run.pipeline_run)
+
+    def __repr__(self) -> str:
+        return f"StepRunOutput(step={self.step_run.name!r}, name={self.name!r})"
+
+
+def step_outputs(step_run: Any, declared: list[str]) -> dict[str, StepRunOutput]:
+    """Every output of ``step_run``: the declared ones in plan order, then any the record adds."""
+    produced = (step_run.record or {}).get("outputs") or {}
+    names = list(dict.fromkeys([*declared, *produced]))
+    return {n: StepRunOutput(step_run, n, produced.get(n)) for n in names}
+
+
+def step_output(step_run: Any, declared: list[str], name: str) -> StepRunOutput:
+    outputs = step_outputs(step_run, declared)
+    if name not in outputs:
+        raise OutputNotFoundError(
+            f"Step {step_run.name!r} has no output named {name!r}.{did_you_mean(name, outputs)} "
+            f"Its outputs: {', '.join(outputs) or '(none)'}; an output's name is the name given to its "
+            "PipelineData or OutputFileDatasetConfig."
+        )
+    return outputs[name]
