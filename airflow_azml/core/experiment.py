@@ -23,15 +23,20 @@ class Experiment:
         pipeline_parameters: dict | None = None,
         continue_on_step_failure: bool | None = None,
         regenerate_outputs: bool = False,
-        **_: Any,
+        **kwargs: Any,
     ) -> Any:
-        """Run ``config`` (a Pipeline, a ScriptRunConfig, or a PublishedPipeline) and return its run."""
+        """Run ``config`` (a Pipeline, a ScriptRunConfig, a PublishedPipeline, or a PipelineEndpoint with its
+        default or ``pipeline_version=``) and return its run."""
         from airflow_azml.compiler import compile_pipeline
         from airflow_azml.pipeline.core.pipeline import Pipeline
 
         if hasattr(config, "to_step"):
             config = Pipeline(self.workspace, [config.to_step()])
         if not isinstance(config, Pipeline):
+            if hasattr(config, "get_pipeline"):  # a PipelineEndpoint
+                return config.submit(
+                    self.name, pipeline_parameters, pipeline_version=kwargs.get("pipeline_version")
+                )
             if hasattr(config, "submit"):
                 return config.submit(self.workspace, self.name, pipeline_parameters)
             raise UserErrorException(

@@ -1,7 +1,7 @@
 """The Azure ML v1-compatible submit endpoint, served by Airflow's api-server under ``/azml``.
 
 POST ``/azml/<anything>/PipelineRuns/PipelineSubmit/{pipelineId}`` or
-``/azml/<anything>/PipelineRuns/PipelineEndpointSubmit/(Id|Name)/{endpoint}`` with v1's body
+``/azml/<anything>/PipelineRuns/PipelineEndpointSubmit/(Id|Name)/{endpoint}`` (or ``Name?name=``) with v1's body
 ``{"ExperimentName", "ParameterAssignments", "DataPathAssignments"}`` and a bearer token
 creates a DAG run and answers ``{"Id": run_id}``: a v1 client changes its base URL and token.
 
@@ -97,19 +97,36 @@ async def pipeline_submit(pipeline_id: str, request: Request, prefix: str = "") 
 
 @app.post("/{prefix:path}/PipelineRuns/PipelineEndpointSubmit/{kind}/{endpoint}")
 @app.post("/PipelineRuns/PipelineEndpointSubmit/{kind}/{endpoint}")
+@app.post("/{prefix:path}/PipelineRuns/PipelineEndpointSubmit/{kind}")
+@app.post("/PipelineRuns/PipelineEndpointSubmit/{kind}")
 async def endpoint_submit(
-    kind: str, endpoint: str, request: Request, prefix: str = "", pipelineVersion: str | None = None
-) -> JSONResponse:  # noqa: N803 - v1's query name
-    """v1's PipelineEndpointSubmit (Id/ or Name/): run the endpoint's default or requested version."""
+    kind: str,
+    request: Request,
+    endpoint: str | None = None,
+    prefix: str = "",
+    name: str | None = None,
+    id: str | None = None,  # noqa: A002 - v1's query name
+    pipelineVersion: str | None = None,  # noqa: N803 - v1's query name
+) -> JSONResponse:
+    """v1's PipelineEndpointSubmit: ``Id/<id>``, ``Name/<name>`` or ``Name?name=<name>`` (``&pipelineVersion=N``)
+    runs the endpoint's default or requested version."""
     from airflow_azml.exceptions import UserErrorException
-    from airflow_azml.pipeline.core.published import PipelineEndpoint
+    from airflow_azml.pipeline.core.pipeline_endpoint import PipelineEndpoint
 
     body = await _body(request)
+    key = endpoint or (name if kind.lower() == "name" else id)
     try:
-        ep = PipelineEndpoint.get(_workspace(), name=endpoint)
+        if not key:
+            raise UserErrorException(
+                "Name the endpoint: .../PipelineEndpointSubmit/Name?name=<name> or Id/<id>."
+            )
+        by = {"id": key} if kind.lower() == "id" else {"name": key}
+        ep = PipelineEndpoint.get(_workspace(), **by)
+        if ep.status != "Active":
+            raise UserErrorException(f"PipelineEndpoint {ep.name!r} is {ep.status.lower()}; enable it first.")
         dag_id = ep.get_pipeline(pipelineVersion or body.get("PipelineVersion")).id
     except UserErrorException as exc:
-        await _authorize(request, endpoint)  # never tell an unauthenticated caller what exists
+        await _authorize(request, str(key))  # never tell an unauthenticated caller what exists
         raise HTTPException(404, str(exc)) from exc
     token = await _authorize(request, dag_id)
     return await _trigger(token, dag_id, body)

@@ -20,7 +20,7 @@ _EXPORTS = {
     "StepRun": "airflow_azml.pipeline.core.run",
     "PortDataReference": "airflow_azml.pipeline.core.run",
     "PublishedPipeline": "airflow_azml.pipeline.core.published",
-    "PipelineEndpoint": "airflow_azml.pipeline.core.published",
+    "PipelineEndpoint": "airflow_azml.pipeline.core.pipeline_endpoint",
     "Schedule": "airflow_azml.pipeline.core.schedule",
     "ScheduleRecurrence": "airflow_azml.pipeline.core.schedule",
 }

@@ -64,7 +64,7 @@ def _published_dag(entry: dict[str, Any]) -> Any:
 
 def _load_one(ws: Any, dag_id: str) -> dict[str, Any]:
     """The DAG ``dag_id`` alone (a published version, or a schedule and the pipeline it runs)."""
-    from airflow_azml.pipeline.core.schedule import SCHEDULE_ID_PREFIX, schedule_dags
+    from airflow_azml.pipeline.core.schedule import SCHEDULE_ID_PREFIX, schedule_dags, scheduled_pipeline_id
 
     if not dag_id.startswith(SCHEDULE_ID_PREFIX):
         entry = _read(ws, f"{REGISTRY_PREFIX}/pipelines/{_safe(dag_id)}.json")
@@ -72,5 +72,6 @@ def _load_one(ws: Any, dag_id: str) -> dict[str, Any]:
     schedule = _read(ws, f"{REGISTRY_PREFIX}/schedules/{_safe(dag_id[len(SCHEDULE_ID_PREFIX) :])}.json")
     if schedule is None:
         return {}
-    pipeline = _read(ws, f"{REGISTRY_PREFIX}/pipelines/{_safe(schedule['pipeline_id'])}.json")
+    pid = scheduled_pipeline_id(ws, schedule)
+    pipeline = _read(ws, f"{REGISTRY_PREFIX}/pipelines/{_safe(pid)}.json") if pid else None
     return schedule_dags(ws, {pipeline["id"]: pipeline} if pipeline else {}, [schedule])

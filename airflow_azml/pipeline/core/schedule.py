@@ -5,15 +5,12 @@ Two ways in, both with v1's names:
 * In a DAG file (no I/O at parse time): pass the recurrence as the schedule,
   ``pipeline.to_dag("my_pipe", schedule=ScheduleRecurrence(frequency="Hour", interval=2))``.
   The renderer turns it into DAG arguments with ``airflow_azml.timetables.dag_arguments``.
-* From a notebook, unchanged v1 code: ``Schedule.create(ws, name, pipeline_id=published.id,
-  experiment_name=..., recurrence=...)`` writes the schedule to the publish registry
-  (``.azml/published/schedules/<name>.json``); the deployment's loader DAG file (see
-  ``published.py``) then renders the DAG ``azml_sched__<name>``: for a recurrence, the published
-  pipeline's steps on that timetable (its runs are the schedule's runs); for a datastore
-  schedule, a watcher that lists ``path_on_datastore`` every ``polling_interval`` minutes and
-  triggers the published pipeline once per new or changed blob, with run id
-  ``sched_<name>__<hash of path and version>`` — Airflow refuses a second run with that id, so
-  no blob version is ever triggered twice, and the versions seen are kept on the datastore.
+* From a notebook, unchanged v1 code: ``Schedule.create(ws, name, pipeline_id=..., experiment_name=...,
+  recurrence=...)`` (or ``create_for_pipeline_endpoint``: each run uses the endpoint's default
+  version) writes ``.azml/published/schedules/<key>.json``; the deployment's loader DAG file renders
+  the DAG ``azml_sched__<key>`` (the schedule's id, kept when it is renamed): the pipeline's steps on
+  the recurrence's timetable, or a datastore watcher (``schedule_store.py``) that triggers the
+  pipeline once per new or changed blob in ``path_on_datastore``.
 
 Mapping of a recurrence (``airflow_azml.timetables.dag_arguments``): a fixed period ->
 ``DeltaTriggerTimetable``; fixed times with interval 1 -> ``CronTriggerTimetable`` in ``time_zone``;
@@ -23,12 +20,22 @@ the plugin. No ``start_time`` -> the first run starts at once; with one, runs st
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core.recurrence import ScheduleRecurrence, TimeZone, _safe
+from airflow_azml.pipeline.core.recurrence import ScheduleRecurrence, TimeZone
+from airflow_azml.pipeline.core.schedule_store import (
+    _PREFIX,
+    SCHEDULE_ID_PREFIX,
+    _datastore_fields,
+    _free_id,
+    _options,
+    new_blobs,
+    record_seen,
+    scheduled_pipeline_id,
+)
+from airflow_azml.pipeline.core.schedule_store import schedule_key as _key
 
 __all__ = [
     "Schedule",
@@ -40,9 +47,6 @@ __all__ = [
     "SCHEDULE_ID_PREFIX",
 ]
 
-_PREFIX = ".azml/published/schedules"
-SCHEDULE_ID_PREFIX = "azml_sched__"  # + the schedule's file name in the registry = its DAG id
-
 
 class Schedule:
     """A schedule of a published pipeline: recurrence-based, or datastore-based (one run per new blob)."""
@@ -50,11 +54,29 @@ class Schedule:
     def __init__(self, workspace: Any, entry: dict[str, Any]):
         self._workspace = workspace
         self._entry = entry
-        self.name: str = entry["name"]
         self.id: str = entry["id"]
-        self.pipeline_id: str = entry["pipeline_id"]
-        self.experiment_name: str = entry["experiment_name"]
-        self.description: str | None = entry.get("description")
+
+    @property
+    def name(self) -> str:
+        return str(self._entry["name"])
+
+    @property
+    def description(self) -> str | None:
+        return self._entry.get("description")
+
+    @property
+    def experiment_name(self) -> str:
+        return str(self._entry["experiment_name"])
+
+    @property
+    def pipeline_endpoint_id(self) -> str | None:
+        """Set for a schedule of a PipelineEndpoint: each run uses the endpoint's default version then."""
+        return self._entry.get("pipeline_endpoint_id")
+
+    @property
+    def pipeline_id(self) -> str | None:
+        """The published pipeline the schedule runs (for an endpoint schedule: its current default)."""
+        return scheduled_pipeline_id(self._workspace, self._entry)
 
     @property
     def status(self) -> str:
@@ -106,43 +128,83 @@ class Schedule:
         **_: Any,
     ) -> Schedule:
         """Record a schedule in the publish registry; the deployment's loader turns it into a DAG."""
-        from airflow_azml.data.stores import check_relative
         from airflow_azml.pipeline.core.published import PublishedPipeline
 
+        published = PublishedPipeline.get(workspace, pipeline_id)
+        args = _options(
+            recurrence,
+            description,
+            pipeline_parameters,
+            datastore,
+            polling_interval,
+            data_path_parameter_name,
+            continue_on_step_failure,
+            path_on_datastore,
+        )
+        return cls._create(workspace, name, {"pipeline_id": pipeline_id}, published, experiment_name, args)
+
+    @classmethod
+    def create_for_pipeline_endpoint(
+        cls,
+        workspace: Any,
+        name: str,
+        pipeline_endpoint_id: str,
+        experiment_name: str,
+        recurrence: ScheduleRecurrence | None = None,
+        description: str | None = None,
+        pipeline_parameters: dict | None = None,
+        wait_for_provisioning: bool = False,
+        wait_timeout: int = 3600,
+        datastore: Any = None,
+        polling_interval: int = 5,
+        data_path_parameter_name: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        path_on_datastore: str | None = None,
+        **_: Any,
+    ) -> Schedule:
+        """A schedule of a PipelineEndpoint: every run uses the endpoint's default version at that time."""
+        from airflow_azml.pipeline.core.pipeline_endpoint import PipelineEndpoint
+
+        endpoint = PipelineEndpoint.get(workspace, id=pipeline_endpoint_id)
+        target = {"pipeline_id": None, "pipeline_endpoint_id": endpoint.id}
+        args = _options(
+            recurrence,
+            description,
+            pipeline_parameters,
+            datastore,
+            polling_interval,
+            data_path_parameter_name,
+            continue_on_step_failure,
+            path_on_datastore,
+        )
+        return cls._create(workspace, name, target, endpoint.get_pipeline(), experiment_name, args)
+
+    @classmethod
+    def _create(
+        cls, workspace: Any, name: str, target: dict, published: Any, experiment_name: str, args: dict
+    ) -> Schedule:
+        recurrence, datastore = args["recurrence"], args["datastore"]
         if (recurrence is None) == (datastore is None):
             raise UserErrorException(f"Schedule {name!r}: give exactly one of recurrence= or datastore=.")
-        if datastore is not None and (not isinstance(polling_interval, int) or polling_interval < 1):
-            raise UserErrorException(
-                f"Schedule {name!r}: polling_interval must be a whole number of minutes >= 1."
-            )
-        published = PublishedPipeline.get(workspace, pipeline_id)
-        if data_path_parameter_name and data_path_parameter_name not in published.plan["parameters"]:
-            raise UserErrorException(
-                f"Schedule {name!r}: the pipeline {pipeline_id!r} has no parameter "
-                f"{data_path_parameter_name!r} (data_path_parameter_name)."
-            )
         entry = {
-            "id": f"{SCHEDULE_ID_PREFIX}{_safe(name)}",
+            "id": _free_id(workspace, name),
             "name": name,
-            "pipeline_id": pipeline_id,
+            **target,
             "experiment_name": experiment_name,
-            "description": description,
+            "description": args["description"],
             "status": "Active",
-            "pipeline_parameters": dict(pipeline_parameters or {}),
-            "continue_on_step_failure": continue_on_step_failure,
+            "pipeline_parameters": dict(args["pipeline_parameters"] or {}),
+            "continue_on_step_failure": args["continue_on_step_failure"],
             "recurrence": recurrence.to_dict() if recurrence else None,
-            "datastore": getattr(datastore, "name", datastore),
-            "polling_interval": polling_interval,
-            "path_on_datastore": check_relative(path_on_datastore) if datastore is not None else None,
-            "data_path_parameter_name": data_path_parameter_name,
         }
+        entry.update(_datastore_fields(name, published, datastore, args))
         schedule = cls(workspace, entry)
         schedule._save()
         return schedule
 
     def _save(self) -> None:
         self._workspace.get_default_datastore().store.write_bytes(
-            f"{_PREFIX}/{_safe(self.name)}.json", json.dumps(self._entry, indent=1, default=str).encode()
+            f"{_PREFIX}/{_key(self._entry)}.json", json.dumps(self._entry, indent=1, default=str).encode()
         )
 
     @classmethod
@@ -172,6 +234,66 @@ class Schedule:
     @classmethod
     def get_schedules_for_pipeline_id(cls, workspace: Any, pipeline_id: str, **_: Any) -> list[Schedule]:
         return cls.list(workspace, active_only=False, pipeline_id=pipeline_id)
+
+    @classmethod
+    def get_schedules_for_pipeline_endpoint_id(
+        cls, workspace: Any, pipeline_endpoint_id: str, **_: Any
+    ) -> list[Schedule]:
+        return [
+            s
+            for s in cls.list(workspace, active_only=False)
+            if s.pipeline_endpoint_id == pipeline_endpoint_id
+        ]
+
+    def update(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        recurrence: ScheduleRecurrence | None = None,
+        pipeline_parameters: dict | None = None,
+        status: str | None = None,
+        wait_for_provisioning: bool = False,
+        wait_timeout: int = 3600,
+        datastore: Any = None,
+        polling_interval: int | None = None,
+        data_path_parameter_name: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        path_on_datastore: str | None = None,
+    ) -> None:
+        """Change what is given; the id (and so the DAG id) stays. The loader's next parse applies it."""
+        if (recurrence is not None and self.datastore_name) or (datastore is not None and self.recurrence):
+            raise UserErrorException(
+                f"Schedule {self.name!r}: a recurrence schedule cannot become a datastore schedule or back; "
+                "create a new schedule instead."
+            )
+        if status is not None and status not in ("Active", "Disabled"):
+            raise UserErrorException(f"Schedule {self.name!r}: status must be 'Active' or 'Disabled'.")
+        changes = {
+            "name": name,
+            "description": description,
+            "recurrence": recurrence.to_dict() if recurrence is not None else None,
+            "pipeline_parameters": pipeline_parameters,
+            "continue_on_step_failure": continue_on_step_failure,
+        }
+        if datastore is not None or any(
+            v is not None for v in (polling_interval, data_path_parameter_name, path_on_datastore)
+        ):
+            from airflow_azml.pipeline.core.published import PublishedPipeline
+
+            args = {
+                "datastore": datastore if datastore is not None else self.datastore_name,
+                "polling_interval": polling_interval or self.polling_interval,
+                "data_path_parameter_name": data_path_parameter_name or self.data_path_parameter_name,
+                "path_on_datastore": path_on_datastore
+                if path_on_datastore is not None
+                else self.path_on_datastore,
+            }
+            published = PublishedPipeline.get(self._workspace, str(self.pipeline_id))
+            changes.update(_datastore_fields(self.name, published, args["datastore"], args))
+        self._entry.update({k: v for k, v in changes.items() if v is not None})
+        self._save()
+        if status is not None and status != self.status:
+            self._set_status(status)
 
     def _set_status(self, status: str) -> None:
         from airflow_azml.pipeline.core.published import _set_paused
@@ -221,63 +343,10 @@ class Schedule:
         return runs[0] if runs else None
 
     def _run_prefix(self) -> str:
-        return f"sched_{_safe(self.name)}__"
+        return f"sched_{_key(self._entry)}__"
 
     def __repr__(self) -> str:
         return f"Schedule(name={self.name!r}, pipeline_id={self.pipeline_id!r}, status={self.status!r})"
-
-
-def new_blobs(workspace: Any, schedule: dict[str, Any]) -> list[dict[str, Any]]:
-    """Trigger kwargs (run id + conf) for each blob directly in the folder that is new or changed."""
-    store = workspace._require_datastore(schedule["datastore"]).store
-    folder = schedule["path_on_datastore"] or ""
-    seen = _seen(workspace, schedule)
-    prefix = f"{folder}/" if folder else ""
-    out = []
-    for rel in store.list_files(folder) if store.exists(folder) else []:
-        if "/" in rel[len(prefix) :] or rel.rsplit("/", 1)[-1].startswith("."):
-            continue
-        version = store.version(rel)
-        if seen.get(rel) == version:
-            continue
-        digest = hashlib.sha256(f"{rel}\0{version}".encode()).hexdigest()[:20]
-        conf = {
-            **schedule.get("pipeline_parameters", {}),
-            "azml_experiment": schedule["experiment_name"],
-            "azml_blob_version": version,
-        }
-        if schedule.get("data_path_parameter_name"):
-            conf[schedule["data_path_parameter_name"]] = {
-                "datastore": schedule["datastore"],
-                "path_on_datastore": rel,
-            }
-        if schedule.get("continue_on_step_failure") is not None:
-            conf["continue_on_step_failure"] = schedule["continue_on_step_failure"]
-        out.append({"trigger_run_id": f"sched_{_safe(schedule['name'])}__{digest}", "conf": conf})
-    return out
-
-
-def _seen_path(schedule: dict[str, Any]) -> str:
-    return f"{_PREFIX}/{_safe(schedule['name'])}/seen.json"
-
-
-def _seen(workspace: Any, schedule: dict[str, Any]) -> dict[str, str]:
-    store = workspace.get_default_datastore().store
-    rel = _seen_path(schedule)
-    return json.loads(store.read_bytes(rel)) if store.exists(rel) else {}
-
-
-def record_seen(workspace: Any, schedule: dict[str, Any], found: list[dict[str, Any]]) -> None:
-    """Remember the blob versions just triggered (Airflow's unique run ids guard against repeats too)."""
-    seen = _seen(workspace, schedule)
-    for item in found:
-        key = schedule.get("data_path_parameter_name")
-        path = item["conf"][key]["path_on_datastore"] if key else None
-        if path:
-            seen[path] = item["conf"]["azml_blob_version"]
-    workspace.get_default_datastore().store.write_bytes(
-        _seen_path(schedule), json.dumps(seen, indent=1).encode()
-    )
 
 
 def schedule_dags(
@@ -288,7 +357,8 @@ def schedule_dags(
     from airflow_azml.pipeline.core.published import _entries
 
     dags: dict[str, Any] = {}
-    for entry in _entries(workspace, "schedules") if entries is None else entries:
+    for listed in _entries(workspace, "schedules") if entries is None else entries:
+        entry = {**listed, "pipeline_id": scheduled_pipeline_id(workspace, listed)}
         published = pipelines.get(entry["pipeline_id"])
         if published is None:
             continue

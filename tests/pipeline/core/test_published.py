@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core import PipelineEndpoint, PublishedPipeline
+from airflow_azml.pipeline.core import PublishedPipeline
 from airflow_azml.pipeline.core.published import v1_body_to_conf
 
 
@@ -32,25 +32,6 @@ def test_publish_writes_a_versioned_entry_with_its_plan(one_step_pipeline):
         PublishedPipeline.get(ws, "train_pipe-v1").submit(ws, "exp")
     with pytest.raises(UserErrorException, match="No published pipeline 'nope'"):
         PublishedPipeline.get(ws, "nope")
-
-
-def test_endpoint_versions_and_default(one_step_pipeline):
-    ws, pipeline = one_step_pipeline
-    one, two = pipeline.publish(name="p"), pipeline.publish(name="p")
-    ep = PipelineEndpoint.publish(ws, "ep", "endpoint", one)
-    assert ep.add(two) == "1" and ep.default_version == "0"
-    ep = PipelineEndpoint.get(ws, name="ep")
-    assert ep.get_pipeline().id == one.id and ep.get_pipeline("1").id == two.id
-    ep.set_default_version("1")
-    assert PipelineEndpoint.get(ws, name="ep").get_pipeline().id == two.id
-    assert ep.list_versions() == [
-        {"version": "0", "pipeline_id": one.id},
-        {"version": "1", "pipeline_id": two.id},
-    ]
-    with pytest.raises(UserErrorException, match="no version '7'"):
-        ep.set_default_version(7)
-    with pytest.raises(UserErrorException, match="must be a PublishedPipeline"):
-        ep.add(pipeline)
 
 
 def test_v1_body_becomes_conf():
