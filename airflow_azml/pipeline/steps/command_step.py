@@ -29,9 +29,13 @@ def _command_list(command: Any, name: str | None) -> list[Any]:
             ) from exc
     elif isinstance(command, list | tuple):
         parts = list(command)
+        if parts and isinstance(parts[0], str) and len(parts[0].split()) > 1:
+            # v1 joined the list with spaces: ['python train.py --epochs 30'] is a whole command line
+            parts = _command_list(parts[0], name) + parts[1:]
     else:
         raise UserErrorException(
-            f"CommandStep {name!r}: command must be a list or a string, got {type(command).__name__}."
+            f"CommandStep {name!r}: command must be a list or a string, got {type(command).__name__}; give "
+            "command=, or runconfig=ScriptRunConfig(source_directory, command=[...]) as in v1."
         )
     if not parts:
         raise UserErrorException(f"CommandStep {name!r}: the command is empty.")
@@ -45,7 +49,12 @@ def _command_list(command: Any, name: str | None) -> list[Any]:
 class CommandStep(PipelineStep):
     """``CommandStep(command=None, name=None, compute_target=None, runconfig=None,
     runconfig_pipeline_params=None, inputs=None, outputs=None, params=None, source_directory=None,
-    allow_reuse=True, version=None)``."""
+    allow_reuse=True, version=None)``.
+
+    ``runconfig`` may be a RunConfiguration or, as in v1, a ScriptRunConfig whose command (or
+    script and arguments), source_directory, compute_target, environment and
+    distributed_job_config apply where the step does not give its own.
+    """
 
     step_kind = "command"
     operator_class = "airflow_azml.operators.step.CommandStepOperator"
@@ -64,6 +73,10 @@ class CommandStep(PipelineStep):
         allow_reuse: bool = True,
         version: str | None = None,
     ):
+        if hasattr(runconfig, "command_line"):  # a ScriptRunConfig: v1 takes what the step leaves out from it
+            command = runconfig.command_line() if command is None else command
+            source_directory = source_directory or runconfig.source_directory
+            compute_target = compute_target if compute_target is not None else runconfig.compute_target
         parts = _command_list(command, name)
         self.command = parts
         self.runconfig = runconfig
