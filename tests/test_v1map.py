@@ -18,6 +18,7 @@ DISTRIBUTIONS = {
     "azureml-train-core",
     "azureml-train-hyperdrive",
     "azureml-widgets",
+    "azureml-contrib-notebook",
 }
 
 

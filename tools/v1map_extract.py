@@ -31,6 +31,7 @@ DISTRIBUTIONS = {
     ],
     "azureml-train-hyperdrive": ["azureml.train.hyperdrive"],
     "azureml-widgets": ["azureml.widgets"],
+    "azureml-contrib-notebook": ["azureml.contrib.notebook"],
 }
 # Modules listed only by name (their content is out of a pipeline's scope).
 SHALLOW = ("azureml.core.webservice", "azureml.core.image", "azureml.history")
@@ -288,7 +289,7 @@ def module_names(ix: Index, module: str) -> list[str]:
                 return list(ast.literal_eval(node.value))
             except ValueError:
                 pass
-    names = [n for n in ix.defs[module] if public(n)]
+    names = [n for n in ix.defs[module] if public(n)] + sorted(constants(ix, module))
     if ix.is_pkg[module]:
         names += [n for n, q in ix.imports[module].items() if public(n) and q.startswith("azureml.")]
     return sorted(set(names))
@@ -372,7 +373,7 @@ def main(src: Path, out_dir: Path) -> None:
                         qual = ix.resolve(f"{m}.{local}")
                         if public(local) and local not in entry["names"] and qual in known:
                             kind = "class" if isinstance(ix.node(qual), ast.ClassDef) else "function"
-                            entry["names"][local] = {"kind": kind, "ref": qual}
+                            entry["names"][local] = {"kind": kind, "ref": qual, "imported": True}
         functions = all_functions[dist]
         classes = {}
         for qual in sorted(class_names):

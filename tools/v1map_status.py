@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from airflow_azml.v1map import DATA_DIR, V1Map, dump  # noqa: E402
+from airflow_azml.v1map import DATA_DIR, V1Map, dump, import_path, ours_path  # noqa: E402
 from airflow_azml.v1map.coverage import find_ours, missing_params, ours_class_for  # noqa: E402
 
 OVERRIDES = DATA_DIR.parent / "overrides.json"
@@ -137,13 +137,16 @@ def statuses(data: dict, groups: dict[str, dict]) -> None:
                 )
 
 
-def module_statuses(data: dict, groups: dict[str, dict]) -> None:
+def module_statuses(data: dict, everything: dict, groups: dict[str, dict]) -> None:
+    """A module is supported when one of its names is (they may live in another distribution)."""
     for module, entry in data["modules"].items():
         if "status" in entry:
             continue
-        found = set()
+        found = {"supported"} if import_path(ours_path(module)) is not None else set()
         for ref in entry["names"].values():
-            target = data["classes"].get(ref.get("ref")) or data["functions"].get(ref.get("ref")) or ref
+            if ref.get("imported"):
+                continue  # a name the module only imports says nothing about the module
+            target = everything.get(ref.get("ref")) or ref
             found.add(target.get("status"))
         if found & {"supported", "different"}:
             entry["status"] = "supported"
@@ -160,8 +163,6 @@ def inherited(files: list[dict]) -> None:
     for data in files:
         for section in ("modules", "classes", "functions"):
             getattr(v1map, section).update(data[section])
-    from airflow_azml.v1map.coverage import import_path
-
     for key in sorted(v1map.classes, key=lambda k: len(_ancestors(v1map, k))):
         cls = v1map.classes[key]
         if cls.get("status") == "unsupported" or not cls.get("ours"):
@@ -219,8 +220,10 @@ def main(draft_dir: Path | None) -> None:
             for key, extra in overrides.get(section, {}).items():
                 if key in data[section]:
                     deep_merge(data[section][key], copy.deepcopy(extra))
-        module_statuses(data, groups)
         files.append((path.name, data))
+    everything = {k: v for _, d in files for s in ("classes", "functions") for k, v in d[s].items()}
+    for _, data in files:
+        module_statuses(data, everything, groups)
     inherited([d for _, d in files])
     for name, data in files:
         (DATA_DIR / name).write_text(dump(data))

@@ -23,6 +23,7 @@ constructor: ``[{"param", "when", "status", "why"}]``, argument values that are 
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass, field
 from functools import cache
@@ -36,7 +37,9 @@ __all__ = [
     "UNSUPPORTED",
     "V1Map",
     "dump",
+    "import_path",
     "load",
+    "ours_path",
 ]
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -116,6 +119,28 @@ class V1Map:
                 return (kind, inner[1]) if inner and inner[0] == "class" else None
         resolved = self.resolve(text)
         return ("instance", resolved[1]) if resolved and resolved[0] == "class" else None
+
+
+def ours_path(v1_module: str) -> str:
+    """``azureml.x.y`` -> ``airflow_azml.x.y``: where our twin of a v1 module would be."""
+    return "airflow_azml" + v1_module[len("azureml") :]
+
+
+def import_path(path: str) -> Any:
+    """The object at dotted ``path`` (a module, or attributes under the longest importable
+    module), or None when there is none."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr, None)
+            if obj is None:
+                return None
+        return obj
+    return None
 
 
 def _inherit(cls: Entry) -> Entry:

@@ -5,37 +5,16 @@ Introspection only: it imports the user-model modules the map points at (never A
 
 from __future__ import annotations
 
-import importlib
 import inspect
+import sys
 from collections import Counter
 from typing import Any
 
-from airflow_azml.v1map import DIFFERENT, SUPPORTED, UNSUPPORTED, Entry, V1Map
+from airflow_azml.v1map import DIFFERENT, SUPPORTED, UNSUPPORTED, Entry, V1Map, import_path, ours_path
 
 __all__ = ["check", "find_ours", "import_path", "missing_params", "ours_class_for", "render_markdown"]
 
 OURS = "airflow_azml"
-
-
-def ours_module_name(v1_module: str) -> str:
-    return OURS + v1_module[len("azureml") :]
-
-
-def import_path(path: str) -> Any:
-    """The object at dotted ``path`` (a module, or attributes under the longest importable module);
-    None when there is none."""
-    parts = path.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj: Any = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr, None)
-            if obj is None:
-                return None
-        return obj
-    return None
 
 
 def _exports(key: str, data: Entry) -> list[str]:
@@ -52,8 +31,12 @@ def find_ours(key: str, data: Entry) -> Any:
     """The airflow_azml object at the same public path as v1's ``key``, if any."""
     for path in _exports(key, data):
         module, _, name = path.rpartition(".")
-        obj = import_path(ours_module_name(module))
-        found = getattr(obj, name, None) if obj is not None else None
+        try:
+            obj = import_path(ours_path(module))
+            found = getattr(obj, name, None) if obj is not None else None
+        except ImportError as exc:  # a module of ours that is broken right now: say so, count it absent
+            print(f"v1map: {path}: {exc}", file=sys.stderr)
+            found = None
         if found is not None and getattr(found, "__module__", OURS).startswith(OURS):
             return found
     return None
@@ -134,7 +117,7 @@ def check(v1map: V1Map) -> list[str]:
     for module, entry in v1map.modules.items():
         for name, ref in entry.get("names", {}).items():
             if ref.get("kind") in ("constant", "name") and ref.get("status") in (SUPPORTED, DIFFERENT):
-                if import_path(ref.get("ours") or f"{ours_module_name(module)}.{name}") is None:
+                if import_path(ref.get("ours") or f"{ours_path(module)}.{name}") is None:
                     problems.append(
                         f"{module}.{name}: the map says {ref['status']}, but airflow_azml has no such name"
                     )
