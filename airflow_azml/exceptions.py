@@ -14,7 +14,9 @@ __all__ = [
     "WorkspaceConfigError",
     "ComputeTargetException",
     "DatastoreError",
+    "DatastoreNotFoundError",
     "DatasetNotFoundError",
+    "DataFetchError",
     "PathEscapeError",
     "StepFailedError",
     "ActivityFailedException",
@@ -54,8 +56,16 @@ class DatastoreError(UserErrorException):
     """A datastore that does not exist or cannot do what was asked."""
 
 
+class DatastoreNotFoundError(WorkspaceConfigError, DatastoreError):
+    """No datastore of that name in the workspace (declared or registered)."""
+
+
 class DatasetNotFoundError(UserErrorException):
     """No registered dataset of that name or version."""
+
+
+class DataFetchError(UserErrorException):
+    """Data behind a web URL could not be fetched; the message names the URL and the route taken."""
 
 
 class PathEscapeError(DatastoreError):

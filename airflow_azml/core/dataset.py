@@ -12,27 +12,60 @@ __all__ = ["Dataset"]
 
 
 def _paths(path: Any) -> list[dict[str, str]]:
-    """v1 accepts a (datastore, path) tuple, a DataPath, a DataReference, or a list of them."""
+    """v1 accepts a (datastore, path) tuple, a DataPath, a DataReference, an http(s) URL, or a list of them.
+
+    Nothing is read here: a URL is fetched when the data is used (a step run, ``to_pandas_dataframe``).
+    """
+    from airflow_azml.data.web import is_url
+
     items = path if isinstance(path, list) else [path]
-    out = []
+    if not items:
+        raise UserErrorException(
+            "Dataset path is an empty list: give at least one file, folder, glob or URL."
+        )
+    out: list[dict[str, str]] = []
     for item in items:
+        if is_url(item):
+            out.append({"url": _check_url(item)})
+            continue
         if isinstance(item, tuple) and len(item) == 2:
             ds, rel = item
         elif hasattr(item, "path_on_datastore") and hasattr(item, "datastore"):
             ds, rel = item.datastore, item.path_on_datastore
         else:
             raise UserErrorException(
-                f"Dataset path {item!r} is not supported: pass (datastore, 'path/*.csv'), a DataPath or a "
-                "DataReference (datastore.path('...'))."
+                f"Dataset path {item!r} is not supported: pass an http(s) URL, (datastore, 'path/*.csv'), "
+                "a DataPath or a DataReference (datastore.path('...'))."
             )
         out.append({"datastore": getattr(ds, "name", ds), "path": check_relative(rel)})
     return out
 
 
+def _check_url(url: str) -> str:
+    if any(ch in url.split("?", 1)[0] for ch in "*?["):
+        raise UserErrorException(
+            f"Dataset URL {url!r} has a wildcard; a web server cannot be listed. Name each file's URL "
+            "(path=[url1, url2]) or register the storage as a datastore and use (datastore, 'folder/*.csv')."
+        )
+    return url
+
+
 def _workspace_of(path: Any) -> Any:
-    first = path[0] if isinstance(path, list) and path else path
-    ds = first[0] if isinstance(first, tuple) else getattr(first, "datastore", None)
-    return getattr(ds, "workspace", None)
+    items = path if isinstance(path, list) else [path]
+    for item in items:
+        ds = item[0] if isinstance(item, tuple) else getattr(item, "datastore", None)
+        if getattr(ds, "workspace", None) is not None:
+            return ds.workspace
+    return None
+
+
+def _definition(kind: str, path: Any, partition_format: str | None, **extra: Any) -> dict[str, Any]:
+    definition: dict[str, Any] = {"kind": kind, "paths": _paths(path), **extra}
+    if partition_format is not None:
+        from airflow_azml.data.partitions import parse_partition_format
+
+        definition["partition_format"] = parse_partition_format(partition_format).text
+    return definition
 
 
 class _TabularFactory:
@@ -45,29 +78,37 @@ class _TabularFactory:
         set_column_types: Any = None,
         separator: str = ",",
         header: bool | str = True,
+        partition_format: str | None = None,
         **_: Any,
     ) -> TabularDataset:
         has_header = header not in (False, "NO_HEADERS", "no_headers")
-        definition = {
-            "kind": "tabular",
-            "format": "delimited",
-            "paths": _paths(path),
-            "options": {"separator": separator, "header": has_header},
+        options = {
+            "separator": separator,
+            "header": has_header,
+            **({"include_path": True} if include_path else {}),
         }
+        definition = _definition("tabular", path, partition_format, format="delimited", options=options)
         return TabularDataset(definition, _workspace_of(path))
 
     @staticmethod
     def from_parquet_files(
-        path: Any, validate: bool = True, include_path: bool = False, **_: Any
+        path: Any,
+        validate: bool = True,
+        include_path: bool = False,
+        partition_format: str | None = None,
+        **_: Any,
     ) -> TabularDataset:
-        definition = {"kind": "tabular", "format": "parquet", "paths": _paths(path), "options": {}}
+        options = {"include_path": True} if include_path else {}
+        definition = _definition("tabular", path, partition_format, format="parquet", options=options)
         return TabularDataset(definition, _workspace_of(path))
 
 
 class _FileFactory:
     @staticmethod
-    def from_files(path: Any, validate: bool = True, **_: Any) -> FileDataset:
-        return FileDataset({"kind": "file", "paths": _paths(path), "options": {}}, _workspace_of(path))
+    def from_files(
+        path: Any, validate: bool = True, partition_format: str | None = None, **_: Any
+    ) -> FileDataset:
+        return FileDataset(_definition("file", path, partition_format, options={}), _workspace_of(path))
 
 
 class Dataset:

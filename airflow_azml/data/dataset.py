@@ -1,22 +1,37 @@
-"""Datasets: named, versioned views of files on datastores (tabular or file)."""
+"""Datasets: named, versioned views of files on datastores or the web (tabular or file)."""
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from airflow_azml.data.dataset_consumption_config import DatasetConsumptionConfig
-from airflow_azml.data.stores import check_relative
+from airflow_azml.data.expressions import Expression, column
+from airflow_azml.data.sources import (
+    FILE_METADATA,
+    common_labels,
+    list_sources,
+    match_paths,
+    materialize,
+    select_sources,
+)
 from airflow_azml.exceptions import UserErrorException
 
-__all__ = ["AbstractDataset", "TabularDataset", "FileDataset", "dataset_from_definition", "resolve_files"]
+__all__ = [
+    "AbstractDataset",
+    "TabularDataset",
+    "FileDataset",
+    "dataset_from_definition",
+    "resolve_files",
+    "match_paths",
+]
 
 
 class AbstractDataset:
-    """A dataset definition: ``kind``, ``paths`` [(datastore, path-or-glob)], ``format``, ``options``."""
+    """A dataset definition: ``kind``, ``paths`` [(datastore, path-or-glob) or url], ``format``,
+    ``options``, and optionally ``partition_format`` and ``transforms`` (filters, takes)."""
 
     kind = "abstract"
 
@@ -62,16 +77,59 @@ class AbstractDataset:
 
         return register_dataset(workspace, self, name, description, tags, create_new_version)
 
+    def _derive(self, **changes: Any) -> AbstractDataset:
+        """A new, unregistered dataset of the same kind with ``changes`` to the definition."""
+        return dataset_from_definition({**self.definition, **changes}, self._workspace)
+
+    def _with_transform(self, step: dict[str, Any]) -> AbstractDataset:
+        return self._derive(transforms=[*self.definition.get("transforms", []), step])
+
+    def _selected(self) -> list[tuple[Any, dict[str, Any]]]:
+        return select_sources(self.definition, self._workspace)
+
     def _files(self) -> list[Path]:
-        return resolve_files(self.definition, self._workspace)
+        return [materialize(source) for source, _ in self._selected()]
+
+    def _labelled_files(self) -> list[tuple[str, Path]]:
+        """(path as to_path shows it, local file) for every selected file: fetched here if remote."""
+        selected = [source for source, _ in self._selected()]
+        labels = common_labels([s.label for s in selected])
+        return [(label, materialize(s)) for label, s in zip(labels, selected, strict=True)]
 
     def to_path(self) -> list[str]:
         """Paths of the dataset's files relative to their common folder, as v1 gives them."""
-        files = self._files()
-        if not files:
-            return []
-        common = Path(*Path(files[0]).parts[:-1]) if len(files) == 1 else _common_parent(files)
-        return sorted("/" + f.relative_to(common).as_posix() for f in files)
+        return sorted(common_labels([source.label for source, _ in self._selected()]))
+
+    def __getitem__(self, name: str) -> Expression:
+        """``ds['column']``: the start of a filter expression (a column, or a partition key)."""
+        return column(name)
+
+    @property
+    def partition_keys(self) -> list[str]:
+        """The keys ``partition_format`` names, in order ([] without one)."""
+        from airflow_azml.data.partitions import parse_partition_format
+
+        fmt = self.definition.get("partition_format")
+        return list(parse_partition_format(fmt).keys) if fmt else []
+
+    def get_partition_key_values(self, partition_keys: list[str] | None = None) -> list[dict[str, Any]]:
+        """Each distinct combination of the values of ``partition_keys`` (default: all keys)."""
+        known = self.partition_keys
+        if not known:
+            raise UserErrorException(
+                f"{self!r} has no partition keys: create it with partition_format='/{{key}}/...' "
+                "to read partition values from the file paths."
+            )
+        keys = list(partition_keys or known)
+        invalid = [k for k in keys if k not in known]
+        if invalid:
+            raise UserErrorException(f"{invalid} are not partition keys of this dataset; its keys: {known}.")
+        out: list[dict[str, Any]] = []
+        for _source, values in self._selected():
+            combo = {k: values.get(k) for k in keys}
+            if combo not in out:
+                out.append(combo)
+        return out
 
     def __repr__(self) -> str:
         label = f"name={self.name!r}, version={self.version}" if self.name else f"id={self.id!r}"
@@ -84,27 +142,39 @@ class TabularDataset(AbstractDataset):
     kind = "tabular"
 
     def to_pandas_dataframe(self) -> Any:
-        import pandas as pd
+        from airflow_azml.data.tabular import read_frame
 
-        files = self._files()
-        if not files:
-            raise UserErrorException(f"{self!r} matches no files.")
-        fmt = self.definition.get("format", "delimited")
-        opts = self.definition.get("options", {})
-        if fmt == "parquet":
-            frames = [pd.read_parquet(f) for f in files]
-        else:
-            sep = opts.get("separator", ",")
-            header = 0 if opts.get("header", True) else None
-            frames = [pd.read_csv(f, sep=sep, header=header) for f in files]
-        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        return frame.head(self.definition["take"]) if "take" in self.definition else frame
+        return read_frame(self.definition, self._workspace, repr(self))
 
     def take(self, count: int) -> TabularDataset:
-        """The first ``count`` rows, as a dataset."""
-        return TabularDataset(
-            {**self.definition, "take": int(count)}, self._workspace, self.name, self.version
+        """The first ``count`` rows, as a dataset (read when the data is asked for)."""
+        return self._with_transform({"take": int(count)})  # type: ignore[return-value]
+
+    def filter(self, expression: Expression) -> TabularDataset:
+        """Only the rows where ``expression`` holds, e.g. ``ds.filter(ds['age'] > 15)``."""
+        return self._with_transform({"filter": _tree(expression)})  # type: ignore[return-value]
+
+    def partition_by(
+        self,
+        partition_keys: list[str],
+        target: Any,
+        name: str | None = None,
+        show_progress: bool = True,
+        partition_as_file_dataset: bool = False,
+    ) -> AbstractDataset:
+        """Write the rows as Parquet files, one folder level per key, under a new folder of
+        ``target``; return (and register, with ``name``) the dataset of those files."""
+        from airflow_azml.data.tabular import partition_by
+
+        datastore, definition = partition_by(
+            self, partition_keys, target, show_progress, partition_as_file_dataset
         )
+        made = dataset_from_definition(definition, datastore.workspace)
+        if name is None:
+            return made
+        if show_progress:
+            print(f"Registering the dataset as {name!r}.")
+        return made.register(datastore.workspace, name, create_new_version=True)
 
     def to_csv_files(self) -> FileDataset:
         return FileDataset({**self.definition, "kind": "file"}, self._workspace)
@@ -121,31 +191,37 @@ class FileDataset(AbstractDataset):
     def as_download(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
         return self.as_named_input(self.name or "input").as_download(path_on_compute)
 
-    def download(self, target_path: str | None = None, overwrite: bool = False) -> list[str]:
+    def file_metadata(self, name: str) -> Expression:
+        """A file property for ``filter``: Size, LastModifiedTime, CreationTime, Extension, CanSeek."""
+        return column(FILE_METADATA + name)
+
+    def filter(self, expression: Expression) -> FileDataset:
+        """Only the files where ``expression`` (on partition keys or file metadata) holds."""
+        return self._with_transform({"filter": _tree(expression)})  # type: ignore[return-value]
+
+    def download(self, target_path: str | None = None, overwrite: bool = False, **_: Any) -> list[str]:
         import shutil
         import tempfile
 
         target = Path(target_path or tempfile.mkdtemp(prefix="azml-ds-"))
         out = []
-        for rel in self.to_path():
-            src = (
-                _common_parent(self._files()) / rel.lstrip("/")
-                if len(self._files()) > 1
-                else self._files()[0]
-            )
+        for rel, src in self._labelled_files():
             dest = target / rel.lstrip("/")
             if dest.exists() and not overwrite:
                 raise UserErrorException(f"{dest} exists; pass overwrite=True to replace it.")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest)
+            shutil.copyfile(src, dest)
             out.append(str(dest))
         return out
 
 
-def _common_parent(files: list[Path]) -> Path:
-    import os
-
-    return Path(os.path.commonpath([str(f.parent) for f in files]))
+def _tree(expression: Any) -> dict[str, Any]:
+    if not isinstance(expression, Expression):
+        raise UserErrorException(
+            f"filter() takes an expression built from the dataset, e.g. ds.filter(ds['age'] > 15), "
+            f"not {expression!r}."
+        )
+    return expression.tree
 
 
 def dataset_from_definition(
@@ -156,33 +232,5 @@ def dataset_from_definition(
 
 
 def resolve_files(definition: dict[str, Any], workspace: Any) -> list[Path]:
-    """Local paths of a definition's files (``local_files`` when the step runtime staged them)."""
-    if "local_files" in definition:
-        return [Path(p) for p in definition["local_files"]]
-    if workspace is None:
-        raise UserErrorException(
-            "This dataset is not bound to a workspace; get it with Dataset.get_by_name(ws, ...)."
-        )
-    out: list[Path] = []
-    for entry in definition.get("paths", []):
-        store = workspace._require_datastore(entry["datastore"]).store
-        out += [_local(store, rel) for rel in match_paths(store, entry["path"])]
-    return out
-
-
-def match_paths(store: Any, pattern: str) -> list[str]:
-    """Datastore-relative files matching ``pattern`` (a file, a folder, or a glob)."""
-    pattern = check_relative(pattern)
-    if not any(ch in pattern for ch in "*?["):
-        return store.list_files(pattern) if store.exists(pattern) else []
-    base = pattern.split("*")[0].split("?")[0].split("[")[0].rsplit("/", 1)[0] if "/" in pattern else ""
-    return [f for f in store.list_files(base) if fnmatch.fnmatchcase(f, pattern)]
-
-
-def _local(store: Any, rel: str) -> Path:
-    local = store.local_path(rel)
-    if local is not None:
-        return local
-    from airflow_azml.data.cache import cached_copy
-
-    return cached_copy(store, rel)
+    """Local paths of every file of a definition (fetched when remote), before filters."""
+    return [materialize(source) for source in list_sources(definition, workspace)]

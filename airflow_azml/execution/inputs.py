@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import os
+import hashlib
+import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
-from airflow_azml.data.dataset import match_paths
+from airflow_azml.data.sources import match_paths, materialize
 from airflow_azml.data.stores import check_relative
+from airflow_azml.data.web import url_version
 from airflow_azml.exceptions import DatastoreError, UserErrorException
 
 __all__ = ["InputResolver"]
+
+_log = logging.getLogger(__name__)
 
 
 class InputResolver:
@@ -34,6 +39,8 @@ class InputResolver:
         datastore, rel = self._location(spec)
         store = self.ws._require_datastore(datastore).store
         if not store.exists(rel):
+            if source == "datapath_param":
+                return self._absent_datapath(spec, datastore, rel)
             raise DatastoreError(
                 f"Step {self.step!r}: input {spec['name']!r} expects {datastore}/{rel}, which does not exist."
             )
@@ -48,6 +55,23 @@ class InputResolver:
             }
             return {"definition": definition}, record
         return {"path": str(self._materialize(store, rel, spec))}, record
+
+    def _absent_datapath(
+        self, spec: dict[str, Any], datastore: str, rel: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A DataPath to a path with nothing there yet: v1 mounted (or downloaded) it as an empty
+        folder and the script decided what that means, so the step gets an empty folder too."""
+        _log.warning(
+            "Step %r: DataPath input %r points at %s/%s, which holds nothing yet; the step gets an empty folder.",
+            self.step,
+            spec["name"],
+            datastore,
+            rel,
+        )
+        target = self._target(spec)
+        target.mkdir(parents=True, exist_ok=True)
+        record = {"datastore": datastore, "path": rel, "version": "absent", "mode": spec["mode"]}
+        return {"path": str(target)}, record
 
     def _location(self, spec: dict[str, Any]) -> tuple[str, str]:
         source = spec["source"]
@@ -103,6 +127,7 @@ class InputResolver:
         else:
             raise UserErrorException(f"Step {self.step!r}: input {spec['name']!r}: {ref!r} names no dataset.")
         definition = dict(ds.definition)
+        dataset_id = ds.id
         record = {
             "dataset": ds.name,
             "version": ds.version,
@@ -111,39 +136,45 @@ class InputResolver:
             "mode": spec["mode"],
         }
         if spec["mode"] == "direct":
-            definition["local_files"] = [str(p) for p in ds._files()]
-            return {"definition": definition, "dataset_name": ds.name, "dataset_version": ds.version}, record
+            files = [(source.label, materialize(source)) for source, _ in ds._selected()]
+            definition["local_labels"] = [label for label, _ in files]
+            definition["local_files"] = [str(path) for _, path in files]
+            item = {"definition": definition, "dataset_name": ds.name, "dataset_version": ds.version}
+            return {**item, "dataset_id": dataset_id}, record
         return {"path": str(self._dataset_folder(ds, spec))}, record
 
     def _dataset_version(self, definition: dict[str, Any]) -> str:
+        """The content version of a definition's files: store versions, a web URL's ETag / Last-Modified."""
         parts = []
         for entry in definition.get("paths", []):
+            if "url" in entry:
+                parts.append(f"{entry['url']}={url_version(entry['url'])}")
+                continue
             store = self.ws._require_datastore(entry["datastore"]).store
             for rel in match_paths(store, entry["path"]):
                 parts.append(f"{rel}={store.version(rel)}")
-        import hashlib
-
         return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:32]
 
     def _dataset_folder(self, ds: Any, spec: dict[str, Any]) -> Path:
-        """A file dataset as one folder: a single local folder in place, else links (mount) or copies."""
+        """A file dataset as a folder (a single local folder in place, else links or copies); a
+        mounted dataset of one file is that file's path, as v1 mounted it."""
         entries = ds.definition.get("paths", [])
-        if len(entries) == 1 and spec["mode"] == "mount":
+        plain = not ds.definition.get("transforms")
+        if plain and len(entries) == 1 and "datastore" in entries[0] and spec["mode"] == "mount":
             store = self.ws._require_datastore(entries[0]["datastore"]).store
             if store.local_path("") is not None and store.is_dir(entries[0]["path"]):
                 return store.local_path(entries[0]["path"])
+        files = ds._labelled_files()
         target = self._target(spec)
         target.mkdir(parents=True, exist_ok=True)
-        files = ds._files()
-        base = Path(os.path.commonpath([str(f.parent) for f in files])) if files else target
-        for f in files:
-            dest = target / f.relative_to(base)
+        for rel, src in files:
+            dest = target / rel.lstrip("/")
             dest.parent.mkdir(parents=True, exist_ok=True)
             if spec["mode"] == "mount":
                 if not dest.exists():
-                    dest.symlink_to(f)
+                    dest.symlink_to(src)
             else:
-                import shutil
-
-                shutil.copy2(f, dest)
+                shutil.copyfile(src, dest)
+        if spec["mode"] == "mount" and len(files) == 1:
+            return target / files[0][0].lstrip("/")
         return target

@@ -60,6 +60,9 @@ def expand_arguments(
             out.append(outputs[arg["$output"]])
         else:
             item = inputs[arg["$input"]]
+            if "path" not in item and "dataset_id" in item:  # v1: a direct dataset argument is its id
+                out.append(item["dataset_id"])
+                continue
             if "path" not in item:
                 raise UserErrorException(
                     f"Step {step!r}: input {arg['$input']!r} is tabular (delivered as a Dataset object through "
