@@ -21,6 +21,7 @@ _EXPORTS = {
     "PortDataReference": "airflow_azml.pipeline.core.run",
     "PublishedPipeline": "airflow_azml.pipeline.core.published",
     "PipelineEndpoint": "airflow_azml.pipeline.core.pipeline_endpoint",
+    "PipelineDraft": "airflow_azml.pipeline.core.pipeline_draft",
     "Schedule": "airflow_azml.pipeline.core.schedule",
     "ScheduleRecurrence": "airflow_azml.pipeline.core.schedule",
 }
