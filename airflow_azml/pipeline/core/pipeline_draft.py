@@ -74,6 +74,16 @@ class PipelineDraft:
         return self._entry.get("last_submitted_pipeline_run_id")
 
     @property
+    def parent_pipeline_id(self) -> str | None:
+        """The published pipeline this draft was made from (create_from_published_pipeline)."""
+        return self._entry.get("parent_pipeline_id")
+
+    @property
+    def parent_pipeline_run_id(self) -> str | None:
+        """The run this draft was made from (create_from_run)."""
+        return self._entry.get("parent_pipeline_run_id")
+
+    @property
     def plan(self) -> dict[str, Any]:
         return copy.deepcopy(self._entry["plan"])
 
@@ -149,6 +159,7 @@ class PipelineDraft:
             continue_on_step_failure=published_pipeline.continue_on_step_failure,
             tags=tags,
             properties=properties,
+            parent_pipeline_id=published_pipeline.id,
         )
 
     @classmethod

@@ -93,6 +93,7 @@ def test_draft_of_a_published_pipeline(one_step_pipeline):
         False,
     )
     assert draft.plan["steps"].keys() == published.plan["steps"].keys()
+    assert draft.parent_pipeline_id == published.id and draft.parent_pipeline_run_id is None
     assert draft.publish().id == "p-v2"
 
 
@@ -107,3 +108,4 @@ def test_submit_run_runs_the_draft_and_a_draft_of_that_run(embedded_airflow_home
     assert run.find_step_run("a")[0].record["parameters"]["n"] == 5
     again = PipelineDraft.create_from_run(ws, run, name="from_run")
     assert again.experiment_name == "pipeline_draft_sample" and again.plan["steps"].keys() == {"a"}
+    assert again.parent_pipeline_run_id == run.id
