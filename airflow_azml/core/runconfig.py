@@ -1,9 +1,11 @@
-"""RunConfiguration, Environment and CondaDependencies: what a step's process needs."""
+"""RunConfiguration: what a step's process needs (Environment and CondaDependencies live in
+environment.py and conda_dependencies.py, and are importable from here as in v1)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from airflow_azml.core.conda_dependencies import CondaDependencies
 from airflow_azml.core.databricks import (
     DatabricksSection,
     EggLibrary,
@@ -12,6 +14,7 @@ from airflow_azml.core.databricks import (
     PyPiLibrary,
     RCranLibrary,
 )
+from airflow_azml.core.environment import DockerConfiguration, Environment
 from airflow_azml.exceptions import UserErrorException
 
 __all__ = [
@@ -36,91 +39,6 @@ __all__ = [
 
 DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
 DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
-
-
-class CondaDependencies:
-    """Package lists. conda packages are installed with pip under the same names."""
-
-    def __init__(self, conda_dependencies_file_path: str | None = None, _underlying_structure: Any = None):
-        self.conda_packages: list[str] = []
-        self.pip_packages: list[str] = []
-        self.python_version: str | None = None
-
-    @staticmethod
-    def create(
-        pip_packages: list[str] | None = None,
-        conda_packages: list[str] | None = None,
-        python_version: str | None = None,
-        pin_sdk_version: bool = True,
-        **_: Any,
-    ) -> CondaDependencies:
-        deps = CondaDependencies()
-        deps.pip_packages = list(pip_packages or [])
-        deps.conda_packages = list(conda_packages or [])
-        deps.python_version = python_version
-        return deps
-
-    def add_pip_package(self, pip_package: str) -> None:
-        self.pip_packages.append(pip_package)
-
-    def add_conda_package(self, conda_package: str) -> None:
-        self.conda_packages.append(conda_package)
-
-    def set_python_version(self, version: str) -> None:
-        self.python_version = version
-
-
-class _PythonSection:
-    def __init__(self) -> None:
-        self.conda_dependencies = CondaDependencies()
-        self.user_managed_dependencies = False
-        self.interpreter_path = "python"
-
-
-class DockerConfiguration:
-    def __init__(self, use_docker: bool = False, **_: Any):
-        self.use_docker = use_docker
-
-
-class _DockerSection:
-    def __init__(self) -> None:
-        self.enabled = False
-        self.base_image: str | None = None
-
-
-class Environment:
-    """``Environment(name)`` with ``python.conda_dependencies``, ``docker``, ``environment_variables``."""
-
-    def __init__(self, name: str = "default"):
-        self.name = name
-        self.python = _PythonSection()
-        self.docker = _DockerSection()
-        self.environment_variables: dict[str, str] = {}
-        self.version: str | None = None
-
-    @staticmethod
-    def from_pip_requirements(name: str, file_path: str) -> Environment:
-        env = Environment(name)
-        with open(file_path) as fh:
-            env.python.conda_dependencies.pip_packages = [
-                line.strip() for line in fh if line.strip() and not line.startswith("#")
-            ]
-        return env
-
-    @staticmethod
-    def from_conda_specification(name: str, file_path: str) -> Environment:
-        from airflow_azml.core.conda_dependencies import read_conda_file
-
-        env = Environment(name)
-        env.python.conda_dependencies = read_conda_file(file_path)
-        return env
-
-    def register(self, workspace: Any) -> Environment:
-        return self
-
-    @staticmethod
-    def get(workspace: Any, name: str, version: str | None = None) -> Environment:
-        return Environment(name)
 
 
 class MpiConfiguration:
@@ -195,7 +113,18 @@ def runconfig_spec(
         if use_docker or getattr(docker, "base_image", None)
         else None,
         "env": {str(k): str(v) for k, v in variables.items()},
+        **_environment_notes(env),
     }
+
+
+def _environment_notes(env: Any) -> dict[str, Any]:
+    """Plan keys a step's log explains (only when set, so other plans stay as they were)."""
+    notes: dict[str, Any] = {}
+    if getattr(env, "curated", False):
+        notes["curated"] = env.name
+    if getattr(getattr(env, "docker", None), "base_dockerfile", None):
+        notes["dockerfile"] = True
+    return notes
 
 
 def runconfig_distribution(runconfig: Any, step: str = "?") -> dict[str, Any] | None:

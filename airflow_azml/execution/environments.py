@@ -11,6 +11,10 @@ behind ``Run.get_context()`` — imports inside it while the step's own pins tak
 
 conda packages are installed with pip under the same names (said in the step log); a
 Docker base image is noted in the log and the step runs in the worker's environment.
+``azureml-*`` packages (``azureml-core``, ``azureml-defaults``, ``azureml-dataset-runtime[...]``,
+pinned or not: every v1 sample lists them) are never installed: airflow-azml is what provides
+the ``azureml`` modules in a step, so they are dropped with a note. Pins that cannot install on
+the worker's Python fail before anything is built (``pins.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import site
@@ -31,6 +36,7 @@ from typing import Any
 
 from airflow_azml.core._home import azml_home
 from airflow_azml.exceptions import UserErrorException
+from airflow_azml.execution.pins import check_pins, index_url
 
 __all__ = [
     "Requirements",
@@ -40,6 +46,7 @@ __all__ = [
     "requirements_from_spec",
     "conda_to_pip",
     "find_uv",
+    "is_azureml_package",
     "ENV_FORMAT",
 ]
 
@@ -64,6 +71,11 @@ class Requirements:
 
     def add(self, line: str, origin: str) -> None:
         line = line.strip()
+        if is_azureml_package(line):
+            self.notes.append(
+                f"{line!r} ({origin}) is not installed: airflow-azml provides the azureml modules in every step."
+            )
+            return
         if line and line not in self.origin:
             self.lines.append(line)
             self.origin[line] = origin
@@ -77,6 +89,12 @@ class Requirements:
             "reqs": sorted(self.lines),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def is_azureml_package(requirement: str) -> bool:
+    """True for an Azure ML SDK v1 package (``azureml-core==1.48``, ``azureml-dataset-runtime[fuse]``...)."""
+    name = re.split(r"[<>=!~\s\[;@]", requirement.strip(), maxsplit=1)[0]
+    return _norm(name) == "azureml" or _norm(name).startswith("azureml-")
 
 
 def conda_to_pip(package: str) -> str | None:
@@ -127,6 +145,9 @@ def requirements_from_spec(spec: dict[str, Any] | None, step: str) -> Requiremen
         else:
             reqs.add(text, "pip_packages")
     for package in spec.get("conda") or []:
+        if is_azureml_package(str(package)):
+            reqs.add(str(package), "conda_packages")
+            continue
         pip_name = conda_to_pip(str(package))
         if pip_name is None:
             reqs.notes.append(f"conda package {package!r} skipped: the worker's Python and pip are used.")
@@ -191,6 +212,7 @@ class EnvironmentCache:
             "uv" if uv else "venv+pip",
             ", ".join(reqs.lines),
         )
+        check_pins(reqs, step, self.log)
         req_file = env_dir.parent / f".{env_dir.name}.requirements.txt"
         req_file.write_text("\n".join(reqs.lines) + "\n")
         try:
@@ -243,7 +265,7 @@ class EnvironmentCache:
             argv = [uv, "pip", "install", "--python", python, "-r", str(req_file)]
         else:
             argv = [python, "-m", "pip", "install", "--disable-pip-version-check", "-r", str(req_file)]
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=_installer_env() if uv else None)
         (env_dir / "build.log").write_text(proc.stdout + proc.stderr)
         if proc.returncode != 0:
             raise UserErrorException(_install_error(step, reqs, proc.stdout + proc.stderr))
@@ -252,6 +274,40 @@ class EnvironmentCache:
 
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+#: pip's index settings and uv's names for them: a worker set up for pip builds from the same index
+_PIP_TO_UV = {
+    "PIP_INDEX_URL": "UV_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS": "UV_FIND_LINKS",
+    "PIP_NO_INDEX": "UV_NO_INDEX",
+    "PIP_TRUSTED_HOST": "UV_INSECURE_HOST",
+}
+
+
+def _installer_env() -> dict[str, str]:
+    """The worker's environment, with pip's index settings given to uv where uv has none of its own."""
+    env = dict(os.environ)
+    for pip_key, uv_key in _PIP_TO_UV.items():
+        if env.get(pip_key) and not env.get(uv_key):
+            env[uv_key] = env[pip_key]
+    return env
+
+
+_UNREACHABLE = ("tunnel error", "error sending request", "ProxyError", "Failed to establish a new connection")
+
+
+def _unreachable(output: str) -> str | None:
+    """What to do when the installer could not reach the package index at all."""
+    if not any(marker in output for marker in _UNREACHABLE):
+        return None
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    via = f" through the proxy {proxy} (HTTPS_PROXY)" if proxy else ""
+    return (
+        f"the package index {index_url()} could not be reached{via}. Let the workers reach it (the proxy must "
+        "allow it, or NO_PROXY name it), or point UV_INDEX_URL / PIP_INDEX_URL at a package mirror they can reach"
+    )
 
 
 def _install_error(step: str, reqs: Requirements, output: str) -> str:
@@ -267,7 +323,7 @@ def _install_error(step: str, reqs: Requirements, output: str) -> str:
             if _norm(re.split(r"[<>=!~\s\[;@]", line, maxsplit=1)[0]) == base
         ]
         named.append(f"package {name!r}" + (f" (requested as {', '.join(where)})" if where else ""))
-    what = (
+    what = _unreachable(output) or (
         f"{'; '.join(named)} not found by pip on the configured package index"
         if named
         else "pip could not install the requirements"
@@ -279,21 +335,39 @@ def _install_error(step: str, reqs: Requirements, output: str) -> str:
     )
 
 
-def _docker_note(spec: dict[str, Any], step: str, log: Any) -> None:
+def _image_notes(spec: dict[str, Any], step: str, log: Any) -> None:
+    """Say what a step asked for that this deployment does not run: an image, a Dockerfile, a curated environment."""
+    if log is None:
+        return
     image = spec.get("docker_image")
-    if image and log is not None:
+    if image:
         log.warning(
             "Step %r asks for the Docker image %r: it runs in the worker's Python environment instead (plus any "
             "packages it asks for), because no compute target in this deployment runs containers.",
             step,
             image,
         )
+    if spec.get("dockerfile"):
+        log.warning(
+            "Step %r: its environment is built from a Dockerfile; the Dockerfile is recorded with the environment "
+            "but not built (no container runtime is configured), so the step runs in the worker's Python.",
+            step,
+        )
+    if spec.get("curated"):
+        log.info(
+            "Step %r uses the curated environment %r: it runs in the worker's Python %s (%s), with the packages "
+            "installed there (and any the environment lists).",
+            step,
+            spec["curated"],
+            platform.python_version(),
+            sys.executable,
+        )
 
 
 def interpreter_for(step: dict[str, Any], log: Any = None, cache: EnvironmentCache | None = None) -> str:
     """The Python a step runs with: the worker's own, or its cached environment's when it asks for packages."""
     spec = step.get("environment") or {}
-    _docker_note(spec, step.get("name", "?"), log)
+    _image_notes(spec, step.get("name", "?"), log)
     reqs = requirements_from_spec(spec, step.get("name", "?"))
     for note in reqs.notes:
         if log is not None:
