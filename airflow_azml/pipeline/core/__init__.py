@@ -19,6 +19,7 @@ _EXPORTS = {
     "PipelineRun": "airflow_azml.pipeline.core.run",
     "StepRun": "airflow_azml.pipeline.core.run",
     "PortDataReference": "airflow_azml.pipeline.core.run",
+    "StepRunOutput": "airflow_azml.pipeline.core.run",
     "PublishedPipeline": "airflow_azml.pipeline.core.published",
     "PipelineEndpoint": "airflow_azml.pipeline.core.pipeline_endpoint",
     "PipelineDraft": "airflow_azml.pipeline.core.pipeline_draft",
