@@ -75,6 +75,7 @@ class NotebookRunnerStep(PythonScriptStep):
             allow_reuse=allow_reuse,
             version=version,
         )
+        self._name_defaulted = name is None
         self._args = self._runner_arguments()
 
     def _runner_arguments(self) -> list[Any]:

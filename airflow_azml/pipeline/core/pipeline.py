@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from airflow_azml.exceptions import PipelineValidationError, UserErrorException, did_you_mean
-from airflow_azml.pipeline.core.builder import PipelineStep
+from airflow_azml.pipeline.core.builder import PipelineStep, task_id_for
 
 __all__ = ["Pipeline", "StepSequence"]
 
@@ -59,6 +59,7 @@ class Pipeline:
             if default_source_directory and not step._source_dir_given:
                 step.source_directory = PipelineStep._resolve_dir(default_source_directory)
         self._steps = _closure(given) if resolve_closure else list(given)
+        _number_default_names(self._steps)
         self._valid_key: tuple | None = None
         self._ordered: tuple[dict[str, list[str]], list[str]] | None = None
         self._params: dict[str, Any] = {}
@@ -183,6 +184,20 @@ def _closure(steps: list[PipelineStep]) -> list[PipelineStep]:
             seen[id(step)] = step
             stack += _upstream_steps(step)
     return list(seen.values())
+
+
+def _number_default_names(steps: list[PipelineStep]) -> None:
+    """Steps whose name was not given (a ModuleStep is named after its module, and v1 lets
+    several steps share a name) get distinct task ids: ``name``, ``name_2``, ``name_3``..."""
+    taken = {s.task_id for s in steps if not getattr(s, "_name_defaulted", False)}
+    for step in steps:
+        if getattr(step, "_name_defaulted", False):
+            base = task_id_for(step.name)
+            task_id, n = base, 2
+            while task_id in taken:
+                task_id, n = f"{base}_{n}", n + 1
+            step.task_id = task_id
+            taken.add(task_id)
 
 
 def _duplicate_names(steps: list[PipelineStep]) -> list[str]:

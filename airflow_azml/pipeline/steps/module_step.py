@@ -134,6 +134,7 @@ class ModuleStep(PythonScriptStep):
             params=step_params,
             source_directory=chosen.source_directory,
         )
+        self._name_defaulted = name is None  # v1 lets several steps share a module's name
 
     @staticmethod
     def _check_wiring(step: str, interface: Any, inputs_map: dict, outputs_map: dict, params: dict) -> None:

@@ -263,3 +263,23 @@ def test_module_steps_run_through_airflow(embedded_airflow_home, calc, azml_home
     assert middle_run.get_metrics() == {"sum": 17.0, "initialNum": "unset", "in1": True}  # 7 + 10
     out = middle_run.get_output_data("middle_prod").download(str(calc / "got"))
     assert open(out).read() == "70.0"
+
+
+def test_unnamed_module_steps_share_the_module_name(calc):
+    """v1 lets several steps carry the module's name; their task ids are numbered in step order."""
+    ws = Workspace.from_config(calc)
+    module, entry, middle = _module(ws, calc)
+    a, b, c, d = (PipelineData(n) for n in "abcd")
+    first = ModuleStep(module_version=entry, outputs_map={"out_sum": a, "out_prod": b})
+    second = ModuleStep(module=module, inputs_map={"in1": a, "in2": b}, outputs_map={"out_sum": c})
+    third = ModuleStep(module=module, inputs_map={"in1": c, "in2": b}, outputs_map={"out_sum": d})
+    named = ModuleStep(module=module, inputs_map={"in1": d, "in2": b}, name="AddAndMultiply_2")
+    plan = compile_pipeline(Pipeline(ws, [first, second, third, named]), "numbered")
+    assert list(plan["steps"]) == [
+        "AddAndMultiply",
+        "AddAndMultiply_3",
+        "AddAndMultiply_4",
+        "AddAndMultiply_2",
+    ]
+    assert {s["name"] for s in plan["steps"].values()} == {"AddAndMultiply", "AddAndMultiply_2"}
+    assert plan["steps"]["AddAndMultiply_3"]["inputs"][0]["step"] == "AddAndMultiply"
