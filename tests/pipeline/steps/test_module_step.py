@@ -283,3 +283,24 @@ def test_unnamed_module_steps_share_the_module_name(calc):
     ]
     assert {s["name"] for s in plan["steps"].values()} == {"AddAndMultiply", "AddAndMultiply_2"}
     assert plan["steps"]["AddAndMultiply_3"]["inputs"][0]["step"] == "AddAndMultiply"
+
+
+def test_data_references_and_bindings_are_renamed_to_their_ports(calc):
+    from airflow_azml.data.data_reference import DataReference
+
+    ws = Workspace.from_config(calc)
+    module, entry, middle = _module(ws, calc)
+    ref = DataReference(ws.get_default_datastore(), "raw", "numbers/one.txt", mode="download")
+    source = PipelineData("source")
+    binding = source.as_download(path_on_compute="n2.txt")
+    step = ModuleStep(
+        module=module,
+        inputs_map={"in1": ref, "in2": binding},
+        arguments=["--file_num1", ref, "--file_num2", binding],
+    )
+    assert [(d.name, d.source, d.mode) for d in step.inputs] == [
+        ("in1", "datastore", "download"),
+        ("in2", "step_output", "download"),
+    ]
+    assert step._args == ["--file_num1", {"$input": "in1"}, "--file_num2", {"$input": "in2"}]
+    assert ref.data_reference_name == "raw" and binding.name == "source"  # the caller's objects are untouched
