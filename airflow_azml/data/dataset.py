@@ -100,6 +100,10 @@ class AbstractDataset:
         """Paths of the dataset's files relative to their common folder, as v1 gives them."""
         return sorted(common_labels([source.label for source, _ in self._selected()]))
 
+    def take(self, count: int) -> AbstractDataset:
+        """The first ``count`` rows (tabular) or files (file), as a dataset read when asked for."""
+        return self._with_transform({"take": int(count)})
+
     def __getitem__(self, name: str) -> Expression:
         """``ds['column']``: the start of a filter expression (a column, or a partition key)."""
         return column(name)
@@ -145,10 +149,6 @@ class TabularDataset(AbstractDataset):
         from airflow_azml.data.tabular import read_frame
 
         return read_frame(self.definition, self._workspace, repr(self))
-
-    def take(self, count: int) -> TabularDataset:
-        """The first ``count`` rows, as a dataset (read when the data is asked for)."""
-        return self._with_transform({"take": int(count)})  # type: ignore[return-value]
 
     def filter(self, expression: Expression) -> TabularDataset:
         """Only the rows where ``expression`` holds, e.g. ``ds.filter(ds['age'] > 15)``."""

@@ -133,8 +133,9 @@ def _file_filter(tree: dict[str, Any], keys: tuple[str, ...], kind: str) -> bool
 def select_sources(definition: dict[str, Any], workspace: Any) -> list[tuple[Source, dict[str, Any]]]:
     """The files that survive the file-level filters, each with its partition values.
 
-    For a tabular dataset, filters on columns other than partition keys are applied to the rows
-    later; a filter after a ``take`` is never applied to files (the take sees all rows first).
+    A file dataset's ``take`` keeps the first files. For a tabular dataset, filters on columns other
+    than partition keys are applied to the rows later, and nothing after a ``take`` narrows the
+    files (the take counts rows).
     """
     fmt = (
         parse_partition_format(definition["partition_format"]) if definition.get("partition_format") else None
@@ -144,11 +145,15 @@ def select_sources(definition: dict[str, Any], workspace: Any) -> list[tuple[Sou
     for source in list_sources(definition, workspace):
         values = (fmt.values(source.label) if fmt else None) or dict.fromkeys(keys)
         chosen.append((source, values))
+    kind = definition.get("kind", "file")
     for step in transforms(definition):
+        if "take" in step and kind == "file":
+            chosen = chosen[: step["take"]]
+            continue
         if "take" in step:
             break
         tree = step["filter"]
-        if not _file_filter(tree, keys, definition.get("kind", "file")):
+        if not _file_filter(tree, keys, kind):
             continue
 
         def lookup(name: str, item: tuple[Source, dict[str, Any]]) -> Any:

@@ -25,21 +25,6 @@ def _read_one(path: Path, definition: dict[str, Any]) -> Any:
     return pd.read_csv(path, sep=opts.get("separator", ","), header=header)
 
 
-def _cast(frame: Any, types: dict[str, str]) -> Any:
-    """Give partition columns back the dtype they had before ``partition_by`` wrote them as folders."""
-    for key, dtype in types.items():
-        if key not in frame:
-            continue
-        if dtype == "bool":
-            frame[key] = frame[key].map({"True": True, "False": False})
-        else:
-            try:
-                frame[key] = frame[key].astype(dtype)
-            except (TypeError, ValueError):
-                pass  # keep the strings: the folder names did not parse as the old type
-    return frame
-
-
 def read_frame(definition: dict[str, Any], workspace: Any, what: str) -> Any:
     """The definition's rows: files read (fetched if remote), partition columns added, filters and takes applied."""
     import pandas as pd
@@ -53,10 +38,10 @@ def read_frame(definition: dict[str, Any], workspace: Any, what: str) -> Any:
         if definition.get("options", {}).get("include_path"):
             frame.insert(0, "Path", source.label)
         for key, value in values.items():
-            frame[key] = value
+            if key not in frame.columns:  # a file that holds the column keeps its typed values
+                frame[key] = value
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    frame = _cast(frame, definition.get("partition_types", {}))
     for step in transforms(definition):
         if "take" in step:
             frame = frame.head(step["take"])
@@ -119,8 +104,8 @@ def partition_by(
 ) -> tuple[Any, dict[str, Any]]:
     """v1's ``TabularDataset.partition_by``: Parquet under ``<target>/<guid>/<key1>/<key2>/``.
 
-    Returns the target datastore and the definition of the new dataset (partition columns are
-    read back from the folder names and cast to the dtype they had).
+    Returns the target datastore and the definition of the new dataset. The files keep the key
+    columns, so rows read back have the types they had (and a row is never all keys, no columns).
     """
     say = print if show_progress else (lambda *_: None)
     keys = list(keys or [])
@@ -136,7 +121,7 @@ def partition_by(
         for values, part in frame.groupby(keys, dropna=False, sort=True):
             folder = Path(tmp, *(_folder(v) for v in values))
             folder.mkdir(parents=True, exist_ok=True)
-            part.drop(columns=keys).to_parquet(folder / "part-00000.parquet", index=False)
+            part.to_parquet(folder / "part-00000.parquet", index=False)
         datastore.store.put(Path(tmp), rel, overwrite=True)
     say("Creating a new dataset.")
     definition: dict[str, Any] = {
@@ -144,7 +129,6 @@ def partition_by(
         "paths": [{"datastore": datastore.name, "path": f"{rel}/{glob}"}],
         "options": {},
         "partition_format": f"/{rel}{fmt}",
-        "partition_types": {k: str(frame[k].dtype) for k in keys if k not in date_keys},
     }
     if not as_files:
         definition["format"] = "parquet"

@@ -82,6 +82,12 @@ def _explain(url: str, exc: BaseException) -> DataFetchError:
     return DataFetchError(f"Could not fetch {url}: {what}{_route(url)}.{hint}")
 
 
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: not a certificate problem, not a proxy that refused the tunnel."""
+    reason = getattr(exc, "reason", exc)
+    return not isinstance(reason, ssl.SSLError) and "Tunnel connection failed" not in str(reason)
+
+
 def _open(url: str, method: str = "GET") -> Any:
     """The response of ``method`` on ``url``; retries connection errors and 5xx, not 4xx."""
     request = urllib.request.Request(url, method=method, headers={"User-Agent": "airflow-azml"})
@@ -92,7 +98,7 @@ def _open(url: str, method: str = "GET") -> Any:
             if exc.code < 500 or attempt == _ATTEMPTS:
                 raise _explain(url, exc) from exc
         except (urllib.error.URLError, OSError) as exc:
-            if attempt == _ATTEMPTS:
+            if attempt == _ATTEMPTS or not _transient(exc):
                 raise _explain(url, exc) from exc
         time.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
