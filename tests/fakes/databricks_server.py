@@ -67,17 +67,22 @@ class _Run:
 
 
 class FakeDatabricks:
-    """``with FakeDatabricks(token="tok") as fake:`` serves on ``fake.port`` until the block ends."""
+    """``with FakeDatabricks(token="tok") as fake:`` serves on ``fake.port`` until the block ends.
 
-    def __init__(self, token: str = "tok"):
+    ``states``: what a run not given a ``RunScript`` in ``scripts`` goes through (default
+    PENDING, RUNNING, SUCCESS); ``port``: 0 picks a free one.
+    """
+
+    def __init__(self, token: str = "tok", states: list | None = None, port: int = 0):
         self.token = token
+        self.default_states = list(states) if states else None
         self.requests: list[Request] = []
         self.runs: dict[int, _Run] = {}
         self.dbfs: dict[str, bytes] = {}
         self.scripts: list[RunScript] = []
         self._lock = threading.Lock()
         self._next_id = 1000
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -175,7 +180,8 @@ class FakeDatabricks:
                 "message": f"need one task ({tasks}), one cluster ({clusters}) and run_name",
             }
         self._next_id += 1
-        script = self.scripts.pop(0) if self.scripts else RunScript()
+        default = RunScript(states=list(self.default_states)) if self.default_states else RunScript()
+        script = self.scripts.pop(0) if self.scripts else default
         self.runs[self._next_id] = _Run(self._next_id, body, script)
         return 200, {"run_id": self._next_id}
 
