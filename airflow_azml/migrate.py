@@ -1,8 +1,8 @@
 """Report what Azure ML SDK v1 code needs to run on airflow_azml, and rewrite its imports.
 
 Reads ``.py`` files and the code cells of ``.ipynb`` notebooks with ``ast`` (never runs them)
-and classifies each use of an ``azureml.*`` name with the tables in
-:mod:`airflow_azml.migrate_rules`. Imports from ``airflow_azml.*`` are read as their
+and classifies each use of an ``azureml.*`` name, and each member used on a v1 object, with the
+v1 API map (:mod:`airflow_azml.migrate_analysis`). Imports from ``airflow_azml.*`` are read as their
 ``azureml.*`` twins, so a file whose imports were rewritten still reports what has no
 equivalent. The rewriter renames the ``azureml`` token of import statements only, so the rest
 of the file stays byte-identical, and replaces the file atomically. Pure stdlib: importing
@@ -14,42 +14,22 @@ from __future__ import annotations
 import ast
 import bisect
 import contextlib
-import fnmatch
 import io
 import json
 import os
 import shutil
 import tempfile
 import tokenize
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from airflow_azml import migrate_rules as rules
+from airflow_azml.migrate_analysis import Analyzer, Finding, char_col
 
 __all__ = ["FileReport", "Finding", "process_file"]
 
 V1, OURS = "azureml", "airflow_azml"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One use of an Azure ML v1 name: ``line`` and ``col`` are 1-based (characters); ``cell``
-    is the 1-based position of the cell in a notebook, ``None`` in a .py file."""
-
-    file: str
-    line: int
-    col: int
-    category: str
-    name: str
-    advice: str
-    cell: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The finding as JSON-ready data."""
-        return asdict(self)
 
 
 @dataclass
@@ -97,137 +77,9 @@ class _Document:
     notebook: dict[str, Any] | None = None
 
 
-class _Binding(NamedTuple):
-    """What a local name imported from azureml (or airflow_azml) stands for."""
-
-    qualname: str  # normalized to azureml.*
-    migrated: bool  # imported from airflow_azml.*
-
-
 def _split_lines(text: str) -> list[str]:
     """Split keeping line endings, on the same newlines as Python (not ``\\f`` or ``\\x1c``)."""
     return io.StringIO(text, newline="").readlines()
-
-
-def _char_col(line: str, byte_col: int) -> int:
-    """ast columns count UTF-8 bytes; tokenize and people count characters."""
-    return len(line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
-
-
-def _normalize(module: str | None) -> tuple[str | None, bool]:
-    """``(azureml name, came from airflow_azml)``, or ``(None, False)`` for other modules."""
-    for prefix, migrated in ((V1, False), (OURS, True)):
-        if module == prefix or (module or "").startswith(prefix + "."):
-            return V1 + module[len(prefix) :], migrated
-    return None, False
-
-
-class _Analyzer:
-    """Finds v1 names in the units of one file. Imports are collected first, from every unit,
-    because notebook cells share one namespace and may run out of order."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.bindings: dict[str, _Binding] = {}
-        self.modules: set[str] = set(rules.KNOWN_MODULES)
-        self.findings: list[Finding] = []
-
-    def run(self, units: Iterable[_Unit]) -> list[Finding]:
-        """Every finding, in cell, line, column order."""
-        parsed = [unit for unit in units if unit.tree is not None]
-        for unit in parsed:
-            for node in ast.walk(unit.tree):
-                if isinstance(node, ast.Import):
-                    self._import(unit, node)
-                elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                    self._import_from(unit, node)
-        for unit in parsed:
-            for node in ast.walk(unit.tree):
-                if isinstance(node, ast.Call):
-                    self._call(unit, node)
-                elif isinstance(node, ast.Attribute):
-                    self._attribute(unit, node)
-        return sorted(self.findings, key=lambda f: (f.cell or 0, f.line, f.col, f.name))
-
-    def _add(self, unit: _Unit, node: ast.AST, name: str, rule: rules.Rule, migrated: bool) -> None:
-        if migrated and rule is rules.UNKNOWN:
-            return  # an airflow_azml name that v1 never had: nothing to migrate
-        line = unit.lines[node.lineno - 1] if node.lineno <= len(unit.lines) else ""
-        col = _char_col(line, node.col_offset) + 1
-        finding = Finding(self.path, node.lineno, col, rule.category, name, rule.advice, unit.cell)
-        self.findings.append(finding)
-
-    def _import(self, unit: _Unit, node: ast.Import) -> None:
-        for alias in node.names:
-            module, migrated = _normalize(alias.name)
-            if module is None:
-                continue
-            self.modules.update(rules.prefixes(module))
-            local = alias.asname or alias.name.split(".")[0]
-            self.bindings[local] = _Binding(module if alias.asname else V1, migrated)
-            self._add(unit, alias, alias.name, rules.module_rule(module), migrated)
-
-    def _import_from(self, unit: _Unit, node: ast.ImportFrom) -> None:
-        module, migrated = _normalize(node.module)
-        if module is None:
-            return
-        self.modules.update(rules.prefixes(module))
-        for alias in node.names:
-            if alias.name == "*":
-                self._add(unit, alias, f"{module}.*", rules.STAR, migrated)
-                continue
-            self.bindings[alias.asname or alias.name] = _Binding(f"{module}.{alias.name}", migrated)
-            self._add(unit, alias, alias.name, rules.name_rule(module, alias.name), migrated)
-
-    def _resolve(self, expr: ast.expr) -> tuple[str, str, bool] | None:
-        """``(module, rest, migrated)`` for ``expr`` rooted in an imported azureml name:
-        ``Workspace.get`` -> ``("azureml.core", "Workspace.get", False)``."""
-        parts: list[str] = []
-        while isinstance(expr, ast.Attribute):
-            parts.append(expr.attr)
-            expr = expr.value
-        if not isinstance(expr, ast.Name) or expr.id not in self.bindings:
-            return None
-        binding = self.bindings[expr.id]
-        names = [*binding.qualname.split("."), *reversed(parts)]
-        split = max(i for i in range(1, len(names) + 1) if ".".join(names[:i]) in self.modules)
-        return ".".join(names[:split]), ".".join(names[split:]), binding.migrated
-
-    def _attribute(self, unit: _Unit, node: ast.Attribute) -> None:
-        resolved = self._resolve(node)
-        if resolved is None:
-            self._instance(unit, node)
-            return
-        module, rest, migrated = resolved
-        parts = rest.split(".") if rest else []
-        if len(parts) == 1:  # module.Name, e.g. core.Experiment
-            self._add(unit, node, rest, rules.name_rule(module, rest), migrated)
-        elif len(parts) == 2 and rest in rules.USE_RULES:
-            self._add(unit, node, rest, rules.USE_RULES[rest], migrated)
-
-    def _instance(self, unit: _Unit, node: ast.Attribute) -> None:
-        """Attribute chains on objects of unknown type, e.g. ``config.environment.docker.enabled``."""
-        if not self.bindings:
-            return
-        attrs: list[str] = []
-        expr: ast.expr = node
-        while isinstance(expr, ast.Attribute):
-            attrs.insert(0, expr.attr)
-            expr = expr.value
-        for suffix, rule in rules.INSTANCE_RULES.items():
-            if tuple(attrs[-len(suffix) :]) == suffix:
-                self._add(unit, node, ast.unparse(node), rule, False)
-
-    def _call(self, unit: _Unit, node: ast.Call) -> None:
-        resolved = self._resolve(node.func)
-        if resolved is None:
-            return
-        _, rest, migrated = resolved
-        for call_rule in rules.CALL_RULES:
-            positional = call_rule.positional and bool(node.args)
-            keyword = any(kw.arg in call_rule.keywords for kw in node.keywords)
-            if fnmatch.fnmatchcase(rest, call_rule.pattern) and (positional or keyword):
-                self._add(unit, node, rest, call_rule.rule, migrated)
 
 
 def _mask_magics(text: str) -> str:
@@ -292,7 +144,7 @@ def _rewrite_unit(unit: _Unit, notes: list[str]) -> tuple[str, int]:
     edits: list[tokenize.TokenInfo] = []
 
     def token_after(node: ast.AST, skip: int) -> tokenize.TokenInfo:
-        start = (node.lineno, _char_col(unit.lines[node.lineno - 1], node.col_offset))
+        start = (node.lineno, char_col(unit.lines[node.lineno - 1], node.col_offset))
         token = names[bisect.bisect_left(starts, start) + skip]
         if token.string != V1:
             raise ValueError(f"{unit.where()}line {node.lineno}: cannot find the module name")
@@ -390,7 +242,7 @@ def process_file(path: Path, *, rewrite: bool = False, backup: bool = True) -> F
         report.errors.append(f"cannot read: {exc}")
         return report
     _parse(doc, report)
-    report.findings = _Analyzer(report.path).run(doc.units)
+    report.findings = Analyzer(report.path).run(doc.units)
     if rewrite:
         _rewrite(doc, report, backup)
     return report

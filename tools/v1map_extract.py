@@ -222,6 +222,8 @@ class Extractor:
                 if returns and entry["kind"] != "constructor":
                     entry["returns"] = returns
                 out[item.name] = entry
+            elif isinstance(item, ast.Assign) and ast.unparse(item.targets[0]) == "_field_to_info_dict":
+                out.update(self.fields(module, item.value))
             elif isinstance(item, (ast.Assign, ast.AnnAssign)):
                 targets = item.targets if isinstance(item, ast.Assign) else [item.target]
                 for t in targets:
@@ -235,6 +237,56 @@ class Extractor:
                         if ref and isinstance(self.ix.node(ref), ast.ClassDef):
                             entry["returns"] = f"type[{ref}]"
                         out[t.id] = entry
+        for item in cls.body:  # instance attributes v1 sets in its constructor
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                for node in ast.walk(item):
+                    if isinstance(node, ast.Assign):
+                        for t in node.targets:
+                            if (
+                                isinstance(t, ast.Attribute)
+                                and isinstance(t.value, ast.Name)
+                                and t.value.id == "self"
+                                and public(t.attr)
+                            ):
+                                out.setdefault(t.attr, {"kind": "attribute"})
+        return out
+
+    def fields(self, module: str, value: ast.expr) -> dict[str, dict]:
+        """``_field_to_info_dict = OrderedDict([("name", _FieldInfo(Type, ...)), ...])``: the
+        serialized attributes of v1's run configuration classes, with their types."""
+        out: dict[str, dict] = {}
+        pairs = (
+            value.args[0].elts
+            if isinstance(value, ast.Call) and value.args and isinstance(value.args[0], ast.List)
+            else []
+        )
+        for pair in pairs:
+            if not (
+                isinstance(pair, ast.Tuple) and len(pair.elts) == 2 and isinstance(pair.elts[0], ast.Constant)
+            ):
+                continue
+            name, info = pair.elts[0].value, pair.elts[1]
+            if not public(name):
+                continue
+            entry = {"kind": "attribute"}
+            if isinstance(info, ast.Call) and info.args:
+                ref = (
+                    self.ix.lookup(module, info.args[0])
+                    if isinstance(info.args[0], (ast.Name, ast.Attribute))
+                    else None
+                )
+                if ref and isinstance(self.ix.node(ref), ast.ClassDef):
+                    entry["returns"] = ref
+                elif isinstance(info.args[0], ast.Name) and info.args[0].id in (
+                    "str",
+                    "int",
+                    "bool",
+                    "float",
+                    "list",
+                    "dict",
+                ):
+                    entry["returns"] = info.args[0].id
+            out[name] = entry
         return out
 
     def klass(self, qual: str) -> dict:

@@ -14,6 +14,7 @@ Run tests/test_v1map.py afterwards: it checks the result against the tree.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from airflow_azml.v1map import DATA_DIR, V1Map, dump, import_path, ours_path  # noqa: E402
-from airflow_azml.v1map.coverage import find_ours, missing_params, ours_class_for  # noqa: E402
+from airflow_azml.v1map.coverage import find_ours, has_member, missing_params, ours_class_for  # noqa: E402
 
 OVERRIDES = DATA_DIR.parent / "overrides.json"
 SKIP_MODULES = ("azureml.train.hyperdrive.error_definition", "azureml.train.hyperdrive.error_strings")
@@ -82,10 +83,10 @@ def strip(entry: dict) -> dict:
 
 
 def member_status(ours_cls, name: str, entry: dict) -> dict:
-    present = ours_cls is not None and (name == "__init__" or hasattr(ours_cls, name))
-    if not present:
+    if ours_cls is None or not has_member(ours_cls, name):
         return {"status": "unsupported", "why": NOT_HERE}
-    obj = getattr(ours_cls, name, None) if name != "__init__" else ours_cls
+    obj = inspect.getattr_static(ours_cls, name, None) if name != "__init__" else ours_cls
+    obj = obj.__func__ if isinstance(obj, staticmethod | classmethod) else obj
     missing = missing_params(obj, entry.get("params", [])) if callable(obj) else []
     if missing:
         return {

@@ -32,11 +32,18 @@ EPILOG = """\
 categories:
   unchanged    runs as it is with airflow_azml.compat.enable() (or after --rewrite-imports)
   change       needs an edit; the advice says which
-  unsupported  nothing in airflow_azml does it
+  unsupported  nothing in airflow_azml does it: the line fails
+  unknown      used on a v1 object, but the v1 map cannot tell what it is: nothing is promised
+
+Uses of names imported from azureml are followed through assignments, attribute chains, calls,
+loops over returned lists and dict items, across the cells of a notebook: a method or attribute
+used on a v1 object is checked against the v1 API map (airflow_azml/v1map, docs/v1-coverage.md)
+like an import is. Supported members are not listed; everything else is.
 
 exit status:
   0  everything found runs unchanged
-  1  something needs a change or has no equivalent, or a file could not be parsed or rewritten
+  1  something needs a change, has no equivalent or is unknown, or a file could not be parsed or
+     rewritten
   2  bad usage (e.g. a PATH that does not exist)
 
 --json prints {"files": [{"path", "findings": [{"file", "line", "col", "category", "name",
@@ -110,7 +117,7 @@ def iter_source_files(paths: Iterable[Path]) -> Iterator[Path]:
 def summarize(reports: Iterable[FileReport]) -> dict[str, int]:
     """Counts per category, plus files scanned, files with errors and files rewritten."""
     reports = list(reports)
-    counts = dict.fromkeys((rules.UNCHANGED, rules.CHANGE, rules.UNSUPPORTED), 0)
+    counts = dict.fromkeys(rules.CATEGORIES, 0)
     for report in reports:
         for finding in report.findings:
             counts[finding.category] += 1
@@ -123,10 +130,10 @@ def summarize(reports: Iterable[FileReport]) -> dict[str, int]:
 
 
 def exit_code(reports: Iterable[FileReport]) -> int:
-    """0 when everything runs unchanged; 1 when something needs a change, has no equivalent,
-    or could not be read or rewritten."""
+    """0 when everything runs unchanged; 1 when something needs a change, has no equivalent, is
+    unknown, or could not be read or rewritten."""
     summary = summarize(reports)
-    return int(bool(summary[rules.CHANGE] or summary[rules.UNSUPPORTED] or summary["errors"]))
+    return int(any(summary[c] for c in (rules.CHANGE, rules.UNSUPPORTED, rules.UNKNOWN, "errors")))
 
 
 def _location(finding: Finding) -> str:
@@ -159,7 +166,7 @@ def format_text(reports: Sequence[FileReport]) -> str:
     summary = summarize(reports)
     lines.append(
         f"{summary['files']} file(s) scanned: {summary['unchanged']} unchanged, "
-        f"{summary['change']} change, {summary['unsupported']} unsupported; "
+        f"{summary['change']} change, {summary['unsupported']} unsupported, {summary['unknown']} unknown; "
         f"{summary['errors']} file(s) with errors; {summary['rewritten']} file(s) rewritten"
     )
     return "\n".join(lines)

@@ -5,14 +5,17 @@ Introspection only: it imports the user-model modules the map points at (never A
 
 from __future__ import annotations
 
+import ast
 import inspect
 import sys
+import textwrap
 from collections import Counter
+from functools import cache
 from typing import Any
 
 from airflow_azml.v1map import DIFFERENT, SUPPORTED, UNSUPPORTED, Entry, V1Map, import_path, ours_path
 
-__all__ = ["check", "find_ours", "import_path", "missing_params", "ours_class_for", "render_markdown"]
+__all__ = ["check", "find_ours", "has_member", "missing_params", "ours_class_for", "render_markdown"]
 
 OURS = "airflow_azml"
 
@@ -50,6 +53,43 @@ def ours_class_for(key: str, cls: Entry, data: Entry) -> Any:
     return found if inspect.isclass(found) else None
 
 
+@cache
+def _instance_attributes(cls: type) -> frozenset[str]:
+    """Attributes our class's instances get in its methods (``self.name = ...``) or declares
+    (annotations, ``__slots__``): they exist on every instance but not on the class."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith(OURS):
+            continue
+        names.update(getattr(klass, "__annotations__", {}))
+        slots = getattr(klass, "__slots__", ())
+        names.update([slots] if isinstance(slots, str) else slots)
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        for node in ast.walk(tree):
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            for target in targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                ):
+                    names.add(target.attr)
+    return frozenset(names)
+
+
+def has_member(cls: Any, name: str) -> bool:
+    """Whether our class has ``name``: a class attribute, method or property, or an attribute
+    every instance gets."""
+    return (
+        name == "__init__"
+        or hasattr(cls, name)
+        or (inspect.isclass(cls) and name in _instance_attributes(cls))
+    )
+
+
 def _accepted(obj: Any) -> tuple[set[str], bool]:
     """The parameter names ``obj`` takes, and whether it takes ``**kwargs``."""
     target = obj.__init__ if inspect.isclass(obj) else obj
@@ -73,11 +113,11 @@ def missing_params(obj: Any, v1_params: list[str]) -> list[str]:
 
 def _member_problems(where: str, ours_cls: Any, name: str, member: Entry) -> list[str]:
     status = member.get("status")
-    present = ours_cls is not None and (name == "__init__" or hasattr(ours_cls, name))
+    present = ours_cls is not None and has_member(ours_cls, name)
     if status in (SUPPORTED, DIFFERENT):
         if not present:
             return [f"{where}.{name}: the map says {status}, but airflow_azml has no such member"]
-        obj = ours_cls if name == "__init__" else inspect.getattr_static(ours_cls, name)
+        obj = ours_cls if name == "__init__" else inspect.getattr_static(ours_cls, name, None)
         if isinstance(obj, (staticmethod, classmethod)):
             obj = obj.__func__
         if name != "__init__" and not callable(obj):

@@ -40,12 +40,12 @@ INTRO_PIPELINE = [
 HYPERDRIVE_PIPELINE = [
     (3, 8, "unchanged", "azureml.core"),
     (4, 26, "unchanged", "Datastore"),
-    (4, 37, "change", "Model"),
+    (4, 37, "unchanged", "Model"),
     (4, 44, "unchanged", "Workspace"),
-    (5, 41, "change", "ServicePrincipalAuthentication"),
+    (5, 41, "unchanged", "ServicePrincipalAuthentication"),
     (6, 34, "unchanged", "ComputeTarget"),
     (6, 49, "unchanged", "DatabricksCompute"),
-    (7, 35, "change", "Keyvault"),
+    (7, 35, "unsupported", "Keyvault"),
     (8, 32, "unsupported", "InferenceConfig"),
     (9, 37, "unsupported", "AciWebservice"),
     (10, 35, "unchanged", "Pipeline"),
@@ -63,10 +63,9 @@ HYPERDRIVE_PIPELINE = [
     (26, 8, "change", "Datastore.register_azure_blob_container"),
     (33, 10, "change", "DatabricksCompute.attach_configuration"),
     (55, 7, "unchanged", "Experiment"),
-    (58, 9, "change", "Model.register"),
     (59, 73, "unchanged", "Environment"),
     (61, 11, "unsupported", "Model.deploy"),
-    (63, 1, "change", "step_run.register_model"),
+    (63, 1, "unsupported", "StepRun.register_model"),  # run -> find_step_run(...)[0] -> StepRun
 ]
 # (cell, line, column, category, name): cell 1 is markdown, cell 4 a %%bash cell.
 INTRO_NOTEBOOK = [
@@ -122,6 +121,7 @@ def test_intro_pipeline_findings(samples: Path) -> None:
         "unchanged": 17,
         "change": 2,
         "unsupported": 0,
+        "unknown": 0,
         "errors": 0,
         "rewritten": 0,
     }
@@ -136,9 +136,11 @@ def test_hyperdrive_pipeline_findings(samples: Path) -> None:
     assert "config.json" in advice["Workspace"]
     assert 'conn_id="..."' in advice["Datastore.register_azure_blob_container"]
     assert 'attach_configuration(conn_id="...")' in advice["DatabricksCompute.attach_configuration"]
-    assert "Airflow connections" in advice["ServicePrincipalAuthentication"]
-    assert "register_on_complete" in advice["Model.register"]
-    assert advice["Keyvault"] == "unknown — not provided by airflow_azml"
+    assert advice["Keyvault"].startswith(
+        "no workspace key vault; instead: keep secrets in Airflow connections"
+    )
+    assert advice["AciWebservice"].startswith("not part of Azure ML SDK v1's pipeline API")
+    assert advice["HyperDriveStep"].startswith("no HyperDrive; instead: ")
     assert status == 1
 
 
@@ -157,7 +159,8 @@ def test_step_script_runs_unchanged_and_exits_0(samples: Path) -> None:
         "scripts/train.py",
         "  6:26  unchanged    Run",
         "",
-        "1 file(s) scanned: 1 unchanged, 0 change, 0 unsupported; 0 file(s) with errors; 0 file(s) rewritten",
+        "1 file(s) scanned: 1 unchanged, 0 change, 0 unsupported, 0 unknown; 0 file(s) with errors; "
+        "0 file(s) rewritten",
     ]
 
 
@@ -174,11 +177,11 @@ def test_text_report_groups_by_file_with_advice_and_summary(samples: Path) -> No
         "intro_notebook.ipynb",
         "intro_pipeline.py",
         "scripts/train.py",
-        "5 file(s) scanned: 35 unchanged, 11 change, 10 unsupported; 0 file(s) with errors; "
+        "5 file(s) scanned: 37 unchanged, 6 change, 12 unsupported, 0 unknown; 0 file(s) with errors; "
         "0 file(s) rewritten",
     ]
     at = lines.index("  cell 5, 3:5   unsupported  HyperDriveStep")
-    assert lines[at + 1].startswith("                             -> no HyperDrive: ")
+    assert lines[at + 1].startswith("                             -> no HyperDrive; instead: ")
     assert "  39:1   change       run_config.environment.docker.enabled" in lines
 
 
@@ -196,13 +199,13 @@ def test_rewrite_python_file_touches_only_import_tokens(samples: Path) -> None:
     ast.parse(rewritten)
     assert sorted(p.name for p in samples.iterdir() if p.name.startswith(".")) == []  # no temp file
 
-    # The rewritten file still says what has no equivalent; unknown names drop out.
+    # The rewritten file still says what has no equivalent, v1 names we do not have included.
     again, status = report_json(samples, "hyperdrive_pipeline.py")
     names = {(f["name"], f["category"]) for f in findings(again, "hyperdrive_pipeline.py")}
     assert ("HyperDriveStep", "unsupported") in names
     assert ("Workspace.get", "change") in names
     assert ("airflow_azml.core", "unchanged") in names
-    assert "Keyvault" not in {name for name, _ in names}
+    assert ("Keyvault", "unsupported") in names
     assert status == 1
 
 

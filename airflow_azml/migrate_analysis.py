@@ -1,0 +1,327 @@
+"""The analysis behind ``azml migrate``: v1 names and the types they flow into.
+
+Imports are read from every unit first (notebook cells share one namespace and may run out of
+order); then the statements of the units run in order through a small abstract interpreter that
+binds names to v1 types (:mod:`airflow_azml.migrate_types`): assignments, attribute chains,
+calls, ``for`` loops over returned lists and ``dict.items()``, comprehensions and ``with``. A
+member used on a v1 object is checked against the v1 map like an import is; one the map does not
+know is ``unknown``. Pure stdlib and the map: importing this never imports Airflow.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from airflow_azml import migrate_rules as rules
+from airflow_azml import v1map
+from airflow_azml.migrate_types import (
+    V1Type,
+    argument,
+    builtin_call,
+    call_result,
+    element,
+    member_of,
+    rule_applies,
+)
+
+__all__ = ["Analyzer", "Finding", "char_col", "normalize"]
+
+V1_PREFIX, OURS = "azureml", "airflow_azml"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One use of an Azure ML v1 name: ``line`` and ``col`` are 1-based (characters); ``cell``
+    is the 1-based position of the cell in a notebook, ``None`` in a .py file."""
+
+    file: str
+    line: int
+    col: int
+    category: str
+    name: str
+    advice: str
+    cell: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as JSON-ready data."""
+        return asdict(self)
+
+
+class Unit(Protocol):
+    cell: int | None
+    tree: ast.Module | None
+    lines: list[str]
+
+
+def normalize(module: str | None) -> tuple[str | None, bool]:
+    """``(azureml name, came from airflow_azml)``, or ``(None, False)`` for other modules."""
+    for prefix, migrated in ((V1_PREFIX, False), (OURS, True)):
+        if module == prefix or (module or "").startswith(prefix + "."):
+            return V1_PREFIX + module[len(prefix) :], migrated
+    return None, False
+
+
+def char_col(line: str, byte_col: int) -> int:
+    """ast columns count UTF-8 bytes; tokenize and people count characters."""
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+
+def _imported_type(path: str) -> V1Type:
+    """The type of what ``import``/``from ... import`` binds, from its public v1 path."""
+    resolved = v1map.load().resolve(path)
+    if resolved is None:  # a name its import already reported: its uses are not reported again
+        table = v1map.load().modules
+        return V1Type("module", path) if any(m.startswith(path + ".") for m in table) else V1Type("gone")
+    kind, key = resolved
+    return V1Type({"name": "v1"}.get(kind, kind), key if kind != "name" else "")
+
+
+class Analyzer:
+    """Finds v1 names, and the members used on v1 objects, in the units of one file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.env: dict[str, V1Type] = {}
+        self.findings: list[Finding] = []
+        self.unit: Unit | None = None
+        self.v1_file = False
+
+    def run(self, units: Iterable[Unit]) -> list[Finding]:
+        """Every finding, in cell, line, column order."""
+        parsed = [unit for unit in units if unit.tree is not None]
+        for unit in parsed:
+            self.unit = unit
+            for node in ast.walk(unit.tree):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    self._import(node, report=True)
+        for unit in parsed:
+            self.unit = unit
+            self._block(unit.tree.body)
+        return sorted(self.findings, key=lambda f: (f.cell or 0, f.line, f.col, f.name))
+
+    def _add(self, node: ast.AST, name: str, rule: rules.Rule) -> None:
+        lines = self.unit.lines
+        line = lines[node.lineno - 1] if node.lineno <= len(lines) else ""
+        col = char_col(line, node.col_offset) + 1
+        self.findings.append(
+            Finding(self.path, node.lineno, col, rule.category, name, rule.advice, self.unit.cell)
+        )
+
+    # -- imports -----------------------------------------------------------------------------
+
+    def _import(self, node: ast.Import | ast.ImportFrom, report: bool) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                module, migrated = normalize(alias.name)
+                if module is None:
+                    self.env.pop(alias.asname or alias.name.split(".")[0], None)
+                    continue
+                self.v1_file = True
+                local = alias.asname or alias.name.split(".")[0]
+                self.env[local] = _imported_type(module if alias.asname else V1_PREFIX)
+                self._report_import(report, alias, alias.name, rules.module_rule(module), migrated)
+            return
+        module, migrated = normalize(node.module) if node.level == 0 else (None, False)
+        if module is None:
+            for alias in node.names:
+                self.env.pop(alias.asname or alias.name, None)
+            return
+        self.v1_file = True
+        for alias in node.names:
+            if alias.name == "*":
+                self._report_import(report, alias, f"{module}.*", rules.STAR, migrated)
+                continue
+            self.env[alias.asname or alias.name] = _imported_type(f"{module}.{alias.name}")
+            self._report_import(report, alias, alias.name, rules.name_rule(module, alias.name), migrated)
+
+    def _report_import(
+        self, report: bool, node: ast.AST, name: str, rule: rules.Rule, migrated: bool
+    ) -> None:
+        if report and not (migrated and rule.advice == rules.NOT_IN_MAP):  # a name of ours v1 never had
+            self._add(node, name, rule)
+
+    # -- statements --------------------------------------------------------------------------
+
+    def _block(self, body: list[ast.stmt]) -> None:
+        for statement in body:
+            self._statement(statement)
+
+    def _statement(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            self._import(node, report=False)
+        elif isinstance(node, ast.Assign):
+            value = self._expr(node.value)
+            for target in node.targets:
+                self._bind(target, value)
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+            value = self._expr(node.value) if node.value is not None else None
+            self._bind(node.target, value if isinstance(node, ast.AnnAssign) else None)
+        elif isinstance(node, ast.For | ast.AsyncFor):
+            self._bind(node.target, element(self._expr(node.iter)))
+            self._block(node.body)
+            self._block(node.orelse)
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            for item in node.items:
+                value = self._expr(item.context_expr)
+                if item.optional_vars is not None:
+                    self._bind(item.optional_vars, value)
+            self._block(node.body)
+        else:
+            self._visit_children(node)
+
+    def _visit_children(self, node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr):
+                self._expr(child)
+            elif isinstance(child, ast.stmt):
+                self._statement(child)
+            else:
+                self._visit_children(child)  # keywords, handlers, arguments, match cases
+
+    def _bind(self, target: ast.expr, value: V1Type | None) -> None:
+        if isinstance(target, ast.Name):
+            if value is None:
+                self.env.pop(target.id, None)
+            else:
+                self.env[target.id] = value
+        elif isinstance(target, ast.Tuple | ast.List):
+            pair = value is not None and value.kind in ("items", "enum") and len(target.elts) == 2
+            if pair:  # for name, output in step.get_outputs().items() / for i, step in enumerate(steps)
+                self._bind(target.elts[0], None)
+                self._bind(target.elts[1], V1Type("instance", value.key))
+                return
+            for elt in target.elts:
+                self._bind(elt, None)
+        else:
+            self._expr(target)
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def _expr(self, node: ast.expr) -> V1Type | None:
+        if isinstance(node, ast.Name):
+            return self.env.get(node.id)
+        if isinstance(node, ast.Attribute):
+            return self._attribute(node, self._expr(node.value))
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        if isinstance(node, ast.Subscript):
+            base = self._expr(node.value)
+            self._expr(node.slice)
+            return (
+                V1Type("instance", base.key) if base is not None and base.kind in ("list", "dict") else None
+            )
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            for generator in node.generators:
+                self._bind(generator.target, element(self._expr(generator.iter)))
+                for condition in generator.ifs:
+                    self._expr(condition)
+            parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            found = [self._expr(part) for part in parts][-1]
+            return V1Type("list", found.key) if found is not None and found.kind == "instance" else None
+        self._visit_children(node)
+        return None
+
+    def _attribute(self, node: ast.Attribute, base: V1Type | None) -> V1Type | None:
+        if self.v1_file and self._instance_rule(node):
+            return None
+        if base is None or base.kind == "gone" or node.attr.startswith("_"):
+            return None
+        if base.kind == "module":
+            path = f"{base.key}.{node.attr}"
+            if path in v1map.load().modules:
+                return V1Type("module", path)
+            self._add(node, node.attr, rules.name_rule(base.key, node.attr))
+            return _imported_type(path)
+        if base.kind == "v1":
+            self._add(
+                node, ast.unparse(node), rules.Rule(rules.UNKNOWN, "the map cannot tell what this object is")
+            )
+            return None
+        if base.kind not in ("class", "instance", "list", "dict"):
+            return None
+        entry, attr_type = member_of(base, node.attr)
+        if base.kind in ("class", "instance"):
+            self._member(node, base, entry)
+        return attr_type
+
+    def _member(self, node: ast.Attribute, owner: V1Type, entry: dict[str, Any] | None) -> None:
+        """The finding for ``owner.member``: a hand rule, else the map's verdict."""
+        name = f"{owner.short}.{node.attr}"
+        table = v1map.load()
+        if name in rules.USE_RULES:
+            self._add(node, name, rules.USE_RULES[name])
+        elif entry is None:
+            if table.classes.get(owner.key, {}).get("status") != v1map.UNSUPPORTED:
+                advice = f"v1's {owner.short} has no member {node.attr!r} in the map: nothing is promised"
+                self._add(node, name, rules.Rule(rules.UNKNOWN, advice))
+        elif table.classes.get(owner.key, {}).get("status") != v1map.UNSUPPORTED:  # else its import said so
+            rule = rules.entry_rule(entry)
+            if rule.category != rules.UNCHANGED or rule.advice:
+                self._add(node, name, rule)
+
+    def _instance_rule(self, node: ast.Attribute) -> bool:
+        attrs: list[str] = []
+        expr: ast.expr = node
+        while isinstance(expr, ast.Attribute):
+            attrs.insert(0, expr.attr)
+            expr = expr.value
+        for suffix, rule in rules.INSTANCE_RULES.items():
+            if tuple(attrs[-len(suffix) :]) == suffix:
+                self._expr(expr)
+                self._add(node, ast.unparse(node), rule)
+                return True
+        return False
+
+    def _call(self, node: ast.Call) -> V1Type | None:
+        callee = self._expr(node.func)
+        args = [self._expr(arg) for arg in node.args]
+        kwargs = {kw.arg: self._expr(kw.value) for kw in node.keywords}
+        if isinstance(node.func, ast.Name) and callee is None:
+            return builtin_call(node.func.id, args[0] if args else None)
+        if callee is None:
+            return None
+        self._call_rules(node, callee)
+        entry, result = call_result(callee)
+        if entry is not None and callee.kind in ("class", "member", "function"):
+            self._arguments(node, callee, entry, args, kwargs)
+        return result
+
+    def _call_rules(self, node: ast.Call, callee: V1Type) -> None:
+        label = {"class": callee.short, "member": f"{callee.short}.{callee.name}"}.get(callee.kind)
+        if label is None:
+            return
+        for call_rule in rules.CALL_RULES:
+            positional = call_rule.positional and bool(node.args)
+            keyword = any(kw.arg in call_rule.keywords for kw in node.keywords)
+            if fnmatch.fnmatchcase(label, call_rule.pattern) and (positional or keyword):
+                self._add(node, label, call_rule.rule)
+
+    def _arguments(
+        self, node: ast.Call, callee: V1Type, entry: dict[str, Any], args: list, kwargs: dict
+    ) -> None:
+        """Parameters we do not take, and argument values the map's rules refuse."""
+        label = callee.short if callee.kind == "class" else f"{callee.short}.{callee.name}"
+        for param in entry.get("unsupported_params", []):
+            value = argument(node, entry, param)
+            if value is not None:
+                advice = (
+                    entry.get("param_notes", {}).get(param) or f"airflow-azml's {label} does not take {param}"
+                )
+                self._add(value, f"{label}({param}=)", rules.Rule(rules.UNSUPPORTED, advice))
+        types = dict(zip(range(len(args)), args, strict=True))
+        for rule in entry.get("rules", []):
+            value = argument(node, entry, rule["param"])
+            if value is None:
+                continue
+            value_type = kwargs.get(rule["param"], types.get(_index(node, value)))
+            if rule_applies(rule["when"], value, value_type):
+                category = rules.UNSUPPORTED if rule.get("status") == v1map.UNSUPPORTED else rules.CHANGE
+                self._add(value, f"{label}({rule['param']}=)", rules.Rule(category, rule["why"]))
+
+
+def _index(node: ast.Call, value: ast.expr) -> int:
+    return next((i for i, arg in enumerate(node.args) if arg is value), -1)
