@@ -13,6 +13,7 @@ _EXPORTS = {
     "RunConfiguration": "airflow_azml.core.runconfig",
     "ScriptRunConfig": "airflow_azml.core.script_run_config",
     "ComputeTarget": "airflow_azml.core.compute",
+    "Model": "airflow_azml.core.model",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_azml.core._home import azml_home
 from airflow_azml.exceptions import DatastoreError
 
 if TYPE_CHECKING:  # the storage layer is imported when data moves, never to parse a DAG file
@@ -15,6 +15,7 @@ __all__ = [
     "Datastore",
     "LocalDatastore",
     "AzureBlobDatastore",
+    "AzureDataLakeDatastore",
     "AzureDataLakeGen2Datastore",
     "AzureSqlDatabaseDatastore",
     "AzurePostgreSqlDatastore",
@@ -106,18 +107,35 @@ class Datastore(metaclass=_DatastoreMeta):
         overwrite: bool = False,
         show_progress: bool = True,
     ) -> Any:
-        """Copy local files; their paths below ``relative_root`` are kept under ``target_path``."""
+        """Copy local files; their paths below ``relative_root`` are kept under ``target_path``.
+
+        As in v1, ``relative_root`` defaults to the files' common folder and must contain
+        every file; a file that already exists is skipped unless ``overwrite``.
+        """
         from airflow_azml.data.stores.base import check_relative
 
         target = check_relative(target_path, what="target_path")
-        root = Path(relative_root).resolve() if relative_root else None
+        sources = [Path(f).resolve() for f in files]
+        missing = [str(f) for f, src in zip(files, sources, strict=True) if not src.is_file()]
+        if missing:
+            raise DatastoreError(f"upload_files: not a file: {', '.join(missing)}.")
+        if not sources:
+            return self.path(target_path)
+        root = (
+            Path(relative_root).resolve()
+            if relative_root
+            else Path(os.path.commonpath([s.parent for s in sources]))
+        )
+        outside = [str(s) for s in sources if not s.is_relative_to(root)]
+        if outside:
+            raise DatastoreError(
+                f"upload_files: relative_root={str(relative_root)!r} is not a folder of every file; not below it: "
+                f"{', '.join(outside)}. Give a common folder of all the files, or leave relative_root out."
+            )
         written: list[str] = []
-        for f in files:
-            src = Path(f).resolve()
-            if not src.is_file():
-                raise DatastoreError(f"upload_files: {f!r} is not a file.")
-            sub = src.relative_to(root).as_posix() if root and src.is_relative_to(root) else src.name
-            written += self.store.put(src, f"{target}/{sub}".strip("/"), overwrite=overwrite)
+        for src in sources:
+            rel = f"{target}/{src.relative_to(root).as_posix()}".strip("/")
+            written += self.store.put(src, rel, overwrite=overwrite)
         if show_progress:
             print(f"Uploaded {len(written)} file(s) to {self.name}/{target}")
         return self.path(target_path)
@@ -162,6 +180,15 @@ class Datastore(metaclass=_DatastoreMeta):
             account_name=account_name,
             **kwargs,
         )
+
+    @staticmethod
+    def register_azure_data_lake(
+        workspace: Any, datastore_name: str, store_name: str, **kwargs: Any
+    ) -> Datastore:
+        """v1's ADLS Gen1 registration: the service principal goes into an Airflow connection."""
+        from airflow_azml.core.datastore_remote import register_remote
+
+        return register_remote(workspace, "adls_gen1", datastore_name, store_name=store_name, **kwargs)
 
     @staticmethod
     def register_azure_data_lake_gen2(
@@ -222,7 +249,7 @@ class LocalDatastore(Datastore):
     def root(self) -> Path:
         raw = self._spec.get("path")
         if not raw:
-            return azml_home() / "datastores" / self.name
+            return self.workspace.local_datastore_root() / self.name
         path = Path(str(raw)).expanduser()
         return path if path.is_absolute() else (self.workspace.config_dir / path).resolve()
 
@@ -253,10 +280,45 @@ class AzureBlobDatastore(Datastore):
     def conn_id(self) -> str:
         return str(self._spec.get("conn_id") or f"azml_{self.name}")
 
+    @property
+    def anonymous(self) -> bool:
+        """Registered without a credential: a public container, read without a connection."""
+        return bool(self._spec.get("anonymous"))
+
     def _make_store(self) -> Store:
+        if self.anonymous:
+            from airflow_azml.hooks.public_store import PublicObjectStore
+
+            return PublicObjectStore.for_datastore(self)
         from airflow_azml.hooks.object_store import ObjectStore
 
         return ObjectStore.for_datastore(self)
+
+
+class AzureDataLakeDatastore(Datastore):
+    """ADLS Gen1 (v1's ``register_azure_data_lake``): registered with its connection, holds no files here.
+
+    Azure retired Data Lake Storage Gen1 on 2024-02-29, so there is nothing left to read or
+    write; the registration is kept so that v1 code runs up to the point where data moves.
+    """
+
+    datastore_type = "AzureDataLake"
+    kind = "adls_gen1"
+
+    @property
+    def store_name(self) -> str:
+        return str(self._spec.get("store_name", ""))
+
+    @property
+    def conn_id(self) -> str:
+        return str(self._spec.get("conn_id") or f"azml_{self.name}")
+
+    def _make_store(self) -> Store:
+        raise DatastoreError(
+            f"Datastore {self.name!r} is on Azure Data Lake Storage Gen1 ({self.store_name!r}), which Azure retired "
+            "on 2024-02-29: it holds no data any more. Move the data to ADLS Gen2 or Blob and register that with "
+            "Datastore.register_azure_data_lake_gen2() or register_azure_blob_container()."
+        )
 
 
 class AzureDataLakeGen2Datastore(AzureBlobDatastore):
@@ -287,6 +349,7 @@ _KINDS: dict[str, type[Datastore]] = {
     for cls in (
         LocalDatastore,
         AzureBlobDatastore,
+        AzureDataLakeDatastore,
         AzureDataLakeGen2Datastore,
         AzureSqlDatabaseDatastore,
         AzurePostgreSqlDatastore,

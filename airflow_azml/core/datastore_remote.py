@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Any
@@ -25,8 +26,15 @@ from airflow_azml.exceptions import DatastoreError
 __all__ = ["register_remote", "connection_for", "CONN_TYPES"]
 
 #: datastore kind -> Airflow connection type
-CONN_TYPES = {"azure_blob": "wasb", "adls_gen2": "adls", "azure_sql": "mssql", "postgres": "postgres"}
+CONN_TYPES = {
+    "azure_blob": "wasb",
+    "adls_gen2": "adls",
+    "adls_gen1": "azure_data_lake",
+    "azure_sql": "mssql",
+    "postgres": "postgres",
+}
 _SECRET_ARGS = ("account_key", "sas_token", "client_secret", "password", "connection_string")
+_PLACEHOLDER = re.compile(r"<[^<>]*>")
 _BLOB_ARGS = {
     "container_name",
     "account_name",
@@ -49,6 +57,20 @@ _BLOB_ARGS = {
     "service_data_access_auth_identity",
     "conn_id",
     "connection_string",
+}
+_GEN1_ARGS = {
+    "store_name",
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "resource_url",
+    "authority_url",
+    "subscription_id",
+    "resource_group",
+    "overwrite",
+    "grant_workspace_access",
+    "service_data_access_auth_identity",
+    "conn_id",
 }
 _SQL_ARGS = {
     "server_name",
@@ -76,22 +98,23 @@ _SQL_ARGS = {
 
 
 def register_remote(workspace: Any, kind: str, name: str, **kwargs: Any) -> Any:
-    """Register datastore ``name`` of ``kind`` in ``workspace``; create its connection if credentials are given."""
+    """Register datastore ``name`` of ``kind`` in ``workspace``; create its connection if credentials are given.
+
+    A Blob container given without any credential or ``conn_id`` is a public container, read
+    anonymously (no connection is needed). Placeholder values left in v1 sample code
+    (``"<my-account-name>"``) are refused at once, naming the argument to fill in.
+    """
     from airflow_azml.core.datastore import datastore_from_spec
 
-    allowed = _SQL_ARGS if kind in ("azure_sql", "postgres") else _BLOB_ARGS
-    unknown = sorted(set(kwargs) - allowed)
-    if unknown:
-        raise DatastoreError(
-            f"Datastore {name!r}: unknown argument(s) {', '.join(unknown)} for a {kind} datastore; "
-            f"known: {', '.join(sorted(allowed))}."
-        )
+    _check_arguments(kind, name, kwargs)
     conn_id = kwargs.get("conn_id") or f"azml_{name}"
     spec = _spec(kind, conn_id, kwargs)
     connection = connection_for(kind, kwargs)
     create = bool(kwargs.get("create_if_not_exists")) and kind in ("azure_blob", "adls_gen2")
     if connection is not None or create:
         _write_connection(conn_id, connection, container=spec.get("container_name") if create else None)
+    elif kind == "azure_blob" and not kwargs.get("conn_id"):
+        spec = {k: v for k, v in spec.items() if k != "conn_id"} | {"anonymous": True}
     elif not kwargs.get("conn_id"):
         raise DatastoreError(
             f"Datastore {name!r}: give conn_id= (an Airflow connection that exists) or credentials "
@@ -102,9 +125,38 @@ def register_remote(workspace: Any, kind: str, name: str, **kwargs: Any) -> Any:
     return ds
 
 
+def _check_arguments(kind: str, name: str, kwargs: dict[str, Any]) -> None:
+    allowed = {"azure_sql": _SQL_ARGS, "postgres": _SQL_ARGS, "adls_gen1": _GEN1_ARGS}.get(kind, _BLOB_ARGS)
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise DatastoreError(
+            f"Datastore {name!r}: unknown argument(s) {', '.join(unknown)} for a {kind} datastore; "
+            f"known: {', '.join(sorted(allowed))}."
+        )
+    placeholders = sorted(
+        k for k, v in kwargs.items() if isinstance(v, str) and _PLACEHOLDER.fullmatch(v.strip())
+    )
+    if placeholders:
+        shown = ", ".join(k if k in _SECRET_ARGS else f"{k}={kwargs[k]!r}" for k in placeholders)
+        raise DatastoreError(
+            f"Datastore {name!r}: {shown} {'is a placeholder' if len(placeholders) == 1 else 'are placeholders'} "
+            f"left from sample code. Give the real value of {', '.join(placeholders)} (the v1 samples read them "
+            "from environment variables), or pass conn_id= with an Airflow connection that holds the credentials."
+        )
+
+
 def _spec(kind: str, conn_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """What the workspace (and so the plan) keeps: names and the connection id, no secret."""
-    keep = ("container_name", "account_name", "server_name", "database_name", "protocol", "endpoint", "port")
+    keep = (
+        "container_name",
+        "account_name",
+        "store_name",
+        "server_name",
+        "database_name",
+        "protocol",
+        "endpoint",
+        "port",
+    )
     spec = {k: kwargs[k] for k in keep if kwargs.get(k) is not None}
     spec["conn_id"] = conn_id
     return spec
@@ -126,6 +178,16 @@ def connection_for(kind: str, kw: dict[str, Any]) -> dict[str, Any] | None:
             "password": password or kw.get("client_secret"),
             "port": kw.get("port") or (5432 if kind == "postgres" else 1433),
             "extra": {"tenant_id": kw["tenant_id"]} if kw.get("tenant_id") else {},
+        }
+    if kind == "adls_gen1":
+        if not kw.get("client_id"):
+            return None
+        extra = {"tenant": kw.get("tenant_id"), "account_name": kw["store_name"]}
+        return {
+            "conn_type": CONN_TYPES[kind],
+            "login": kw["client_id"],
+            "password": kw.get("client_secret"),
+            "extra": extra,
         }
     extra: dict[str, Any] = {"account_name": kw["account_name"]}
     endpoint = str(kw.get("endpoint") or "")
@@ -221,7 +283,16 @@ def _write_connection(conn_id: str, connection: dict[str, Any] | None, container
 
 
 def _airflow_env() -> dict[str, str]:
-    if os.environ.get("AIRFLOW_HOME") or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+    """The deployment's Airflow when this process is configured for one, else the embedded Airflow.
+
+    A deployment: ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` is set, or ``AIRFLOW_HOME`` holds an
+    ``airflow.cfg``. A bare ``AIRFLOW_HOME`` (a notebook runner's, say) is not one: the pipelines
+    of ``Experiment.submit`` run on the embedded Airflow, so its DB is where the connection belongs.
+    """
+    home = os.environ.get("AIRFLOW_HOME")
+    if os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or (
+        home and os.path.isfile(os.path.join(home, "airflow.cfg"))
+    ):
         return dict(os.environ)
     from airflow_azml.local.embedded import airflow_home, embedded_env, ensure_db
 

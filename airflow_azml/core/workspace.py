@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from airflow_azml.core._home import azml_home, caller_dir
+from airflow_azml.core.datastore import datastore_from_spec
+from airflow_azml.core.datastore_registry import datastore_not_found, load_registered, save_registered
 from airflow_azml.exceptions import WorkspaceConfigError, did_you_mean
 
 __all__ = ["Workspace", "DEFAULT_DATASTORE"]
@@ -100,13 +104,38 @@ class Workspace:
     def home(self) -> Path:
         return azml_home()
 
+    # -- identity: what keeps two workspaces on one machine apart ----------------------
+    @property
+    def _identity(self) -> str | None:
+        """``subscription/resource group/name``; a workspace file naming none of them is keyed by its path.
+
+        None for the default workspace (no workspace file, no names): it keeps the
+        single-workspace layout of earlier releases, so an existing ``$AZML_HOME`` stays readable.
+        """
+        names = (self.subscription_id, self.resource_group, self.name)
+        if names != ("local", "local", "local"):
+            return "/".join(names)
+        return f"file:{self._config_path}" if self._config_path else None
+
+    def local_datastore_root(self) -> Path:
+        """Where this workspace's local datastores without a ``path`` live (its default one included).
+
+        ``$AZML_HOME/workspaces/<name>-<hash of the identity>/datastores``, so the registries
+        kept on the default datastore (datasets, models, datastores, published pipelines, run
+        records) belong to one workspace; ``$AZML_HOME/datastores`` for the default workspace.
+        """
+        identity = self._identity
+        if identity is None:
+            return azml_home() / "datastores"
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)[:40] or "workspace"
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:10]
+        return azml_home() / "workspaces" / f"{slug}-{digest}" / "datastores"
+
     # -- datastores ------------------------------------------------------------------
     @property
     def datastores(self) -> dict[str, Any]:
         """Datastores by name (the default one always exists)."""
         if self._datastores is None:
-            from airflow_azml.core.datastore import datastore_from_spec
-
             specs = dict(self._config.get("datastores") or {})
             specs.setdefault(self._default_datastore, {"type": "local"})
             self._datastores = {n: datastore_from_spec(self, n, dict(s or {})) for n, s in specs.items()}
@@ -120,16 +149,22 @@ class Workspace:
         self._default_datastore = name
 
     def _require_datastore(self, name: str) -> Any:
+        """The datastore ``name``: declared in the workspace file, or registered (read on first use)."""
         if name not in self.datastores:
-            known = ", ".join(sorted(self.datastores))
-            raise WorkspaceConfigError(
-                f"No datastore named {name!r} in workspace {self.name!r}.{did_you_mean(name, self.datastores)} "
-                f"Known datastores: {known}. Declare it under 'datastores' in the workspace file or "
-                "register it with Datastore.register_*()."
-            )
+            found = load_registered(self, name)
+            if found is None:
+                known = ", ".join(sorted(self.datastores))
+                raise datastore_not_found(
+                    f"No datastore named {name!r} in workspace {self.name!r}.{did_you_mean(name, self.datastores)} "
+                    f"Known datastores: {known}. Declare it under 'datastores' in the workspace file or "
+                    "register it with Datastore.register_*()."
+                )
+            self.datastores[name] = found
         return self.datastores[name]
 
     def _add_datastore(self, datastore: Any) -> None:
+        """Keep a registered datastore here and in the workspace's registry (other processes see it)."""
+        save_registered(self, datastore)
         self.datastores[datastore.name] = datastore
 
     # -- compute ---------------------------------------------------------------------
@@ -193,7 +228,3 @@ def _looks_like_workspace(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and bool(_WORKSPACE_KEYS & set(data))
-
-
-def default_local_root() -> Path:
-    return azml_home() / "datastores"

@@ -1,7 +1,12 @@
-"""Dataset registrations, stored on the workspace's default datastore so every worker sees them.
+"""Versioned registrations (datasets, models), stored on the workspace's default datastore.
 
-Layout: ``.azml/datasets/<name>/<version>.json``. The workspace file's ``datasets`` section
-declares version 1 of a name that has no stored registration (read-only seeds).
+Every worker sees the default datastore, so every worker sees the same registrations; and
+each workspace has its own default datastore (see ``Workspace.local_datastore_root``), so
+one workspace never sees another's.
+
+Layout: ``.azml/<kind>/<name>/<version>.json``. A dataset declared in the workspace file's
+``datasets`` section is version 1 of its name; registered versions of that name follow (2, 3,
+...), so a registration never silently replaces what the workspace file declares.
 """
 
 from __future__ import annotations
@@ -12,21 +17,89 @@ from typing import Any
 from airflow_azml.data.dataset import AbstractDataset, dataset_from_definition
 from airflow_azml.exceptions import DatasetNotFoundError, UserErrorException, check_data_name, did_you_mean
 
-__all__ = ["register_dataset", "load_dataset", "list_datasets", "REGISTRY_PREFIX"]
+__all__ = [
+    "VersionedRegistry",
+    "register_dataset",
+    "load_dataset",
+    "list_datasets",
+    "REGISTRY_PREFIX",
+]
 
 REGISTRY_PREFIX = ".azml/datasets"
 
 
-def _versions(store: Any, name: str) -> list[int]:
-    prefix = f"{REGISTRY_PREFIX}/{name}"
-    if not store.exists(prefix):
-        return []
-    out = []
-    for rel in store.list_files(prefix):
-        stem = rel.rsplit("/", 1)[-1].removesuffix(".json")
-        if stem.isdigit():
-            out.append(int(stem))
-    return sorted(out)
+class VersionedRegistry:
+    """Records ``{name, version, ...}`` under ``<prefix>/<name>/<version>.json`` on the default datastore."""
+
+    def __init__(self, workspace: Any, prefix: str):
+        self.workspace = workspace
+        self.prefix = prefix
+        self.store = workspace.get_default_datastore().store
+
+    def versions(self, name: str) -> list[int]:
+        """The stored versions of ``name``, ascending (only ``<name>/<n>.json`` counts)."""
+        folder = f"{self.prefix}/{name}"
+        if not self.store.exists(folder):
+            return []
+        out = []
+        for rel in self.store.list_files(folder):
+            parent, _, leaf = rel.rpartition("/")
+            stem = leaf.removesuffix(".json")
+            if parent == folder and leaf.endswith(".json") and stem.isdigit():
+                out.append(int(stem))
+        return sorted(out)
+
+    def read(self, name: str, version: int) -> dict[str, Any]:
+        return json.loads(self.store.read_bytes(f"{self.prefix}/{name}/{version}.json"))
+
+    def write(self, record: dict[str, Any]) -> None:
+        rel = f"{self.prefix}/{record['name']}/{record['version']}.json"
+        self.store.write_bytes(rel, json.dumps(record, indent=2).encode())
+
+    def names(self) -> set[str]:
+        if not self.store.exists(self.prefix):
+            return set()
+        depth = self.prefix.count("/") + 1
+        return {rel.split("/")[depth] for rel in self.store.list_files(self.prefix)}
+
+
+# -- datasets ----------------------------------------------------------------------------
+def _dataset_versions(reg: VersionedRegistry, name: str) -> list[int]:
+    """Every version of ``name``: 1 when the workspace file declares it, then the stored ones."""
+    stored = reg.versions(name)
+    if name not in reg.workspace._declared_datasets:
+        return stored
+    if 1 in stored:
+        raise UserErrorException(
+            f"Dataset {name!r} is declared in the workspace file (version 1) and a registration "
+            f"{reg.prefix}/{name}/1.json exists on datastore {reg.workspace.get_default_datastore().name!r} too. "
+            "Rename one of them, or delete that file to keep the declared one."
+        )
+    return [1, *stored]
+
+
+def _dataset_record(reg: VersionedRegistry, name: str, version: int) -> dict[str, Any]:
+    declared = reg.workspace._declared_datasets.get(name)
+    if version == 1 and declared is not None:
+        return {
+            "name": name,
+            "version": 1,
+            "description": declared.get("description"),
+            "tags": declared.get("tags") or {},
+            "definition": _declared_definition(declared),
+        }
+    return reg.read(name, version)
+
+
+def _as_dataset(reg: VersionedRegistry, record: dict[str, Any]) -> AbstractDataset:
+    return dataset_from_definition(
+        record["definition"],
+        reg.workspace,
+        name=record["name"],
+        version=record["version"],
+        description=record.get("description"),
+        tags=record.get("tags"),
+    )
 
 
 def register_dataset(
@@ -38,56 +111,33 @@ def register_dataset(
     create_new_version: bool,
 ) -> AbstractDataset:
     check_data_name(name, "Dataset")
-    store = workspace.get_default_datastore().store
-    versions = _versions(store, name)
+    reg = VersionedRegistry(workspace, REGISTRY_PREFIX)
+    versions = _dataset_versions(reg, name)
     definition = {k: v for k, v in dataset.definition.items() if k != "local_files"}
     if versions:
-        latest = json.loads(store.read_bytes(f"{REGISTRY_PREFIX}/{name}/{versions[-1]}.json"))
+        latest = _dataset_record(reg, name, versions[-1])
         if latest["definition"] == definition:
-            return dataset_from_definition(
-                definition,
-                workspace,
-                name=name,
-                version=versions[-1],
-                description=latest.get("description"),
-                tags=latest.get("tags"),
-            )
+            return _as_dataset(reg, latest)
         if not create_new_version:
             raise UserErrorException(
                 f"Dataset {name!r} is already registered (version {versions[-1]}) with another definition. "
                 "Pass create_new_version=True to register a new version."
             )
-    version = (versions[-1] if versions else 0) + 1
     record = {
         "name": name,
-        "version": version,
+        "version": (versions[-1] if versions else 0) + 1,
         "description": description,
         "tags": tags or {},
         "definition": definition,
     }
-    store.write_bytes(f"{REGISTRY_PREFIX}/{name}/{version}.json", json.dumps(record, indent=2).encode())
-    return dataset_from_definition(
-        definition, workspace, name=name, version=version, description=description, tags=tags
-    )
+    reg.write(record)
+    return _as_dataset(reg, record)
 
 
 def load_dataset(workspace: Any, name: str, version: str | int = "latest") -> AbstractDataset:
-    """The registered dataset ``name`` at ``version`` ('latest' or a number)."""
-    store = workspace.get_default_datastore().store
-    versions = _versions(store, name)
-    declared = workspace._declared_datasets.get(name)
-    if not versions and declared is not None:
-        if str(version) not in ("latest", "1"):
-            raise DatasetNotFoundError(
-                f"Dataset {name!r} is declared in the workspace file as version 1 only."
-            )
-        return dataset_from_definition(
-            _declared_definition(declared),
-            workspace,
-            name=name,
-            version=1,
-            description=declared.get("description"),
-        )
+    """The dataset ``name`` at ``version`` ('latest' or a number), declared or registered."""
+    reg = VersionedRegistry(workspace, REGISTRY_PREFIX)
+    versions = _dataset_versions(reg, name)
     if not versions:
         known = list_datasets(workspace)
         raise DatasetNotFoundError(
@@ -99,15 +149,7 @@ def load_dataset(workspace: Any, name: str, version: str | int = "latest") -> Ab
     wanted = versions[-1] if str(version) == "latest" else int(version)
     if wanted not in versions:
         raise DatasetNotFoundError(f"Dataset {name!r} has no version {version}; versions: {versions}.")
-    record = json.loads(store.read_bytes(f"{REGISTRY_PREFIX}/{name}/{wanted}.json"))
-    return dataset_from_definition(
-        record["definition"],
-        workspace,
-        name=name,
-        version=wanted,
-        description=record.get("description"),
-        tags=record.get("tags"),
-    )
+    return _as_dataset(reg, _dataset_record(reg, name, wanted))
 
 
 def _declared_definition(declared: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +166,5 @@ def _declared_definition(declared: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_datasets(workspace: Any) -> list[str]:
-    store = workspace.get_default_datastore().store
-    names = set(workspace._declared_datasets)
-    if store.exists(REGISTRY_PREFIX):
-        names |= {rel.split("/")[2] for rel in store.list_files(REGISTRY_PREFIX)}
+    names = set(workspace._declared_datasets) | VersionedRegistry(workspace, REGISTRY_PREFIX).names()
     return sorted(names)

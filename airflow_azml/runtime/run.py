@@ -139,6 +139,15 @@ class Run:
     def upload_folder(self, name: str, path: str) -> None:
         shutil.copytree(path, self._files_dir / name, dirs_exist_ok=True)
 
+    def register_model(self, model_name: str, model_path: str | None = None, **kwargs: Any) -> Any:
+        """v1's ``run.register_model``: a file or folder this run uploaded (``upload_file``) or wrote
+        (a path relative to the working directory), registered in the step's workspace."""
+        from airflow_azml.core.model import Model
+
+        path = Path(model_path or ".")
+        local = self._files_dir / path if (self._files_dir / path).exists() else path
+        return Model.register(self.experiment.workspace, str(local), model_name, _run_id=self.id, **kwargs)
+
     def get_status(self) -> str:
         return "Running"
 

@@ -54,9 +54,9 @@ def test_seed_pipeline_through_azml_run(embedded_airflow_home, azml_home):
     assert "StepRun(prep) Status: Finished" in out and "StepRun(train) Status: Finished" in out
     assert "PipelineRun Status: Finished" in out
     assert "rows=240, regions=4" in out and "rmse=" in out
-    models = list(
-        (azml_home / "datastores" / "workspaceblobstore" / "azureml").glob("*/train/model/model.json")
-    )
+    store_root = Workspace.from_config(REPO / "dags").get_default_datastore().root  # the seed workspace's own
+    assert store_root.is_relative_to(azml_home / "workspaces")
+    models = list((store_root / "azureml").glob("*/train/model/model.json"))
     assert len(models) == 1
     assert json.loads(models[0].read_text())["features"] == [
         "bias",
@@ -64,7 +64,7 @@ def test_seed_pipeline_through_azml_run(embedded_airflow_home, azml_home):
         "promo",
         "region_mean_units",
     ]
-    assert not list((azml_home / "datastores" / "workspaceblobstore" / ".azml" / "staging").rglob("*.csv"))
+    assert not list((store_root / ".azml" / "staging").rglob("*.csv"))
 
 
 def test_three_steps_with_datapath_parameter_overridden(embedded_airflow_home, workspace_dir, capsys):
