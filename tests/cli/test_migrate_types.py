@@ -1,0 +1,129 @@
+"""``azml migrate`` follows v1 types: what constructors, factories and methods return (from the v1
+map), through assignments, attribute chains, loops over returned lists and dict items, across the
+cells of a notebook, so a member used on a v1 object is checked like an import."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_azml import v1map
+from airflow_azml.migrate import process_file
+from airflow_azml.migrate_rules import entry_rule
+
+CELLS = [
+    "from azureml.core import Workspace, Experiment, Dataset\n"
+    "from azureml.pipeline.core import Pipeline, PipelineData, NoSuchThing\n"
+    "from azureml.pipeline.steps import PythonScriptStep, HyperDriveStep\n",
+    "ws = Workspace.from_config()\n"
+    "data = Dataset.Tabular.from_delimited_files(path=[(ws.get_default_datastore(), 'a/*.csv')])\n"
+    "data.bogus_tabular\n",
+    "pipeline = Pipeline(workspace=ws, steps=[])\npipeline_run = Experiment(ws, 'exp').submit(pipeline)\n",
+    "for step in pipeline_run.get_steps():\n"
+    "    step.bogus_step\n"
+    "    for name, output in step.get_outputs().items():\n"
+    "        output.bogus_output\n",
+    "first = pipeline_run.find_step_run('prep')[0]\n"
+    "[s.bogus_listed for s in pipeline_run.get_steps()]\n"
+    "with open('x') as handle:\n"
+    "    first.bogus_first\n",
+    "HyperDriveStep(name='tune').anything\nimport os\nos.path.join('a', 'b').bogus_not_v1\n",
+]
+
+
+def notebook(tmp_path: Path, cells: list[str]) -> Path:
+    path = tmp_path / "flow.ipynb"
+    document = {"cells": [{"cell_type": "code", "source": source, "metadata": {}} for source in cells]}
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def found(path: Path) -> list[tuple[Any, ...]]:
+    report = process_file(path)
+    assert report.errors == []
+    return [(f.cell, f.line, f.category, f.name) for f in report.findings]
+
+
+def test_members_are_checked_through_assignments_loops_and_cells(tmp_path: Path) -> None:
+    findings = found(notebook(tmp_path, CELLS))
+    unknown = [(cell, line, name) for cell, line, category, name in findings if category == "unknown"]
+    assert unknown == [
+        (2, 3, "TabularDataset.bogus_tabular"),  # Dataset.Tabular -> TabularDatasetFactory -> TabularDataset
+        (4, 2, "StepRun.bogus_step"),  # for step in run.get_steps()
+        (4, 4, "StepRunOutput.bogus_output"),  # for name, output in step.get_outputs().items()
+        (5, 2, "StepRun.bogus_listed"),  # a comprehension over a returned list
+        (5, 4, "StepRun.bogus_first"),  # find_step_run(...)[0], across a with block
+    ]
+    assert (1, 2, "unsupported", "NoSuchThing") in findings  # an azureml name the map does not know
+    assert (1, 3, "unsupported", "HyperDriveStep") in findings
+    assert not [f for f in findings if f[0] == 6 and f[2] != "unsupported"]  # no cascade from HyperDriveStep
+    assert not [f for f in findings if "bogus_not_v1" in f[3]]  # not a v1 object
+
+
+def test_member_verdicts_are_the_maps(tmp_path: Path) -> None:
+    """Each member used on a v1 object gets the verdict of its map entry."""
+    table = v1map.load()
+    members = table.members("azureml.pipeline.core.run.PipelineRun")
+    names = ["get_steps", "get_children", "get_metrics", "publish_pipeline", "get_graph", "cancel"]
+    source = "from azureml.pipeline.core import PipelineRun\nrun = PipelineRun.get(None, 'id')\n"
+    source += "".join(f"run.{name}()\n" for name in names)
+    (tmp_path / "runs.py").write_text(source)
+    findings = {name: (category, line) for _, line, category, name in found(tmp_path / "runs.py")}
+    for line, name in enumerate(names, start=3):
+        rule = entry_rule(members[name])
+        listed = rule.category != "unchanged" or bool(rule.advice)
+        assert (f"PipelineRun.{name}" in findings) is listed, name
+        if listed:
+            assert findings[f"PipelineRun.{name}"] == (rule.category, line)
+
+
+@pytest.fixture
+def patched_map(monkeypatch: pytest.MonkeyPatch) -> v1map.V1Map:
+    """The loaded map, with entries this test may change (restored afterwards)."""
+    table = v1map.load()
+    monkeypatch.setattr(table, "_members", {})
+    return table
+
+
+def test_parameters_and_argument_rules(tmp_path: Path, patched_map: v1map.V1Map, monkeypatch) -> None:
+    key = "azureml.pipeline.core.pipeline_endpoint.PipelineEndpoint"
+    publish = dict(patched_map.classes[key]["members"]["publish"])
+    publish.update(
+        status="supported",
+        unsupported_params=["description"],
+        note="does not take description",
+        rules=[
+            {
+                "param": "pipeline",
+                "when": "type:azureml.pipeline.core.pipeline.Pipeline",
+                "status": "unsupported",
+                "why": "publish the pipeline first",
+            },
+            {"param": "name", "when": "prefix:http", "status": "different", "why": "a name, not a URL"},
+        ],
+    )
+    monkeypatch.setitem(patched_map.classes[key]["members"], "publish", publish)
+    (tmp_path / "endpoint.py").write_text(
+        "from azureml.pipeline.core import Pipeline, PipelineEndpoint\n"
+        "p = Pipeline(None, [])\n"
+        "PipelineEndpoint.publish(None, 'ep', 'description', p)\n"
+        "PipelineEndpoint.publish(workspace=None, name='https://x', pipeline=p.publish('x'))\n"
+    )
+    findings = found(tmp_path / "endpoint.py")
+    assert (3, "unsupported", "PipelineEndpoint.publish(pipeline=)") in [f[1:] for f in findings]
+    assert (3, "unsupported", "PipelineEndpoint.publish(description=)") in [f[1:] for f in findings]
+    assert (4, "change", "PipelineEndpoint.publish(name=)") in [f[1:] for f in findings]
+    assert not [f for f in findings if f[1] == 4 and f[3].endswith("(pipeline=)")]  # a PublishedPipeline
+
+
+def test_a_notebook_is_analysed_well_under_a_second(tmp_path: Path) -> None:
+    path = notebook(tmp_path, CELLS * 40)  # 240 cells
+    found(path)  # the map is read once per process
+    start = time.perf_counter()
+    findings = found(path)
+    assert time.perf_counter() - start < 0.5
+    assert len(findings) > 240
