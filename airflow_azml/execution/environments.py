@@ -263,6 +263,7 @@ class EnvironmentCache:
         python = str(env_dir / "bin" / "python")
         if uv:
             argv = [uv, "pip", "install", "--python", python, "-r", str(req_file)]
+            argv += ["--no-index"] if _truthy(os.environ.get("PIP_NO_INDEX")) else []
         else:
             argv = [python, "-m", "pip", "install", "--disable-pip-version-check", "-r", str(req_file)]
         proc = subprocess.run(argv, capture_output=True, text=True, env=_installer_env() if uv else None)
@@ -277,13 +278,17 @@ def _norm(name: str) -> str:
 
 
 #: pip's index settings and uv's names for them: a worker set up for pip builds from the same index
+#: (PIP_NO_INDEX, which uv reads from no variable, becomes --no-index)
 _PIP_TO_UV = {
     "PIP_INDEX_URL": "UV_INDEX_URL",
     "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
     "PIP_FIND_LINKS": "UV_FIND_LINKS",
-    "PIP_NO_INDEX": "UV_NO_INDEX",
     "PIP_TRUSTED_HOST": "UV_INSECURE_HOST",
 }
+
+
+def _truthy(value: str | None) -> bool:
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _installer_env() -> dict[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -162,3 +163,52 @@ def test_v1_environments_through_airflow(embedded_airflow_home, workspace_dir, t
     log = Path(run._backend.handle.log_file).read_text()
     assert "uses the curated environment 'AzureML-Minimal'" in log
     assert "'azureml-core==1.48.0' (pip_packages) is not installed" in log
+
+
+def _wheel(folder: Path, name: str = "azmlprobe", version: str = "0.1") -> Path:
+    """A minimal pure-Python wheel (a package mirror's file), made here."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": "VALUE = 42\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    with zipfile.ZipFile(path, "w") as zf:
+        for arc, text in files.items():
+            zf.writestr(arc, text)
+        zf.writestr(f"{info}/RECORD", "".join(f"{arc},,\n" for arc in [*files, f"{info}/RECORD"]))
+    return path
+
+
+def test_pip_index_settings_reach_the_environment_build(azml_home, tmp_path, monkeypatch):
+    """A worker set up for pip (PIP_FIND_LINKS / PIP_NO_INDEX, as with a corporate mirror) builds from
+    that source, never from PyPI: the proxy here refuses every connection."""
+    _wheel(tmp_path / "mirror")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "mirror"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    python = interpreter_for(
+        {"name": "s", "environment": {"pip": ["azmlprobe", "azureml-defaults"], "conda": []}}
+    )
+    assert python != sys.executable
+    out = subprocess.run(
+        [python, "-c", "import azmlprobe; print(azmlprobe.VALUE)"], capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "42", out.stderr
+
+
+def test_unreachable_index_is_said_as_such(azml_home, monkeypatch):
+    monkeypatch.setenv(
+        "HTTPS_PROXY", "http://127.0.0.1:9"
+    )  # nothing listens there: the index cannot be reached
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    reqs = requirements_from_spec({"pip": ["azml-probe-not-cached-7c1e"], "conda": []}, "train")
+    with pytest.raises(UserErrorException) as err:
+        EnvironmentCache().ensure(reqs, "train")
+    msg = str(err.value)
+    assert "could not be reached through the proxy http://127.0.0.1:9 (HTTPS_PROXY)" in msg
+    assert "UV_INDEX_URL / PIP_INDEX_URL" in msg
