@@ -227,21 +227,28 @@ def _named_args(tokens: list[Tok], where: str, allowed: set[str], line: int) -> 
 
 
 def _output(stmt: list[Tok], state: State) -> str:
-    """``OUTPUT @x TO "path" [ORDER BY ...] USING Outputters.X(...)`` into ``COPY ... TO``."""
-    head = stmt[0]
-    if len(stmt) < 4 or stmt[1].kind != "var" or stmt[2].text != "TO":
+    """``OUTPUT @x|(SELECT ...) TO "path" [ORDER BY ...] USING Outputters.X(...)`` into ``COPY ... TO``."""
+    head, to_at = stmt[0], find_top(stmt, "TO")
+    source = stmt[1:to_at] if to_at > 1 else []
+    rowset = len(source) == 1 and source[0].kind == "var"
+    query_expr = (
+        len(source) > 2 and source[0].text == "(" and source[-1].text == ")"
+    )  # v1's sample writes these
+    if to_at + 1 >= len(stmt) or not (rowset or query_expr):
         raise UsqlTranslationError(
             "OUTPUT", head.line, "must read 'OUTPUT @rowset TO \"path\" USING Outputters.Csv()'"
         )
-    if stmt[1].text[1:] not in state.rowsets:
-        raise UsqlTranslationError(f"OUTPUT {stmt[1].text}", head.line, "names no rowset assigned before it")
+    if rowset and source[0].text[1:] not in state.rowsets:
+        raise UsqlTranslationError(
+            f"OUTPUT {source[0].text}", head.line, "names no rowset assigned before it"
+        )
     using_at = find_top(stmt, "USING")
     if using_at < 0:
         raise UsqlTranslationError("OUTPUT without USING", head.line)
     order_at = find_top(stmt[:using_at], "ORDER")
-    path = _path(stmt[3 : order_at if order_at > 0 else using_at], state, head.line)
+    path = _path(stmt[to_at + 1 : order_at if order_at > 0 else using_at], state, head.line)
     fmt, args = _udo(stmt[using_at + 1 :], "Outputters", _OUT_ARGS, head)
-    query = f"SELECT * FROM {translate_expr(stmt[1:2], state)}"
+    query = f"SELECT * FROM {translate_expr(source, state)}"
     if order_at > 0:
         query += " " + translate_expr(stmt[order_at:using_at], state)
     options = [
@@ -254,7 +261,8 @@ def _output(stmt: list[Tok], state: State) -> str:
     if "nullEscape" in args:
         options.append(f"NULLSTR {literal(_text(args['nullEscape'], ''))}")
     target = f"{literal(path)} ({', '.join(options)})"
-    return f"COPY  -- OUTPUT {stmt[1].text}, U-SQL line {head.line}\n({query}) TO {target}"
+    label = source[0].text if rowset else "(query)"
+    return f"COPY  -- OUTPUT {label}, U-SQL line {head.line}\n({query}) TO {target}"
 
 
 def _declare(stmt: list[Tok], state: State) -> None:
