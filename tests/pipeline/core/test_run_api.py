@@ -148,18 +148,23 @@ def test_finished_run_children_outputs_files_details_and_publish(
 
 
 @pytest.mark.slow
-def test_failed_step_says_why_it_has_no_output(embedded_airflow_home, workspace_dir):
+def test_failed_step_says_why_it_has_no_output(embedded_airflow_home, workspace_dir, tmp_path):
     ws, pipeline = _pipeline(workspace_dir, fail=True)
     run = Experiment(ws, "run_api_fail").submit(pipeline)
     assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
     train = run.find_step_run("train.py")[0]
     assert train.get_status() == "Failed"
     output = train.get_output("model")  # declared, so known, though never produced
+    ref = output.get_port_data_reference()  # where it would have been, as v1 knows it beforehand
+    assert ref.datastore_name == "workspaceblobstore"
+    assert ref.path_on_datastore.startswith("azureml/") and ref.path_on_datastore.endswith("/model")
+    assert list(train.get_outputs()) == ["model"]
     with pytest.raises(UserErrorException) as err:
-        output.get_port_data_reference()
+        ref.download(str(tmp_path / "dl"))
     text = str(err.value)
-    assert "has no data for its output 'model'" in text and "the step is Failed" in text
+    assert "has no data for its output 'model' yet" in text and "the step is Failed" in text
     assert "training blew up on 2 rows" in text
+    assert not (tmp_path / "dl").exists()
     details = train.get_details()
     assert "training blew up" in details["error"]["error"]["message"]
     assert "training blew up" in run.get_details()["error"]["error"]["message"]
