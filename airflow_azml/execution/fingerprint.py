@@ -8,8 +8,9 @@ What goes in: the step's kind and name; the content of every file under source_d
 (minus .amlignore/.gitignore matches) for steps that run code from it; the arguments and
 ``params``; the values of the pipeline parameters the step refers to; ``version``; input and
 output names and modes; the environment spec; the rest of the step's settings; and each
-input's *content* version (store etag / size+mtime hash, dataset content, and for upstream
-outputs the upstream step's fingerprint), so changed data behind an unchanged path reruns.
+input's *content* version (store etag / size+mtime hash, dataset content, a web file's ETag or
+Last-Modified, and for upstream outputs the upstream step's fingerprint), so changed data
+behind an unchanged path or URL reruns.
 
 Hashing a source folder is cheap when nothing changed: a stat cache under
 ``$AZML_HOME/cache/srchash/`` maps path -> (size, mtime_ns, sha256), so only files whose size
@@ -258,11 +259,14 @@ def _input_version(spec: dict[str, Any], record: dict[str, Any], upstream: dict[
             "version": record.get("version"),
         }
     if "dataset" in record:
-        return {
+        version = {
             "dataset": record.get("dataset"),
             "dataset_version": record.get("version"),
             "version": record.get("content_version"),
         }
+        if record.get("web"):  # each URL's ETag / Last-Modified, so a changed web file is named
+            version["web"] = record["web"]
+        return version
     return {"location": f"{record.get('datastore')}/{record.get('path')}", "version": record.get("version")}
 
 

@@ -132,9 +132,11 @@ class InputResolver:
             "dataset": ds.name,
             "version": ds.version,
             "definition": definition,
-            "content_version": self._dataset_version(definition),
             "mode": spec["mode"],
         }
+        record["content_version"], web = self._dataset_version(definition)
+        if web:
+            record["web"] = web
         if spec["mode"] == "direct":
             files = [(source.label, materialize(source)) for source, _ in ds._selected()]
             definition["local_labels"] = [label for label, _ in files]
@@ -143,17 +145,19 @@ class InputResolver:
             return {**item, "dataset_id": dataset_id}, record
         return {"path": str(self._dataset_folder(ds, spec))}, record
 
-    def _dataset_version(self, definition: dict[str, Any]) -> str:
-        """The content version of a definition's files: store versions, a web URL's ETag / Last-Modified."""
-        parts = []
+    def _dataset_version(self, definition: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        """The content version of a definition's files (store versions, each web URL's ETag or
+        Last-Modified), and the web URLs' own versions, which the reuse fingerprint names."""
+        parts, web = [], {}
         for entry in definition.get("paths", []):
             if "url" in entry:
-                parts.append(f"{entry['url']}={url_version(entry['url'])}")
+                web[entry["url"]] = url_version(entry["url"])
+                parts.append(f"{entry['url']}={web[entry['url']]}")
                 continue
             store = self.ws._require_datastore(entry["datastore"]).store
             for rel in match_paths(store, entry["path"]):
                 parts.append(f"{rel}={store.version(rel)}")
-        return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:32]
+        return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:32], web
 
     def _dataset_folder(self, ds: Any, spec: dict[str, Any]) -> Path:
         """A file dataset as a folder (a single local folder in place, else links or copies); a

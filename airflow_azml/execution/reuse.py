@@ -189,6 +189,9 @@ def _input_reasons(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             continue
         if "step" in after:
             out.append(f"upstream {after['step']} reran")
+        elif after.get("web") and before.get("web") != after["web"]:
+            changed = sorted(u for u, v in after["web"].items() if (before.get("web") or {}).get(u) != v)
+            out.append(f"input {name} changed: {', '.join(changed)} has a new ETag/Last-Modified")
         elif before.get("location") != after.get("location") and "location" in after:
             out.append(f"input {name} now reads {after['location']} (was {before.get('location')})")
         else:
