@@ -8,12 +8,17 @@ is the experiment name, passing the parameters as the run's ``conf``.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from airflow_azml.client.rest import AirflowRestClient
 from airflow_azml.exceptions import AirflowApiError, UserErrorException
+from airflow_azml.pipeline.core.published import SUBMITTED_TAG, plan_tag, write_submitted_plan
 
 __all__ = ["RestBackend", "submit_remote", "get_remote_run", "remote_plan", "require_deployed"]
+
+#: how long Experiment.submit waits for a running Airflow's loader to render a newly submitted plan
+DEPLOY_WAIT_SECONDS = 180
 
 
 class RestBackend:
@@ -64,7 +69,9 @@ def submit_remote(experiment: Any, plan: dict[str, Any], conf: dict[str, Any]) -
 
     client = AirflowRestClient.from_workspace(experiment.workspace)
     dag_id = plan["dag_id"]
-    dag = require_deployed(client, dag_id)
+    dag = client.get_dag(dag_id)
+    if dag is None or SUBMITTED_TAG in _tags(dag):
+        dag = _deploy_through_registry(client, experiment.workspace, plan, dag)
     deployed = {t["task_id"] for t in client.list_tasks(dag_id)}
     missing = sorted(set(plan["steps"]) - deployed)
     if missing:
@@ -76,6 +83,32 @@ def submit_remote(experiment: Any, plan: dict[str, Any], conf: dict[str, Any]) -
         client.set_paused(dag_id, False)
     run = client.trigger(dag_id, conf)
     return PipelineRun(experiment, backend=RestBackend(client, dag_id, run["dag_run_id"]), plan=plan)
+
+
+def _tags(dag: dict[str, Any]) -> set[str]:
+    return {t["name"] if isinstance(t, dict) else str(t) for t in dag.get("tags") or []}
+
+
+def _deploy_through_registry(
+    client: AirflowRestClient, workspace: Any, plan: dict[str, Any], dag: dict[str, Any] | None
+) -> dict[str, Any]:
+    """No DAG file builds ``plan['dag_id']`` on that Airflow: put the plan in the publish registry and
+    wait (up to DEPLOY_WAIT_SECONDS) for the deployment's loader to render this version of it."""
+    tag = plan_tag(plan)
+    if dag is None or tag not in _tags(dag):
+        write_submitted_plan(workspace, plan)
+    deadline = time.monotonic() + DEPLOY_WAIT_SECONDS
+    while dag is None or tag not in _tags(dag):
+        if time.monotonic() >= deadline:
+            raise UserErrorException(
+                f"The Airflow at {client.base_url} did not load the pipeline {plan['dag_id']!r} within "
+                f"{DEPLOY_WAIT_SECONDS} s. Its dags folder needs the published-pipelines loader (write_loader) "
+                "beside a workspace file whose default datastore is this workspace's, or a DAG file that builds "
+                f"Pipeline(...).to_dag({plan['dag_id']!r})."
+            )
+        time.sleep(2)
+        dag = client.get_dag(plan["dag_id"])
+    return dag
 
 
 def remote_plan(client: AirflowRestClient, workspace: Any, dag_id: str) -> dict[str, Any]:

@@ -15,6 +15,8 @@ Airflow's message naming the parameter.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -26,6 +28,8 @@ from airflow_azml.plugins._auth import NotAuthenticated, authorize_dag, bearer_t
 __all__ = ["app", "FASTAPI_APPS"]
 
 app = FastAPI(title="airflow-azml: Azure ML v1-compatible pipeline submit API")
+#: how long a submit waits for the dag-processor to parse a pipeline published moments before
+DEPLOY_WAIT_SECONDS = 90
 
 
 async def _authorize(request: Request, dag_id: str) -> str:
@@ -65,11 +69,7 @@ async def _trigger(token: str, dag_id: str, body: dict[str, Any]) -> JSONRespons
     base = airflow_conf.get("api", "base_url", fallback="http://127.0.0.1:8080").rstrip("/")
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
-        dag = await client.get(f"/api/v2/dags/{dag_id}")
-        if dag.status_code == 404:
-            raise HTTPException(
-                404, f"No pipeline {dag_id!r}: it is not published, or its DAG is not parsed yet."
-            )
+        dag = await _published_dag(client, dag_id)
         if dag.status_code == 200 and dag.json().get("is_paused"):
             raise HTTPException(400, f"Pipeline {dag_id!r} is disabled (its DAG is paused); enable it first.")
         resp = await client.post(
@@ -85,6 +85,32 @@ async def _trigger(token: str, dag_id: str, body: dict[str, Any]) -> JSONRespons
             {"error": {"code": resp.status_code, "message": str(detail)}}, status_code=resp.status_code
         )
     return JSONResponse({"Id": resp.json()["dag_run_id"]})
+
+
+async def _published_dag(client: httpx.AsyncClient, dag_id: str) -> httpx.Response:
+    """The DAG of a published pipeline. One published moments ago is in the registry before the
+    dag-processor has parsed it: wait for that parse (up to DEPLOY_WAIT_SECONDS) instead of a 404."""
+    deadline = time.monotonic() + DEPLOY_WAIT_SECONDS
+    dag = await client.get(f"/api/v2/dags/{dag_id}")
+    while dag.status_code == 404 and _is_published(dag_id) and time.monotonic() < deadline:
+        await asyncio.sleep(1)
+        dag = await client.get(f"/api/v2/dags/{dag_id}")
+    if dag.status_code == 404:
+        raise HTTPException(
+            404, f"No pipeline {dag_id!r}: it is not published, or its DAG is not parsed yet."
+        )
+    return dag
+
+
+def _is_published(dag_id: str) -> bool:
+    from airflow_azml.exceptions import UserErrorException
+    from airflow_azml.pipeline.core.published import PublishedPipeline
+
+    try:
+        PublishedPipeline.get(_workspace(), dag_id)
+    except UserErrorException:
+        return False
+    return True
 
 
 @app.post("/{prefix:path}/PipelineRuns/PipelineSubmit/{pipeline_id}")

@@ -117,12 +117,28 @@ def test_experiment_submit_runs_on_the_live_airflow_with_progress(live, ws, caps
     assert run.find_step_run("prep")[0].record["parameters"]["min_rows"] == 4
 
 
-def test_submit_of_an_undeployed_dag_says_to_deploy_it(live, ws) -> None:
+def test_submit_without_a_dag_file_goes_through_the_loader(live, ws, tmp_path, monkeypatch) -> None:
+    """No DAG file builds the experiment: the plan goes into the registry the deployment's loader reads
+    (as a notebook's Experiment.submit does); a workspace whose registry the deployment does not read
+    gets an error naming what the dags folder needs."""
+    from airflow_azml.client import remote
     from airflow_azml.pipeline.core.pipeline import Pipeline
 
     pipeline = _seed_pipeline(live)
-    with pytest.raises(Exception, match="not deployed.*dags folder"):
-        Experiment(ws, "never_deployed").submit(Pipeline(ws, pipeline.steps))
+    run = Experiment(ws, "never_deployed").submit(
+        Pipeline(ws, pipeline.steps), pipeline_parameters={"min_rows": 2}
+    )
+    assert run.wait_for_completion(show_output=False, timeout_seconds=240) == "Finished"
+    tags = {t["name"] for t in live.api("GET", "/api/v2/dags/never_deployed").json()["tags"]}
+    assert "azml-submitted" in tags and any(t.startswith("azml-plan:") for t in tags)
+
+    config = json.loads((live.dags_folder / "config.json").read_text())
+    config["datastores"]["workspaceblobstore"] = {"type": "local", "path": str(tmp_path / "elsewhere")}
+    write(tmp_path / "other" / "config.json", json.dumps(config))
+    monkeypatch.setattr(remote, "DEPLOY_WAIT_SECONDS", 4)
+    other = Workspace.from_config(tmp_path / "other" / "config.json")
+    with pytest.raises(Exception, match="did not load the pipeline 'elsewhere_only'.*loader"):
+        Experiment(other, "elsewhere_only").submit(Pipeline(other, pipeline.steps))
 
 
 def test_v1_compatible_submit_endpoint_and_its_auth(live, ws) -> None:

@@ -13,6 +13,9 @@ runs DAGs its dag-processor parses from files):
   pipeline and every schedule in the registry (see ``schedule.py``). A new publication shows
   up in Airflow after the dag-processor's next parse of that file. A task process parses it for
   its own DAG only (Airflow's parsing context): one or two entry reads, no registry listing.
+* ``Experiment.submit`` against a running Airflow that has no DAG file for the experiment writes
+  the plan to ``.azml/published/submitted/<experiment>.json``; the loader renders it as the DAG
+  ``<experiment>`` (tagged with the plan's version), so v1 code runs there unchanged.
 * ``status`` Active/Disabled is kept in the registry and mirrored to the DAG's paused flag
   through the REST API (``enable``/``disable``); ``endpoint`` is the URL of the
   v1-compatible submit route served by the airflow-azml plugin.
@@ -26,6 +29,7 @@ Never imports Airflow at import time.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import time
@@ -39,6 +43,9 @@ __all__ = [
     "PublishedPipeline",
     "airflow_base_url",
     "publish_pipeline",
+    "write_submitted_plan",
+    "plan_tag",
+    "SUBMITTED_TAG",
     "publish_plan",
     "v1_body_to_conf",
     "experiment_run_id",
@@ -50,6 +57,9 @@ __all__ = [
 REGISTRY_PREFIX = ".azml/published"
 SUBMIT_ROUTE = "/azml/pipelines/v1.0/PipelineRuns/PipelineSubmit"
 ENDPOINT_SUBMIT_ROUTE = "/azml/pipelines/v1.0/PipelineRuns/PipelineEndpointSubmit"
+#: DAG tags: a DAG the loader renders from an experiment's submitted plan, and that plan's version
+SUBMITTED_TAG = "azml-submitted"
+PLAN_TAG_PREFIX = "azml-plan:"
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
@@ -224,6 +234,23 @@ class PublishedPipeline:
 
     def __repr__(self) -> str:
         return f"PublishedPipeline(id={self.id!r}, name={self.name!r}, version={self.version!r}, status={self.status!r})"
+
+
+def plan_tag(plan: dict[str, Any]) -> str:
+    """The DAG tag naming this version of a submitted plan (a digest of its JSON)."""
+    from airflow_azml.compiler import plan_to_json
+
+    return f"{PLAN_TAG_PREFIX}{hashlib.sha256(plan_to_json(plan).encode()).hexdigest()[:16]}"
+
+
+def write_submitted_plan(ws: Any, plan: dict[str, Any]) -> str:
+    """Put an experiment's plan in the registry for a running Airflow's loader to render as the DAG
+    ``plan['dag_id']`` (``Experiment.submit`` with no DAG file deployed); returns the DAG tag that
+    marks this plan's version, to wait for the parse that carries it."""
+    tag = plan_tag(plan)
+    entry = {"id": plan["dag_id"], "tag": tag, "status": "Active", "created": time.time(), "plan": plan}
+    _write(ws, f"{REGISTRY_PREFIX}/submitted/{_safe(plan['dag_id'])}.json", entry)
+    return tag
 
 
 def publish_pipeline(

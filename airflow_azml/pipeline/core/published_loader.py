@@ -1,4 +1,4 @@
-"""The deployment's loader DAG file: every published pipeline and schedule as a DAG.
+"""The deployment's loader DAG file: every published pipeline, schedule and submitted experiment plan as a DAG.
 
 The registry itself (``published.py``) stays on the workspace's default datastore; this is the
 Airflow-facing side. Imports Airflow only inside ``load_published_dags``.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_azml.pipeline.core.published import REGISTRY_PREFIX, _entries, _read, _safe
+from airflow_azml.pipeline.core.published import REGISTRY_PREFIX, SUBMITTED_TAG, _entries, _read, _safe
 
 __all__ = ["LOADER_TEXT", "write_loader", "load_published_dags"]
 
@@ -47,7 +47,8 @@ def load_published_dags(loader_file: str) -> dict[str, Any]:
     if wanted is not None:
         return _load_one(ws, wanted)
     pipelines = {e["id"]: e for e in _entries(ws, "pipelines")}
-    dags: dict[str, Any] = {f"dag_{pid}": _published_dag(entry) for pid, entry in pipelines.items()}
+    dags: dict[str, Any] = {f"dag_{e['id']}": _submitted_dag(e) for e in _entries(ws, "submitted")}
+    dags.update({f"dag_{pid}": _published_dag(entry) for pid, entry in pipelines.items()})
     dags.update(schedule_dags(ws, pipelines))
     return dags
 
@@ -62,13 +63,24 @@ def _published_dag(entry: dict[str, Any]) -> Any:
     )
 
 
+def _submitted_dag(entry: dict[str, Any]) -> Any:
+    from airflow_azml.operators.render import render_dag
+
+    return render_dag(
+        entry["plan"], is_paused_upon_creation=False, tags=["azml", SUBMITTED_TAG, entry["tag"]]
+    )
+
+
 def _load_one(ws: Any, dag_id: str) -> dict[str, Any]:
     """The DAG ``dag_id`` alone (a published version, or a schedule and the pipeline it runs)."""
     from airflow_azml.pipeline.core.schedule import SCHEDULE_ID_PREFIX, schedule_dags, scheduled_pipeline_id
 
     if not dag_id.startswith(SCHEDULE_ID_PREFIX):
         entry = _read(ws, f"{REGISTRY_PREFIX}/pipelines/{_safe(dag_id)}.json")
-        return {} if entry is None else {f"dag_{entry['id']}": _published_dag(entry)}
+        if entry is not None:
+            return {f"dag_{entry['id']}": _published_dag(entry)}
+        entry = _read(ws, f"{REGISTRY_PREFIX}/submitted/{_safe(dag_id)}.json")
+        return {} if entry is None else {f"dag_{entry['id']}": _submitted_dag(entry)}
     schedule = _read(ws, f"{REGISTRY_PREFIX}/schedules/{_safe(dag_id[len(SCHEDULE_ID_PREFIX) :])}.json")
     if schedule is None:
         return {}
