@@ -13,8 +13,9 @@ conda packages are installed with pip under the same names (said in the step log
 Docker base image is noted in the log and the step runs in the worker's environment.
 ``azureml-*`` packages (``azureml-core``, ``azureml-defaults``, ``azureml-dataset-runtime[...]``,
 pinned or not: every v1 sample lists them) are never installed: airflow-azml is what provides
-the ``azureml`` modules in a step, so they are dropped with a note. Pins that cannot install on
-the worker's Python fail before anything is built (``pins.py``).
+the ``azureml`` modules in a step, so they are dropped with a note. Requirements the worker's
+own Python already satisfies build nothing; pins that cannot install on it fail before anything
+is built (``pins.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ from typing import Any
 
 from airflow_azml.core._home import azml_home
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.execution.pins import check_pins, index_url
+from airflow_azml.execution.pins import (
+    check_pins,
+    installer_env,
+    satisfied_by_worker,
+    unreachable_hint,
+    uv_index_flags,
+)
 
 __all__ = [
     "Requirements",
@@ -263,10 +270,10 @@ class EnvironmentCache:
         python = str(env_dir / "bin" / "python")
         if uv:
             argv = [uv, "pip", "install", "--python", python, "-r", str(req_file)]
-            argv += ["--no-index"] if _truthy(os.environ.get("PIP_NO_INDEX")) else []
+            argv += uv_index_flags()
         else:
             argv = [python, "-m", "pip", "install", "--disable-pip-version-check", "-r", str(req_file)]
-        proc = subprocess.run(argv, capture_output=True, text=True, env=_installer_env() if uv else None)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=installer_env() if uv else None)
         (env_dir / "build.log").write_text(proc.stdout + proc.stderr)
         if proc.returncode != 0:
             raise UserErrorException(_install_error(step, reqs, proc.stdout + proc.stderr))
@@ -275,44 +282,6 @@ class EnvironmentCache:
 
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-#: pip's index settings and uv's names for them: a worker set up for pip builds from the same index
-#: (PIP_NO_INDEX, which uv reads from no variable, becomes --no-index)
-_PIP_TO_UV = {
-    "PIP_INDEX_URL": "UV_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
-    "PIP_FIND_LINKS": "UV_FIND_LINKS",
-    "PIP_TRUSTED_HOST": "UV_INSECURE_HOST",
-}
-
-
-def _truthy(value: str | None) -> bool:
-    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _installer_env() -> dict[str, str]:
-    """The worker's environment, with pip's index settings given to uv where uv has none of its own."""
-    env = dict(os.environ)
-    for pip_key, uv_key in _PIP_TO_UV.items():
-        if env.get(pip_key) and not env.get(uv_key):
-            env[uv_key] = env[pip_key]
-    return env
-
-
-_UNREACHABLE = ("tunnel error", "error sending request", "ProxyError", "Failed to establish a new connection")
-
-
-def _unreachable(output: str) -> str | None:
-    """What to do when the installer could not reach the package index at all."""
-    if not any(marker in output for marker in _UNREACHABLE):
-        return None
-    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
-    via = f" through the proxy {proxy} (HTTPS_PROXY)" if proxy else ""
-    return (
-        f"the package index {index_url()} could not be reached{via}. Let the workers reach it (the proxy must "
-        "allow it, or NO_PROXY name it), or point UV_INDEX_URL / PIP_INDEX_URL at a package mirror they can reach"
-    )
 
 
 def _install_error(step: str, reqs: Requirements, output: str) -> str:
@@ -328,7 +297,7 @@ def _install_error(step: str, reqs: Requirements, output: str) -> str:
             if _norm(re.split(r"[<>=!~\s\[;@]", line, maxsplit=1)[0]) == base
         ]
         named.append(f"package {name!r}" + (f" (requested as {', '.join(where)})" if where else ""))
-    what = _unreachable(output) or (
+    what = unreachable_hint(output) or (
         f"{'; '.join(named)} not found by pip on the configured package index"
         if named
         else "pip could not install the requirements"
@@ -378,6 +347,15 @@ def interpreter_for(step: dict[str, Any], log: Any = None, cache: EnvironmentCac
         if log is not None:
             log.info("Step %r: %s", step.get("name"), note)
     if not reqs.lines:
+        return sys.executable
+    installed = satisfied_by_worker(reqs.lines)
+    if installed is not None:
+        if log is not None:
+            log.info(
+                "Step %r: the worker's Python already has %s: no environment built.",
+                step.get("name"),
+                ", ".join(installed),
+            )
         return sys.executable
     env_dir = (cache or EnvironmentCache(log=log)).ensure(reqs, step.get("name", "?"))
     return str(env_dir / "bin" / "python")

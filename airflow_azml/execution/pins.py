@@ -1,4 +1,7 @@
-"""Pinned packages that cannot install on the worker's Python, found before anything is built.
+"""The package-index side of environment builds: what the worker already has, pins that cannot
+install on its Python, and the index settings and errors of the installer.
+
+Pinned packages that cannot install on the worker's Python are found before anything is built.
 
 v1's curated images ran Python 3.8, so v1 environments pin versions that only ever shipped
 wheels for old Pythons (``scikit-learn==0.22.2``, ``numpy==1.19.5``). On a newer worker such a
@@ -22,7 +25,15 @@ from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
 
-__all__ = ["check_pins", "index_url", "nearest_installable"]
+__all__ = [
+    "check_pins",
+    "index_url",
+    "nearest_installable",
+    "satisfied_by_worker",
+    "installer_env",
+    "uv_index_flags",
+    "unreachable_hint",
+]
 
 _PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.\-]*)(\[[^\]]*\])?\s*===?\s*([A-Za-z0-9_.+!\-]+)\s*(;.*)?")
 _JSON = "application/vnd.pypi.simple.v1+json"
@@ -159,3 +170,71 @@ def check_pins(reqs: Any, step: str, log: Any = None) -> None:
         + ". v1's images ran Python 3.8, where these pins installed; change them in the step's environment "
         "(pip_packages, conda_packages or the requirements file) to a version that supports this Python."
     )
+
+
+#: pip's index settings and uv's names for them: a worker set up for pip builds from the same index
+#: (PIP_NO_INDEX, which uv reads from no variable, becomes --no-index)
+_PIP_TO_UV = {
+    "PIP_INDEX_URL": "UV_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS": "UV_FIND_LINKS",
+    "PIP_TRUSTED_HOST": "UV_INSECURE_HOST",
+}
+
+
+def _truthy(value: str | None) -> bool:
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def installer_env() -> dict[str, str]:
+    """The worker's environment, with pip's index settings given to uv where uv has none of its own."""
+    env = dict(os.environ)
+    for pip_key, uv_key in _PIP_TO_UV.items():
+        if env.get(pip_key) and not env.get(uv_key):
+            env[uv_key] = env[pip_key]
+    return env
+
+
+_UNREACHABLE = ("tunnel error", "error sending request", "ProxyError", "Failed to establish a new connection")
+
+
+def unreachable_hint(output: str) -> str | None:
+    """What to do when the installer could not reach the package index at all."""
+    if not any(marker in output for marker in _UNREACHABLE):
+        return None
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    via = f" through the proxy {proxy} (HTTPS_PROXY)" if proxy else ""
+    return (
+        f"the package index {index_url()} could not be reached{via}. Let the workers reach it (the proxy must "
+        "allow it, or NO_PROXY name it), or point UV_INDEX_URL / PIP_INDEX_URL at a package mirror they can reach"
+    )
+
+
+def uv_index_flags() -> list[str]:
+    """uv flags for pip settings uv reads from no variable (PIP_NO_INDEX)."""
+    return ["--no-index"] if _truthy(os.environ.get("PIP_NO_INDEX")) else []
+
+
+def satisfied_by_worker(lines: list[str]) -> list[str] | None:
+    """The installed versions (``pandas 2.2.3``) when the worker's own Python already satisfies every
+    requirement line, else None: such a step needs no environment of its own (nor the network)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    found = []
+    for line in lines:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            return None  # -r files, URLs, options: leave them to the installer
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        try:
+            have = version(req.name)
+        except PackageNotFoundError:
+            return None
+        if req.extras or req.url or not req.specifier.contains(have, prereleases=True):
+            return None
+        found.append(f"{req.name} {have}")
+    return found

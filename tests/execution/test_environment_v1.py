@@ -212,3 +212,20 @@ def test_unreachable_index_is_said_as_such(azml_home, monkeypatch):
     msg = str(err.value)
     assert "could not be reached through the proxy http://127.0.0.1:9 (HTTPS_PROXY)" in msg
     assert "UV_INDEX_URL / PIP_INDEX_URL" in msg
+
+
+def test_requirements_the_worker_already_has_build_nothing(azml_home, caplog, monkeypatch):
+    """v1 samples ask for pandas or numpy that the worker has: no environment, no network."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    caplog.set_level(logging.INFO, logger="test_env")
+    deps = CondaDependencies()
+    deps.add_pip_package("pandas")
+    deps.add_conda_package("numpy>=1.20")
+    deps.add_pip_package("azureml-sdk")
+    spec = runconfig_spec(RunConfiguration(conda_dependencies=deps))
+    assert (
+        interpreter_for({"name": "prep", "environment": spec}, logging.getLogger("test_env"))
+        == sys.executable
+    )
+    assert "the worker's Python already has pandas " in caplog.text and "no environment built" in caplog.text
+    assert not (azml_home / "envs").exists()
