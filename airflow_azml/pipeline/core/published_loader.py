@@ -24,6 +24,7 @@ def write_loader(dags_folder: Any) -> Any:
     from pathlib import Path
 
     path = Path(dags_folder) / "azml_published.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(LOADER_TEXT)
     return path
 
