@@ -28,8 +28,15 @@ class _DatastoreMeta(type):
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Datastore:
-            return Datastore.get(*args, **kwargs)
+            return _lookup(*args, **kwargs)
         return super().__call__(*args, **kwargs)
+
+
+def _lookup(workspace: Any, name: str | None = None) -> Any:
+    """v1's ``Datastore(workspace, name=None)``: the named datastore, or the default one."""
+    if name is None:
+        return workspace.get_default_datastore()
+    return workspace._require_datastore(name)
 
 
 class Datastore(metaclass=_DatastoreMeta):
