@@ -37,9 +37,7 @@ USING Outputters.Text();
 
 
 @pytest.mark.slow
-def test_attached_adla_compute_runs_the_v1_shaped_script(
-    embedded_airflow_home, workspace_dir: Path, tmp_path: Path
-):
+def test_attached_adla_compute_runs_the_v1_shaped_script(embedded_airflow_home, workspace_dir: Path):
     ws = Workspace.from_config(workspace_dir)
     try:
         adla = AdlaCompute(ws, "lakesql")
