@@ -99,13 +99,13 @@ def _wait_live(pipeline_run: Any) -> str:
     from rich.live import Live
 
     print(f"PipelineRunId: {pipeline_run.id}\nExperiment: {pipeline_run.experiment.name}")
+    from airflow_azml.pipeline.core.status import wait_until_ended
+
     started = time.monotonic()
     with Live(refresh_per_second=4) as live:
-        while True:
-            status = pipeline_run.get_status()
-            live.update(_live_table(pipeline_run, status, time.monotonic() - started))
-            if status in ("Finished", "Failed", "Canceled"):
-                break
-            time.sleep(0.5)
+        status = wait_until_ended(
+            pipeline_run.get_status,
+            on_poll=lambda st: live.update(_live_table(pipeline_run, st, time.monotonic() - started)),
+        )
     print(f"\nPipelineRun Status: {status}\n{pipeline_run.step_table()}")
     return str(status)

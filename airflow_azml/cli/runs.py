@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 __all__ = ["add_parser", "runs", "follow"]
@@ -41,17 +40,21 @@ def runs(args: argparse.Namespace) -> int:
 
 def follow(client: Any, dag_id: str, run_id: str, poll: float = 1.0) -> int:
     """Print each step's status as it changes until the run ends; 0 when it finished."""
-    from airflow_azml.pipeline.core.status import airflow_to_v1
+    from airflow_azml.pipeline.core.status import FINISHED, airflow_to_v1, wait_until_ended
 
     shown: dict[str, str] = {}
-    while True:
-        state = client.get_run(dag_id, run_id).get("state")
+
+    def print_changes(_status: str) -> None:
         for ti in client.task_instances(dag_id, run_id):
             status = airflow_to_v1(ti.get("state"))
             if shown.get(ti["task_id"]) != status:
                 shown[ti["task_id"]] = status
                 print(f"StepRun({ti['task_id']}) Status: {status}", flush=True)
-        if state in ("success", "failed"):
-            print(f"PipelineRun Status: {airflow_to_v1(state)}")
-            return 0 if state == "success" else 1
-        time.sleep(poll)
+
+    status = wait_until_ended(
+        lambda: airflow_to_v1(client.get_run(dag_id, run_id).get("state")),
+        on_poll=print_changes,
+        poll_seconds=poll,
+    )
+    print(f"PipelineRun Status: {status}")
+    return 0 if status == FINISHED else 1

@@ -9,13 +9,18 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import time
 from typing import Any, Protocol
 
 from airflow_azml.exceptions import ActivityFailedException, UserErrorException
 from airflow_azml.pipeline.core.run_files import StepRunFiles, utc
 from airflow_azml.pipeline.core.run_outputs import PortDataReference, StepRunOutput, step_output, step_outputs
-from airflow_azml.pipeline.core.status import AIRFLOW_TO_V1, TERMINAL, airflow_to_v1, step_status
+from airflow_azml.pipeline.core.status import (
+    AIRFLOW_TO_V1,
+    TERMINAL,
+    airflow_to_v1,
+    step_status,
+    wait_until_ended,
+)
 
 __all__ = ["PipelineRun", "StepRun", "StepRunOutput", "PortDataReference", "RunBackend", "STATUS"]
 
@@ -131,19 +136,15 @@ class PipelineRun:
         self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
     ) -> str:
         """Block until the run ends; with show_output, print each step as its status changes."""
-        deadline = time.monotonic() + timeout_seconds
         shown: dict[str, str] = {}
         if show_output:
             print(f"PipelineRunId: {self.id}\nExperiment: {self.experiment.name}")
-        while True:
-            status = self.get_status()
-            if show_output:
-                self._print_changes(shown)
-            if status in TERMINAL:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Run {self.id} still {status} after {timeout_seconds} s.")
-            time.sleep(0.5)
+        status = wait_until_ended(
+            self.get_status,
+            on_poll=(lambda _status: self._print_changes(shown)) if show_output else None,
+            timeout_seconds=timeout_seconds,
+            what=f"Run {self.id}",
+        )
         if show_output:
             print(f"\nPipelineRun Status: {status}\n{self.step_table()}")
         if status != "Finished" and raise_on_error:
@@ -251,9 +252,9 @@ class StepRun(StepRunFiles):
         metrics = dict((self.record or {}).get("metrics", {}))
         return {name: metrics[name]} if name and name in metrics else ({} if name else metrics)
 
-    def _declared_outputs(self) -> list[str]:
+    def _declared_outputs(self) -> list[dict[str, Any]]:
         step = self.pipeline_run._plan["steps"].get(self.task_id) or {}
-        return [spec["name"] for spec in step.get("outputs", [])]
+        return list(step.get("outputs", []))
 
     def get_outputs(self) -> dict[str, StepRunOutput]:
         """Every output the step declares (and any its record adds), by name."""

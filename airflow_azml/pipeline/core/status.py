@@ -15,10 +15,16 @@ Choices where v1 and Airflow do not line up one to one:
   that cannot run once one failed).
 - A state this map does not know (a newer Airflow) is ``Running``: not ended, nothing claimed.
 - A step whose run record says it reused an earlier run shows ``Reused`` once it is Finished.
+
+:func:`wait_until_ended` is the one loop that waits for a run to end (``wait_for_completion``,
+``azml run``'s live table, ``azml submit --wait``).
 """
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -34,6 +40,7 @@ __all__ = [
     "airflow_to_v1",
     "step_status",
     "is_terminal",
+    "wait_until_ended",
 ]
 
 NOT_STARTED = "NotStarted"
@@ -87,3 +94,25 @@ def step_status(state: str | None, record: dict[str, Any] | None) -> str:
 def is_terminal(status: str) -> bool:
     """True once a run or step has ended (Reused counts as ended: it is a Finished step)."""
     return status in TERMINAL or status == REUSED
+
+
+def wait_until_ended(
+    status_of: Callable[[], str],
+    *,
+    on_poll: Callable[[str], None] | None = None,
+    poll_seconds: float = 0.5,
+    timeout_seconds: float = sys.maxsize,
+    what: str = "The run",
+) -> str:
+    """Poll ``status_of()`` until it is terminal and return it; ``on_poll(status)`` runs after each look
+    (print what changed, refresh a table). Past ``timeout_seconds``: TimeoutError naming ``what``."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        status = status_of()
+        if on_poll is not None:
+            on_poll(status)
+        if is_terminal(status):
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} still {status} after {timeout_seconds} s.")
+        time.sleep(poll_seconds)

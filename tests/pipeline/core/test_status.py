@@ -8,7 +8,13 @@ import sys
 import pytest
 
 from airflow_azml.pipeline.core.run import StepRun
-from airflow_azml.pipeline.core.status import AIRFLOW_TO_V1, airflow_to_v1, is_terminal, step_status
+from airflow_azml.pipeline.core.status import (
+    AIRFLOW_TO_V1,
+    airflow_to_v1,
+    is_terminal,
+    step_status,
+    wait_until_ended,
+)
 from airflow_azml.plugins.ui_data import display_status
 
 ALL_STATES = [*AIRFLOW_TO_V1, "some_future_state", ""]
@@ -60,3 +66,15 @@ def test_status_module_imports_nothing_but_the_standard_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_wait_until_ended_polls_until_a_terminal_status():
+    seen: list[str] = []
+    statuses = iter(["NotStarted", "Queued", "Running", "Finished", "Running"])
+    assert wait_until_ended(lambda: next(statuses), on_poll=seen.append, poll_seconds=0) == "Finished"
+    assert seen == ["NotStarted", "Queued", "Running", "Finished"]
+
+
+def test_wait_until_ended_names_what_timed_out():
+    with pytest.raises(TimeoutError, match=r"Run r1 still Running after 0.05 s\."):
+        wait_until_ended(lambda: "Running", poll_seconds=0.01, timeout_seconds=0.05, what="Run r1")
