@@ -163,6 +163,11 @@ def test_v1_compatible_submit_endpoint_and_its_auth(live, ws) -> None:
     assert live.wait_run(published.id, run_id) == "success"
     run = PipelineRun.get(ws, run_id, published.id)
     assert run.find_step_run("prep")[0].record["parameters"]["min_rows"] == 2
+    # v1 code follows such a run with PipelineRun(experiment, run_id): the run belongs to the published
+    # pipeline's DAG, the experiment name only to its run id
+    again = PipelineRun(Experiment(ws, "v1_client"), run_id)
+    assert again.get_status() == "Finished" and again.experiment.name == "v1_client"
+    assert [s.name for s in again.get_children()] == ["prep", "train"]
 
 
 def test_published_pipeline_submit_disable_and_endpoint_versions(live, ws) -> None:

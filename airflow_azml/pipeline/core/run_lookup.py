@@ -2,7 +2,8 @@
 API, ``azml run``, a schedule) and what is needed to follow it.
 
 On a workspace that names a running Airflow (``airflow.base_url`` or ``AZML_AIRFLOW_URL``) the
-run is read over REST, like ``PipelineRun.get``. Otherwise it is a run of the embedded Airflow
+run is read over REST, like ``PipelineRun.get``: a run of the experiment's DAG, else the DAG that
+has a run with that id (a published pipeline submitted under that experiment name). Otherwise it is a run of the embedded Airflow
 on this machine: its states come from the local runner's status file when it has one, and
 from the run records on the default datastore (which every step writes) when it has not; its
 steps from the plan last submitted under that experiment, completed by the records.
@@ -117,6 +118,10 @@ def attach_run(experiment: Any, run_id: str) -> tuple[Any, dict[str, Any]]:
     if uses_remote_airflow(experiment.workspace):
         from airflow_azml.client.remote import get_remote_run
 
-        run = get_remote_run(experiment.workspace, run_id, experiment.name)
+        try:
+            run = get_remote_run(experiment.workspace, run_id, experiment.name)
+        except UserErrorException:
+            # a published pipeline's run belongs to the pipeline's DAG, its experiment name is in its run id
+            run = get_remote_run(experiment.workspace, run_id, None)
         return run._backend, run._plan
     return _local(experiment, run_id)
