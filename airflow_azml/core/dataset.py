@@ -126,8 +126,17 @@ class Dataset:
 
     @staticmethod
     def get_by_id(workspace: Any, id: str) -> AbstractDataset:
-        name, _, version = id.partition(":")
-        return Dataset.get_by_name(workspace, name, version or "latest")
+        """A registered version by ``name:version``, or a dataset a run was submitted with by its id."""
+        name, colon, version = id.partition(":")
+        if colon:
+            return Dataset.get_by_name(workspace, name, version or "latest")
+        from airflow_azml.data.saved import load_saved
+        from airflow_azml.exceptions import DatasetNotFoundError
+
+        try:
+            return load_saved(workspace, id)
+        except DatasetNotFoundError:
+            return Dataset.get_by_name(workspace, id)  # a bare name: its latest version
 
     @staticmethod
     def get_all(workspace: Any) -> dict[str, AbstractDataset]:

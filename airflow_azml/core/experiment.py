@@ -44,12 +44,25 @@ class Experiment:
             )
         plan = compile_pipeline(config, self.name)
         conf = run_conf(plan, pipeline_parameters, continue_on_step_failure, regenerate_outputs)
+        _save_datasets(self.workspace, config, pipeline_parameters)
         from airflow_azml.pipeline.core.backends import submit_plan
 
         return submit_plan(self, plan, conf)
 
     def __repr__(self) -> str:
         return f"Experiment(name={self.name!r}, workspace={self.workspace.name!r})"
+
+
+def _save_datasets(workspace: Any, pipeline: Any, pipeline_parameters: dict | None) -> None:
+    """Datasets given to a run keep an id that ``Dataset.get_by_id`` (and REST bodies) resolve, as in v1."""
+    from airflow_azml._lazy import loaded
+
+    if not loaded("airflow_azml.data.dataset", "AbstractDataset"):
+        return  # no dataset object exists in this process
+    from airflow_azml.data.saved import save_datasets
+
+    defaults = (p.default_value for p in pipeline.parameters().values())
+    save_datasets(workspace, [*(pipeline_parameters or {}).values(), *defaults])
 
 
 def run_conf(

@@ -119,6 +119,8 @@ def test_web_datasets_are_fetched_by_the_step_and_reused_until_their_etag_change
     )
     assert other.wait_for_completion(show_output=False) == "Finished"
     assert other.get_steps()[0].get_metrics()["header"] == "sepal,species"
+    # a dataset a run was submitted with keeps its id, as v1 saved it (REST bodies name it by id)
+    assert Dataset.get_by_id(ws, Dataset.File.from_files(iris).id).to_path() == ["/iris.csv"]
 
 
 def test_partitioned_filtered_input_and_an_empty_datapath(embedded_airflow_home, workspace_dir):
