@@ -23,7 +23,7 @@ SCHEDULE_ID_PREFIX = "azml_sched__"  # + the schedule's key in the registry = it
 
 def schedule_key(entry: dict[str, Any]) -> str:
     """The schedule's file name in the registry (its id without the prefix): stays when it is renamed."""
-    return str(entry["id"])[len(SCHEDULE_ID_PREFIX) :]
+    return str(entry.get("id") or f"{SCHEDULE_ID_PREFIX}{_safe(entry['name'])}")[len(SCHEDULE_ID_PREFIX) :]
 
 
 def new_blobs(workspace: Any, schedule: dict[str, Any]) -> list[dict[str, Any]]:

@@ -111,3 +111,14 @@ def test_submitting_without_an_airflow_names_the_settings(one_step_pipeline, no_
         Experiment(ws, "exp").submit(ep, tags={"t": "1"}, pipeline_version="0")
     with pytest.raises(UserErrorException, match="no version '3'"):
         Experiment(ws, "exp").submit(ep, pipeline_version="3")
+
+
+def test_rest_header_without_settings_names_the_variable_to_set(monkeypatch, no_airflow):
+    """What a notebook's REST cells meet first: the header call says which setting is missing."""
+    from airflow_azml.core.authentication import InteractiveLoginAuthentication
+
+    with pytest.raises(WorkspaceConfigError, match="set AZML_AIRFLOW_URL, AZML_AIRFLOW_USERNAME"):
+        InteractiveLoginAuthentication().get_authentication_header()
+    monkeypatch.setenv("AZML_AIRFLOW_URL", "http://127.0.0.1:9")
+    with pytest.raises(WorkspaceConfigError, match="AZML_AIRFLOW_USERNAME / AZML_AIRFLOW_PASSWORD"):
+        InteractiveLoginAuthentication().get_authentication_header()
