@@ -10,6 +10,8 @@ _EXPORTS = {
     "DatabricksStep": "airflow_azml.pipeline.steps.databricks_step",
     "AdlaStep": "airflow_azml.pipeline.steps.adla_step",
     "ModuleStep": "airflow_azml.pipeline.steps.module_step",
+    "ParallelRunStep": "airflow_azml.pipeline.steps.parallel_run_step",
+    "ParallelRunConfig": "airflow_azml.pipeline.steps.parallel_run_step",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
