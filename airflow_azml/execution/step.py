@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from airflow_azml.core._home import azml_home
 from airflow_azml.core.workspace import Workspace
 from airflow_azml.exceptions import StepFailedError, UserErrorException
 from airflow_azml.execution.inputs import InputResolver
+from airflow_azml.execution.lifecycle import StepAttempt, StepResult
 from airflow_azml.execution.outputs import OutputStager
 from airflow_azml.execution.params import coerce_params, expand_arguments
 from airflow_azml.execution.process import StepProcess
@@ -59,13 +58,17 @@ class StepExecution:
             azml_home() / "work" / inv.dag_id / self.slug / self.step["task_id"] / f"try_{inv.try_number}"
         )
         self.process: StepProcess | None = None
+        self.attempt: StepAttempt | None = None
         self.record: dict[str, Any] = {}
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> StepResult:
         """Run the step, or reuse an earlier run with the same fingerprint; either way say why."""
-        started = time.time()
-        self.record = self._base_record(started)
-        self.records.write_step(self.step["task_id"], self.record)
+        return StepAttempt(self.inv, self.log, ws=self.ws).run(self.work)
+
+    def work(self, attempt: StepAttempt) -> dict[str, Any]:
+        """The run part of a script step: resolve inputs, reuse or launch, commit the outputs."""
+        self.attempt, self.record, self.log = attempt, attempt.record, attempt.log
+        attempt.collectors.append(self._collect)
         stager = OutputStager(
             self.ws,
             self.workdir,
@@ -74,45 +77,14 @@ class StepExecution:
             f"try_{self.inv.try_number}",
             self.inv.dag_id,
         )
-        gate = self._gate()
         try:
             params, inputs = self._resolve_inputs()
-            gate.decide(params, self.record["inputs"], self.inv.upstream)
-            if gate.reuse:
-                return gate.reused(started)
-            gate.ran()
-            outputs = self._run_and_commit(stager, params, inputs)
-        except BaseException as exc:
+            if attempt.decide(params, self.record["inputs"]) is not None:
+                return {}
+            return self._run_and_commit(stager, params, inputs)
+        except BaseException:
             stager.discard()
-            self._finish("Failed", started, error=str(exc))
-            if self.inv.final_try:  # a step that will be retried has not failed the run yet
-                self.records.mark_failed(self.step["task_id"])
             raise
-        outputs = gate.stamp(outputs)
-        self._finish("Finished", started, outputs=outputs)
-        gate.publish(outputs, self.record["inputs"])
-        return {
-            "outputs": outputs,
-            "metrics": self.record.get("metrics", {}),
-            "status": "Finished",
-            "reused": False,
-            "reason": self.record.get("run_reason"),
-        }
-
-    def _gate(self) -> Any:
-        """This run's way through the reuse index (fingerprint, decision, publishing)."""
-        from airflow_azml.execution.reuse_gate import ReuseGate
-
-        return ReuseGate(
-            self.ws,
-            self.step,
-            dag_id=self.inv.dag_id,
-            run_id=self.inv.run_id,
-            conf=self.inv.conf,
-            records=self.records,
-            record=self.record,
-            log=self.log,
-        )
 
     def _resolve_inputs(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Parameter values and resolved inputs (what the script gets; the record keeps their versions)."""
@@ -223,47 +195,17 @@ class StepExecution:
             )
             self.log.info("Registered dataset %r version %s", ds.name, ds.version)
 
-    def _base_record(self, started: float) -> dict[str, Any]:
-        return {
-            "name": self.step["name"],
-            "task_id": self.step["task_id"],
-            "kind": self.step["kind"],
-            "status": "Running",
-            "start": started,
-            "try_number": self.inv.try_number,
-            "host": socket.gethostname(),
-            "worker": os.environ.get("AZML_WORKER_NAME"),
-            "compute_target": self.step.get("compute_target"),
-            "run_id": step_run_id(self.inv.run_id, self.step["task_id"]),
-            "inputs": {},
-            "outputs": {},
-        }
-
-    def _finish(
-        self, status: str, started: float, outputs: dict | None = None, error: str | None = None
-    ) -> None:
-        end = time.time()
-        metrics = summarize(read_metrics(self.workdir / "metrics.jsonl"))
+    def _collect(self) -> dict[str, Any]:
+        """The attempt's logs and metrics, copied to the run records (when it ends, either way)."""
         logs = {
             n: self.records.put_file(self.step["task_id"], n, self.workdir / "logs" / n)
             for n in ("stdout.txt", "stderr.txt")
         }
-        self.records.put_file(self.step["task_id"], "metrics.jsonl", self.workdir / "metrics.jsonl")
-        self.records.put_file(
-            self.step["task_id"], "parent_metrics.jsonl", self.workdir / "parent_metrics.jsonl"
-        )
+        for name in ("metrics.jsonl", "parent_metrics.jsonl"):
+            self.records.put_file(self.step["task_id"], name, self.workdir / name)
         if (self.workdir / "files").exists():
             self.records.put_file(self.step["task_id"], "files", self.workdir / "files")
-        self.record.update(
-            status=status,
-            end=end,
-            duration=round(end - started, 3),
-            metrics=metrics,
-            logs=logs,
-            outputs=outputs or {},
-            error=error,
-        )
-        self.records.write_step(self.step["task_id"], self.record)
+        return {"metrics": summarize(read_metrics(self.workdir / "metrics.jsonl")), "logs": logs}
 
     def kill(self) -> None:
         if self.process is not None:

@@ -1,9 +1,9 @@
 """AdlaStepOperator: run an AdlaStep's SQL/U-SQL script on DuckDB or an Airflow SQL connection.
 
-The step run is the shared StepExecution (run record, inputs resolved to local paths, outputs
-staged and committed only on success, XCom); only the launch differs: instead of a script
-process, the script's ``@@name@@`` placeholders are filled and the statements run on the
-engine the compute target names.
+The step lifecycle (gate, run record, reuse, XCom) is every operator's; the run part is the
+shared StepExecution (inputs resolved to local paths, outputs staged and committed only on
+success); only the launch differs: instead of a script process, the script's ``@@name@@``
+placeholders are filled and the statements run on the engine the compute target names.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.execution import StepExecution
-from airflow_azml.operators.step import METRICS_KEY, OUTPUTS_KEY, AzmlStepOperator
+from airflow_azml.execution.lifecycle import StepAttempt
+from airflow_azml.operators.step import AzmlStepOperator
 from airflow_azml.pipeline.steps.adla_step import priority_weight
 
 __all__ = ["AdlaStepOperator", "SqlStepExecution", "engine_conn_id", "make_output_folder"]
@@ -125,9 +126,7 @@ class AdlaStepOperator(AzmlStepOperator):
 
         return connect
 
-    def execute(self, context: Any) -> None:
-        self._execution = SqlStepExecution(self._invocation(context), log=self.log, connect=self._connect())
-        result = self._execution.run()
-        ti = context["ti"]
-        ti.xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
-        ti.xcom_push(key=METRICS_KEY, value=result["metrics"])
+    def run_step(self, attempt: StepAttempt, context: Any) -> dict[str, Any]:
+        """The SQL step's run part: a StepExecution whose launch runs the script on the engine."""
+        self._execution = SqlStepExecution(attempt.inv, log=attempt.log, connect=self._connect())
+        return self._execution.work(attempt)

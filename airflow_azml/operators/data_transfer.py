@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.core._home import azml_home
-from airflow_azml.core.workspace import Workspace
 from airflow_azml.exceptions import DatastoreError, UserErrorException
 from airflow_azml.execution.inputs import InputResolver
+from airflow_azml.execution.lifecycle import StepAttempt
 from airflow_azml.execution.outputs import output_location
 from airflow_azml.execution.params import coerce_params
-from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
-from airflow_azml.execution.reuse_gate import ReuseGate
+from airflow_azml.execution.records import run_slug
 from airflow_azml.operators._sql_transfer import files_to_sql, sql_to_file
-from airflow_azml.operators.step import OUTPUTS_KEY, AzmlStepOperator
+from airflow_azml.operators.step import AzmlStepOperator
 
 __all__ = ["DataTransferStepOperator", "TransferEngine", "copy_files", "sql_to_file", "files_to_sql"]
 
@@ -40,79 +39,33 @@ _ADF_KEYS = ("factory_name", "resource_group_name", "pipeline_name")
 
 
 class DataTransferStepOperator(AzmlStepOperator):
-    """Runs one DataTransferStep: the copy, the run record, and ``azml_outputs`` for later steps."""
+    """Runs one DataTransferStep: the step lifecycle (AzmlStepOperator.execute) around the copy."""
 
     ui_color = "#fef3c7"
 
-    def execute(self, context: Any) -> None:
-        inv = self._invocation(context)
-        ws = Workspace.from_spec(inv.workspace)
-        records = RunRecords(ws.get_default_datastore().store, inv.dag_id, inv.run_id)
-        task_id = self.step["task_id"]
-        record = {
-            "name": self.step["name"],
-            "task_id": task_id,
-            "kind": self.step["kind"],
-            "status": "Running",
-            "start": time.time(),
-            "try_number": inv.try_number,
-            "run_id": step_run_id(inv.run_id, task_id),
-            "compute_target": self.step.get("compute_target"),
-            "inputs": {},
-            "outputs": {},
-        }
-        records.write_step(task_id, record)
-        gate = None
-        try:
-            adf = _adf_settings(ws, self.step)
-            if adf:
-                result = self._run_adf(context, adf)
-            else:
-                gate = ReuseGate(
-                    ws,
-                    self.step,
-                    dag_id=inv.dag_id,
-                    run_id=inv.run_id,
-                    conf=inv.conf,
-                    records=records,
-                    record=record,
-                    log=self.log,
-                )
-                result = self._copy_or_reuse(inv, ws, gate, record)
-        except BaseException as exc:
-            record.update(status="Failed", end=time.time(), error=str(exc))
-            records.write_step(task_id, record)
-            records.mark_failed(task_id)
-            raise
-        if not result.get("reused"):
-            record.update(
-                status="Finished", end=time.time(), outputs=result["outputs"], transfer=result["stats"]
-            )
-            record["duration"] = round(record["end"] - record["start"], 3)
-            records.write_step(task_id, record)
-            if gate is not None:
-                gate.publish(result["outputs"], record["inputs"])
-        context["ti"].xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
-        self._mark_reuse(context["ti"], {"reason": record.get("run_reason"), **result})
-
-    def _copy_or_reuse(self, inv: Any, ws: Any, gate: ReuseGate, record: dict[str, Any]) -> dict[str, Any]:
-        """Reuse an earlier copy of the same source version to the same destination, or copy now."""
-        engine = TransferEngine(ws, self.step, run_slug(inv.run_id), inv.try_number, log=self.log)
+    def run_step(self, attempt: StepAttempt, context: Any) -> dict[str, Any]:
+        """The copy (or an Azure Data Factory pipeline); an earlier copy of the same source version to
+        the same destination stands in when it can."""
+        adf = _adf_settings(attempt.ws, self.step)
+        if adf:
+            attempt.record["transfer"] = self._run_adf(context, adf)
+            return {}
+        inv = attempt.inv
+        engine = TransferEngine(attempt.ws, self.step, run_slug(inv.run_id), inv.try_number, log=attempt.log)
         params = coerce_params(inv.parameters, inv.params, self.step["name"])
-        resolver = InputResolver(ws, engine.workdir, params, inv.upstream, self.step["name"])
-        record["inputs"] = {
-            spec["name"]: dict(zip(("datastore", "path"), resolver._location(spec), strict=True))
-            for spec in self.step["inputs"]
-        }
-        gate.decide(params, record["inputs"], inv.upstream, refuse=_never_reused(self.step))
-        if gate.reuse:
-            return gate.reused(record["start"])
-        gate.ran()
+        resolver = InputResolver(attempt.ws, engine.workdir, params, inv.upstream, self.step["name"])
+        inputs = attempt.record["inputs"]
+        for spec in self.step["inputs"]:
+            inputs[spec["name"]] = dict(zip(("datastore", "path"), resolver._location(spec), strict=True))
+        if attempt.decide(params, inputs, refuse=_never_reused(self.step)) is not None:
+            return {}
         result = engine.run(resolver)
-        return {**result, "outputs": gate.stamp(result["outputs"])}
+        attempt.record["transfer"] = result["stats"]
+        return dict(result["outputs"])
 
     def _run_adf(self, context: Any, adf: dict[str, Any]) -> dict[str, Any]:
-        """Delegate to an Azure Data Factory pipeline (untested here: no Data Factory on this machine)."""
+        """Delegate to an Azure Data Factory pipeline (untested here: no Data Factory on this machine);
+        returns the record's ``transfer`` entry."""
         from airflow.providers.microsoft.azure.operators.data_factory import (
             AzureDataFactoryRunPipelineOperator,
         )
@@ -127,7 +80,7 @@ class DataTransferStepOperator(AzmlStepOperator):
             parameters={"source": self.step["source"], "destination": self.step["destination"]},
         )
         op.execute(context)
-        return {"outputs": {}, "stats": {"engine": "azure_data_factory"}}
+        return {"engine": "azure_data_factory"}
 
 
 def _never_reused(step: dict[str, Any]) -> str | None:

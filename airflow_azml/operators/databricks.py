@@ -4,8 +4,10 @@ The provider's DatabricksSubmitRunOperator does the work: one-time ``runs/submit
 or deferral (``[operators] default_deferrable``), re-attaching on retry through
 ResumableJobMixin, ``on_kill`` cancelling, the run page extra link from the ``run_page_url``
 XCom, and failure messages with the run's state message and the error of its output. This
-subclass only builds the payload from the step's plan (data as URIs, parameters resolved,
-the script uploaded to DBFS) and keeps the run records and ``azml_outputs`` XCom of every step.
+subclass is also an AzmlStepOperator, so it runs the one step lifecycle (continue-on-failure
+gate, run record, reuse, ``azml_outputs`` XCom); its run part only builds the payload from the
+step's plan (data as URIs, parameters resolved, the script uploaded to DBFS) and hands it to
+the provider. A deferred run comes back through ``execute_complete`` into the same lifecycle.
 """
 
 from __future__ import annotations
@@ -14,11 +16,9 @@ import base64
 import copy
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.common.compat.sdk import TaskDeferred
 from airflow.providers.databricks.exceptions import DatabricksApiError
 from airflow.providers.databricks.operators.databricks import (
     DatabricksJobRunLink,
@@ -28,12 +28,12 @@ from airflow.providers.databricks.utils.databricks import normalise_json_content
 
 from airflow_azml.core.workspace import Workspace
 from airflow_azml.exceptions import StepFailedError, UserErrorException
+from airflow_azml.execution.lifecycle import StepAttempt
 from airflow_azml.execution.local_spark import LocalSparkExecution
 from airflow_azml.execution.outputs import output_location
 from airflow_azml.execution.params import coerce_params
-from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
-from airflow_azml.execution.reuse_gate import ReuseGate
-from airflow_azml.operators.step import METRICS_KEY, OUTPUTS_KEY, AzmlStepOperator, ReusedFromLink
+from airflow_azml.execution.records import run_slug
+from airflow_azml.operators.step import AzmlStepOperator, ReusedFromLink
 
 __all__ = ["DatabricksStepOperator", "LocalSparkExecution", "data_uri", "DBFS_PUT_LIMIT"]
 
@@ -68,9 +68,11 @@ def _compute_spec(step: dict[str, Any], pipeline: dict[str, Any]) -> dict[str, A
     return dict(targets.get(step.get("compute_target") or "", {}) or {})
 
 
-class DatabricksStepOperator(DatabricksSubmitRunOperator):
+class DatabricksStepOperator(AzmlStepOperator, DatabricksSubmitRunOperator):
     """Runs one DatabricksStep; the compute target's ``conn_id`` names the Databricks connection.
 
+    The step lifecycle (continue-on-failure gate, run record, reuse, XCom) is AzmlStepOperator's;
+    the run part is the provider's DatabricksSubmitRunOperator (submit, poll or defer, re-attach).
     The compute target spec may also set ``polling_period_seconds``, ``databricks_retry_limit``,
     ``databricks_retry_delay`` and ``deferrable``; ``local: true`` runs a python_script_name step
     on the worker with a local PySpark session instead (debugging without a workspace).
@@ -91,8 +93,6 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         self.pipeline = pipeline
         self.local = bool(spec.get("local"))
         self._ctx: dict[str, Any] = {}
-        self._local_execution: Any = None
-        self._reuse_gate: ReuseGate | None = None
 
     @classmethod
     def for_step(
@@ -101,50 +101,42 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         """The task of one plan step (the renderer's constructor for every step operator)."""
         return cls(step=step, pipeline=pipeline, **kwargs)
 
-    # -- the step run around the provider's machinery ---------------------------------------
-    def execute(self, context: Any) -> None:
+    # -- the run part: the provider's machinery inside the shared step lifecycle ----------------
+    def run_step(self, attempt: StepAttempt, context: Any) -> dict[str, Any]:
+        """Reuse an earlier run of the same fingerprint, or submit (the provider polls or defers)."""
         if self.local:
-            return self._execute_local(context)
-        self._start(context)
-        if self._reuse_earlier(context):
-            return None
-        try:
-            super().execute(context)
-        except TaskDeferred:
-            raise
-        except BaseException as exc:
-            self._fail(exc)
-            raise
-        self._succeed(context)
-        return None
+            self._execution = LocalSparkExecution(attempt.inv, log=attempt.log)
+            return self._execution.work(attempt)
+        self._prepare(attempt.inv, attempt.ws)
+        attempt.record.update(
+            inputs=self._ctx["inputs"], data_uris=self._ctx["uris"], parameters=self._ctx["params"]
+        )
+        attempt.collectors.append(lambda: {"databricks_run_id": self.run_id})
+        params, inputs, upstream, extra = self._fingerprint_args()
+        if attempt.decide(params, inputs, extra=extra) is not None:
+            return {}
+        DatabricksSubmitRunOperator.execute(self, context)
+        return self._completed(attempt)
 
     def execute_complete(self, context: Any, event: dict) -> None:
         """Back from deferral: the provider checks the event, then the step publishes its outputs."""
-        self._prepare(context)
-        self._record = self._ctx["records"].read_step(self.step["task_id"]) or {}
         self.run_id = event.get("run_id")
-        try:
-            super().execute_complete(context, event)
-        except BaseException as exc:
-            self._fail(exc)
-            raise
-        self._check_fingerprint(self._record.get("fingerprint"))
-        self._succeed(context)
+        self.resume(context, lambda attempt: self._complete(attempt, context, event))
+
+    def _complete(self, attempt: StepAttempt, context: Any, event: dict) -> dict[str, Any]:
+        self._prepare(attempt.inv, attempt.ws)
+        attempt.collectors.append(lambda: {"databricks_run_id": self.run_id})
+        DatabricksSubmitRunOperator.execute_complete(self, context, event)
+        self._check_fingerprint(attempt)
+        return self._completed(attempt)
+
+    def _completed(self, attempt: StepAttempt) -> dict[str, Any]:
+        """The run succeeded: its outputs are where the payload told it to write them."""
+        url = self._hook.get_run_page_url(self.run_id) if self.run_id else None
+        attempt.record.update(run_page_url=url, metrics={})
+        return dict(self._ctx["outputs"])
 
     # -- reuse: the shared gate, fed with this step's inputs, parameters and job spec -----------
-    def _new_gate(self) -> ReuseGate:
-        self._reuse_gate = ReuseGate(
-            self._ctx["ws"],
-            self.step,
-            dag_id=self._ctx["inv"].dag_id,
-            run_id=self._ctx["run_id"],
-            conf=self._ctx["inv"].conf,
-            records=self._ctx["records"],
-            record=self._record,
-            log=self.log,
-        )
-        return self._reuse_gate
-
     def _fingerprint_args(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
         """(parameter values, inputs (the gate adds their versions), upstream outputs, uploaded source hash)."""
         job = self.step["databricks"].get("spark_python_task") or {}
@@ -153,40 +145,22 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         )
         return self._ctx["params"], self._ctx["inputs"], self._ctx["inv"].upstream, extra
 
-    def _reuse_earlier(self, context: Any) -> bool:
-        """True when an earlier run of the same fingerprint stands in: no runs/submit, its outputs handed on."""
-        params, inputs, upstream, extra = self._fingerprint_args()
-        gate = self._new_gate()
-        gate.decide(params, inputs, upstream, extra=extra)
-        if not gate.reuse:
-            gate.ran()
-            # written now so that a deferred run keeps its reason and fingerprint
-            self._ctx["records"].write_step(self.step["task_id"], self._record)
-            return False
-        result = gate.reused(self._started)
-        context["ti"].xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
-        context["ti"].xcom_push(key=METRICS_KEY, value=result["metrics"])
-        AzmlStepOperator._mark_reuse(self, context["ti"], result)  # type: ignore[arg-type]
-        return True
-
-    def _check_fingerprint(self, expected: str | None) -> None:
+    def _check_fingerprint(self, attempt: StepAttempt) -> None:
         """After a deferral: offer the run for reuse only if its inputs still fingerprint as when it started."""
+        expected = attempt.record.get("fingerprint")
         params, inputs, upstream, extra = self._fingerprint_args()
-        gate = self._new_gate()
+        gate = attempt.gate
         if gate.fingerprint(params, inputs, upstream, extra) is not None and gate.fp.digest != expected:
             self.log.warning(
                 "Step %s: its inputs changed while the run was deferred; it will not be reused.",
                 self.step["name"],
             )
-            gate.fp, self._record["fingerprint"] = None, expected
+            gate.fp, attempt.record["fingerprint"] = None, expected
 
-    def _prepare(self, context: Any) -> None:
-        """Workspace, records, parameter values, and every input/output as a URI."""
-        ti = context["ti"]
-        inv = AzmlStepOperator._invocation(self, context)  # type: ignore[arg-type]
-        ws = Workspace.from_spec(self.pipeline["workspace"])
-        params = coerce_params(self.pipeline["parameters"], dict(context["params"]), self.step["name"])
-        slug = run_slug(context["run_id"])
+    def _prepare(self, inv: Any, ws: Any) -> None:
+        """Parameter values, and every input/output as a datastore location and as a URI."""
+        params = coerce_params(inv.parameters, inv.params, self.step["name"])
+        slug = run_slug(inv.run_id)
         outputs = {}
         for spec in self.step["outputs"]:
             ds = spec.get("datastore") or ws.get_default_datastore().name
@@ -198,17 +172,7 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
             spec["name"]: self._input_location(spec, params, inv.upstream) for spec in self.step["inputs"]
         }
         uris = {n: data_uri(ws, w["datastore"], w["path"]) for n, w in {**inputs, **outputs}.items()}
-        self._ctx = {
-            "ws": ws,
-            "params": params,
-            "inputs": inputs,
-            "outputs": outputs,
-            "uris": uris,
-            "records": RunRecords(ws.get_default_datastore().store, ti.dag_id, context["run_id"]),
-            "try_number": ti.try_number,
-            "run_id": context["run_id"],
-            "inv": inv,
-        }
+        self._ctx = {"params": params, "inputs": inputs, "outputs": outputs, "uris": uris, "inv": inv}
 
     def _input_location(self, spec: dict[str, Any], params: dict[str, Any], upstream: dict[str, Any]) -> dict:
         source = spec["source"]
@@ -234,65 +198,11 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
             )
         return {"datastore": paths[0]["datastore"], "path": paths[0]["path"]}
 
-    def _start(self, context: Any) -> None:
-        self._prepare(context)
-        self._started = time.time()
-        self._record = {
-            "name": self.step["name"],
-            "task_id": self.step["task_id"],
-            "kind": self.step["kind"],
-            "status": "Running",
-            "start": self._started,
-            "try_number": self._ctx["try_number"],
-            "compute_target": self.step.get("compute_target"),
-            "run_id": step_run_id(self._ctx["run_id"], self.step["task_id"]),
-            "inputs": self._ctx["inputs"],
-            "outputs": {},
-            "data_uris": self._ctx["uris"],
-            "parameters": self._ctx["params"],
-        }
-        self._ctx["records"].write_step(self.step["task_id"], self._record)
-
-    def _finish_record(self, status: str, **extra: Any) -> None:
-        record = getattr(self, "_record", None) or {
-            "name": self.step["name"],
-            "task_id": self.step["task_id"],
-            "kind": self.step["kind"],
-            "start": time.time(),
-        }
-        end = time.time()
-        record.update(
-            status=status,
-            end=end,
-            duration=round(end - record["start"], 3),
-            databricks_run_id=self.run_id,
-            **extra,
-        )
-        self._ctx["records"].write_step(self.step["task_id"], record)
-
-    def _fail(self, exc: BaseException) -> None:
-        if self._ctx:
-            self._finish_record("Failed", error=str(exc))
-            self._ctx["records"].mark_failed(self.step["task_id"])
-
-    def _succeed(self, context: Any) -> None:
-        """Record the finished run, hand its outputs on, and offer them for reuse."""
-        gate = self._reuse_gate
-        outputs = gate.stamp(self._ctx["outputs"]) if gate is not None else self._ctx["outputs"]
-        url = self._hook.get_run_page_url(self.run_id) if self.run_id else None
-        self._finish_record("Finished", outputs=outputs, run_page_url=url, metrics={})
-        context["ti"].xcom_push(key=OUTPUTS_KEY, value=outputs)
-        context["ti"].xcom_push(key=METRICS_KEY, value={})
-        if gate is not None:
-            gate.publish(outputs, self._ctx["inputs"])
-            reason = self._record.get("run_reason")
-            AzmlStepOperator._mark_reuse(self, context["ti"], {"reused": False, "reason": reason})  # type: ignore[arg-type]
-
     # -- the runs/submit payload --------------------------------------------------------------
     def _prepare_submit_json(self, context: Any) -> dict[str, Any]:
         """Called by the provider right before ``runs/submit`` (never on a re-attach)."""
         if not self._ctx:
-            self._prepare(context)
+            self._prepare(self._invocation(context), Workspace.from_spec(self.pipeline["workspace"]))
         payload = self.build_payload()
         self._validate_merged_json(payload)
         self.log.info("Databricks runs/submit payload: %s", json.dumps(payload, sort_keys=True))
@@ -376,17 +286,8 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         self.log.info("Uploaded %s file(s) of step %r to dbfs:%s", len(files), self.step["name"], base)
         return f"dbfs:{target}"
 
-    # -- local mode -------------------------------------------------------------------------
-    def _execute_local(self, context: Any) -> None:
-        """Run the python script on this worker (records, staging and XCom as for script steps)."""
-        inv = AzmlStepOperator._invocation(self, context)  # type: ignore[arg-type]
-        self._local_execution = LocalSparkExecution(inv, log=self.log)
-        result = self._local_execution.run()
-        context["ti"].xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
-        context["ti"].xcom_push(key=METRICS_KEY, value=result["metrics"])
-
     def on_kill(self) -> None:
-        if self._local_execution is not None:
-            self._local_execution.kill()
+        if self._execution is not None:  # local mode: the script process on this worker
+            self._execution.kill()
             return
-        super().on_kill()
+        DatabricksSubmitRunOperator.on_kill(self)

@@ -1,4 +1,10 @@
-"""Step operators: thin Airflow wrappers around the engine-neutral StepExecution."""
+"""Step operators: the one step lifecycle, and the script steps' run part (StepExecution).
+
+Every step operator runs :meth:`AzmlStepOperator.execute`: the continue-on-failure gate, the
+invocation gathered from Airflow's context, a :class:`StepAttempt` (run record, reuse, finish)
+around the step kind's own :meth:`~AzmlStepOperator.run_step`, then the XCom a later step and the
+UI read. A step kind (SQL, data transfer, Databricks) overrides ``run_step`` only.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from airflow_azml.operators.links import PipelineViewLink, StepOutputsLink
 
 if TYPE_CHECKING:  # imported in execute(): DAG parsing never pays for the execution layer
     from airflow_azml.execution import StepExecution, StepInvocation
+    from airflow_azml.execution.lifecycle import StepAttempt, StepResult
 
 __all__ = [
     "AzmlStepOperator",
@@ -114,36 +121,64 @@ class AzmlStepOperator(BaseOperator):
             final_try=ti.try_number > (self.retries or 0),
         )
 
+    # -- the lifecycle: gate -> invocation -> record/reuse around run_step -> XCom ----------------
     def execute(self, context: Any) -> None:
+        """The one step lifecycle; the step kind's own part is :meth:`run_step`."""
+        from airflow.sdk.exceptions import TaskDeferred
+
+        from airflow_azml.execution.lifecycle import StepAttempt
+
         _require_plan(self)
-        # continue_on_step_failure (run conf, default False): after a failure elsewhere, do not start.
-        if not (getattr(context["dag_run"], "conf", None) or {}).get("continue_on_step_failure", False):
-            from airflow.sdk.exceptions import AirflowSkipException
+        self._stop_if_a_step_failed(context)
+        attempt = StepAttempt(self._invocation(context), log=self.log)
+        result = attempt.run(lambda a: self.run_step(a, context), passthrough=(TaskDeferred,))
+        self._finish(context, result)
 
-            from airflow_azml.core.workspace import Workspace
-            from airflow_azml.execution.records import RunRecords
+    def resume(self, context: Any, work: Any) -> None:
+        """The lifecycle of a task back from deferral: the attempt's stored record, ``work``, then XCom."""
+        from airflow_azml.execution.lifecycle import StepAttempt
 
-            store = Workspace.from_spec(self.pipeline["workspace"]).get_default_datastore().store
-            failed = [
-                t
-                for t in RunRecords(store, self.dag_id, context["run_id"]).failed_steps()
-                if t != self.task_id
-            ]
-            if failed:
-                raise AirflowSkipException(
-                    f"Canceled: step(s) {', '.join(failed)} failed and this run has "
-                    f"continue_on_step_failure=False, so step {self.task_id!r} did not start."
-                )
+        _require_plan(self)
+        attempt = StepAttempt.resume(self._invocation(context), log=self.log)
+        self._finish(context, attempt.run(work, start=False))
+
+    def run_step(self, attempt: StepAttempt, context: Any) -> dict[str, Any]:
+        """The step kind's run part: do the work (``attempt.decide`` first, for reuse); return the
+        committed outputs. Script steps start their process through StepExecution."""
         from airflow_azml.execution import StepExecution
 
-        self._execution = StepExecution(self._invocation(context), log=self.log)
-        result = self._execution.run()
+        self._execution = StepExecution(attempt.inv, log=attempt.log)
+        return self._execution.work(attempt)
+
+    def _stop_if_a_step_failed(self, context: Any) -> None:
+        """continue_on_step_failure (run conf, default False): after a failure elsewhere, do not start."""
+        if (getattr(context["dag_run"], "conf", None) or {}).get("continue_on_step_failure", False):
+            return
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from airflow_azml.core.workspace import Workspace
+        from airflow_azml.execution.records import RunRecords
+
+        store = Workspace.from_spec(self.pipeline["workspace"]).get_default_datastore().store
+        failed = [
+            t
+            for t in RunRecords(store, context["ti"].dag_id, context["run_id"]).failed_steps()
+            if t != self.task_id
+        ]
+        if failed:
+            raise AirflowSkipException(
+                f"Canceled: step(s) {', '.join(failed)} failed and this run has "
+                f"continue_on_step_failure=False, so step {self.task_id!r} did not start."
+            )
+
+    def _finish(self, context: Any, result: StepResult) -> None:
+        """Hand the outputs on (XCom) and tell the UI whether the step ran or was reused."""
         ti = context["ti"]
         ti.xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
-        ti.xcom_push(key=METRICS_KEY, value=result["metrics"])
+        ti.xcom_push(key=METRICS_KEY, value=result.get("metrics") or {})
         self._mark_reuse(ti, result)
 
-    def _mark_reuse(self, ti: Any, result: dict[str, Any]) -> None:
+    def _mark_reuse(self, ti: Any, result: StepResult) -> None:
         """Tell the UI whether this step ran or was reused, and why (XCom + the "Reused from" link)."""
         info = {
             "reused": bool(result.get("reused")),
