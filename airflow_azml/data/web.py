@@ -12,6 +12,7 @@ go through the standard library and honour what corporate networks set: ``HTTPS_
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import shutil
 import ssl
@@ -51,18 +52,36 @@ def _ca_bundle() -> str | None:
     return None
 
 
-def _opener() -> urllib.request.OpenerDirector:
-    """Proxies from the environment (NO_PROXY honoured by urllib) and the configured CA bundle."""
+def _bypass(host: str) -> bool:
+    """NO_PROXY as urllib reads it (names, domain suffixes, '*'), plus the CIDR ranges
+    (``10.0.0.0/8``) that corporate NO_PROXY lists carry and urllib ignores."""
+    if urllib.request.proxy_bypass(host):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    entries = (os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or "").split(",")
+    for entry in (e.strip() for e in entries):
+        try:
+            if "/" in entry and address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _opener(url: str) -> urllib.request.OpenerDirector:
+    """Proxies from the environment unless NO_PROXY exempts the host, and the configured CA bundle."""
     context = ssl.create_default_context(cafile=_ca_bundle())
-    return urllib.request.build_opener(
-        urllib.request.ProxyHandler(), urllib.request.HTTPSHandler(context=context)
-    )
+    proxies = urllib.request.ProxyHandler({} if _bypass(urlsplit(url).hostname or "") else None)
+    return urllib.request.build_opener(proxies, urllib.request.HTTPSHandler(context=context))
 
 
 def _route(url: str) -> str:
     proxy = urllib.request.getproxies().get(urlsplit(url).scheme)
     host = urlsplit(url).hostname or ""
-    if proxy and not urllib.request.proxy_bypass(host):
+    if proxy and not _bypass(host):
         return f" (through the proxy {proxy} from HTTPS_PROXY/HTTP_PROXY)"
     return " (direct: no proxy applies)"
 
@@ -93,7 +112,7 @@ def _open(url: str, method: str = "GET") -> Any:
     request = urllib.request.Request(url, method=method, headers={"User-Agent": "airflow-azml"})
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _opener().open(request, timeout=_TIMEOUT)
+            return _opener(url).open(request, timeout=_TIMEOUT)
         except urllib.error.HTTPError as exc:
             if exc.code < 500 or attempt == _ATTEMPTS:
                 raise _explain(url, exc) from exc

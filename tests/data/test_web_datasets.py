@@ -79,10 +79,11 @@ def test_a_second_read_comes_from_the_cache_until_the_etag_changes(corporate: Lo
     assert corporate.site.gets("/demo/Titanic.csv") == 2
 
 
-def test_no_proxy_hosts_are_reached_directly(web: LocalWeb, azml_home, monkeypatch):
+@pytest.mark.parametrize("no_proxy", ["localhost,127.0.0.1", ".invalid,localhost,127.0.0.0/8"])
+def test_no_proxy_hosts_are_reached_directly(web: LocalWeb, azml_home, monkeypatch, no_proxy):
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    monkeypatch.setenv("NO_PROXY", no_proxy)  # names, or a CIDR range as corporate lists have
     monkeypatch.setenv("SSL_CERT_FILE", str(web.ca))
     https = Dataset.Tabular.from_delimited_files(web.https_url("/demo/Titanic.csv"))
     plain = Dataset.Tabular.from_delimited_files(web.http_url("/demo/more.csv"))
