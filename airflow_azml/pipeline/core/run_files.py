@@ -4,8 +4,9 @@ The files are the ones the step kept in its run record folder on the default dat
 the files the script uploaded (``run.upload_file(name, path)``, under that name) and its logs
 under ``logs/``: ``logs/stdout.txt`` and ``logs/stderr.txt`` (the script's output) and
 ``logs/job_log.txt`` (what the worker did around the script: reuse decision, inputs,
-environment build, launch, outputs; v1's job log). A reused step shows the files of the run it
-reused, as v1's reused StepRun is that earlier run.
+environment build, launch, outputs; v1's job log). A reused step shows the script output and
+uploads of the run it reused (v1's reused StepRun is that earlier run) and its own job log,
+which says why it was reused.
 """
 
 from __future__ import annotations
@@ -42,26 +43,30 @@ class StepRunFiles:
     record: dict[str, Any] | None
     name: str
 
-    def _folder(self) -> str:
-        """Where this step run's files are: its own record folder, or the reused run's."""
+    def _folders(self) -> list[str]:
+        """Where this step run's files are: its own record folder, after the reused run's (whose
+        script output and uploads it shows, as v1's reused StepRun is that run)."""
         records = self.pipeline_run.records
+        own = f"{records.prefix}/{self.task_id}"
         earlier = (self.record or {}).get("reused_from") or {}
-        if earlier.get("run_id"):
-            from airflow_azml.execution.records import RunRecords
+        if not earlier.get("run_id"):
+            return [own]
+        from airflow_azml.execution.records import RunRecords
 
-            records = RunRecords(records.store, records.dag_id, earlier["run_id"])
-        return f"{records.prefix}/{self.task_id}"
+        reused = RunRecords(records.store, records.dag_id, earlier["run_id"])
+        return [f"{reused.prefix}/{earlier.get('task_id') or self.task_id}", own]
 
     def _files(self) -> dict[str, str]:
-        """Shown name -> datastore-relative path, sorted by name."""
-        store, folder = self.pipeline_run.records.store, self._folder()
+        """Shown name -> datastore-relative path, sorted by name (this run's own files win)."""
+        store = self.pipeline_run.records.store
         found: dict[str, str] = {}
-        for rel in store.list_files(folder) if store.exists(folder) else []:
-            inner = rel[len(folder) + 1 :]
-            if inner.startswith(_UPLOADED):
-                found[inner[len(_UPLOADED) :]] = rel
-            elif inner in LOG_FILES:
-                found[LOG_FILES[inner]] = rel
+        for folder in self._folders():
+            for rel in store.list_files(folder) if store.exists(folder) else []:
+                inner = rel[len(folder) + 1 :]
+                if inner.startswith(_UPLOADED):
+                    found[inner[len(_UPLOADED) :]] = rel
+                elif inner in LOG_FILES:
+                    found[LOG_FILES[inner]] = rel
         return dict(sorted(found.items()))
 
     def get_file_names(self) -> list[str]:

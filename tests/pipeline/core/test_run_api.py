@@ -146,6 +146,19 @@ def test_finished_run_children_outputs_files_details_and_publish(
     stored = PublishedPipeline.get(ws, "from_run-v1").plan
     assert stored["dag_id"] == "from_run-v1" and list(stored["steps"]) == list(run._plan["steps"])
 
+    # a reused step shows the files and script output of the run it reused
+    second = Experiment(ws, "run_api").submit(pipeline)
+    assert second.wait_for_completion(show_output=False) == "Finished"
+    reused = second.find_step_run("prep")[0]
+    assert reused.get_status() == "Reused"
+    assert "outputs/summary.txt" in reused.get_file_names()
+    assert (
+        Path(reused.download_file("outputs/summary.txt", str(tmp_path / "reused.txt"))).read_text()
+        == "2 rows\n"
+    )
+    assert reused.get_stdout_log() == prep.get_stdout_log()
+    assert reused.get_output_data("prepared").path_on_datastore == ref.path_on_datastore
+
 
 @pytest.mark.slow
 def test_failed_step_says_why_it_has_no_output(embedded_airflow_home, workspace_dir, tmp_path):
