@@ -185,6 +185,11 @@ class ComputeTarget(metaclass=_ComputeMeta):
             },
         }
 
+    @staticmethod
+    def supported_vmsizes(workspace: Any, location: str | None = None) -> list[dict[str, Any]]:
+        """v1 listed Azure VM sizes (AmlCompute, ComputeInstance); there are none to choose here."""
+        return []
+
     def delete(self) -> None:
         self.workspace._compute_specs.pop(self.name, None)
 
@@ -265,8 +270,11 @@ class AmlCompute(ComputeTarget):
         idle_seconds_before_scaledown: int | None = None,
     ) -> None:
         """Change the recorded scale settings (they are reported by get_status; routing is unchanged)."""
-        changes = {"min_nodes": min_nodes, "max_nodes": max_nodes}
-        changes["idle_seconds_before_scaledown"] = idle_seconds_before_scaledown
+        changes = dict(
+            min_nodes=min_nodes,
+            max_nodes=max_nodes,
+            idle_seconds_before_scaledown=idle_seconds_before_scaledown,
+        )
         self.spec.update({k: v for k, v in changes.items() if v is not None})
         self.workspace._compute_specs[self.name] = dict(self.spec)
 
@@ -274,10 +282,6 @@ class AmlCompute(ComputeTarget):
         return []
 
     def get_active_runs(self, *args: Any, **kwargs: Any) -> list[Any]:
-        return []
-
-    @staticmethod
-    def supported_vmsizes(workspace: Any, location: str | None = None) -> list[dict[str, Any]]:
         return []
 
 
@@ -303,17 +307,9 @@ class ComputeInstance(ComputeTarget):
         return ComputeInstanceStatus(self.vm_size)
 
     def start(self, wait_for_completion: bool = True, show_output: bool = False) -> None:
-        """Always running: nothing to do."""
+        """A routing decision is always running: start, stop and restart change nothing."""
 
-    def stop(self, wait_for_completion: bool = True, show_output: bool = False) -> None:
-        """Nothing to stop: the target is a routing decision."""
-
-    def restart(self, wait_for_completion: bool = True, show_output: bool = False) -> None:
-        """Nothing to restart."""
-
-    @staticmethod
-    def supported_vmsizes(workspace: Any, location: str | None = None) -> list[dict[str, Any]]:
-        return []
+    stop = restart = start
 
 
 class DatabricksCompute(ComputeTarget):
