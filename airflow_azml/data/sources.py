@@ -27,6 +27,7 @@ __all__ = [
     "list_sources",
     "select_sources",
     "materialize",
+    "local_copy",
     "match_paths",
     "common_labels",
     "transforms",
@@ -86,12 +87,17 @@ def materialize(source: Source) -> Path:
         from airflow_azml.data.web import cached_url
 
         return cached_url(source.rel)
-    local = source.store.local_path(source.rel)
+    return local_copy(source.store, source.rel)
+
+
+def local_copy(store: Any, rel: str) -> Path:
+    """``rel`` on ``store`` as a local path: in place on a local store, else the worker cache."""
+    local = store.local_path(rel)
     if local is not None:
         return local
     from airflow_azml.data.cache import cached_copy
 
-    return cached_copy(source.store, source.rel)
+    return cached_copy(store, rel)
 
 
 def transforms(definition: dict[str, Any]) -> list[dict[str, Any]]:

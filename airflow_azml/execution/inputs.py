@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from airflow_azml.data.sources import match_paths, materialize
+from airflow_azml.data.sources import local_copy, match_paths, materialize
 from airflow_azml.data.stores import check_relative
 from airflow_azml.data.web import url_version
 from airflow_azml.exceptions import DatastoreError, UserErrorException
@@ -46,7 +46,7 @@ class InputResolver:
             )
         record = {"datastore": datastore, "path": rel, "version": store.version(rel), "mode": spec["mode"]}
         if spec.get("tabular"):
-            files = [self._local(store, f) for f in store.list_files(rel)]
+            files = [local_copy(store, f) for f in store.list_files(rel)]
             definition = {
                 "kind": "tabular",
                 **spec["tabular"],
@@ -95,20 +95,12 @@ class InputResolver:
             value.get("path_on_datastore", ""), what="path_on_datastore"
         )
 
-    def _local(self, store: Any, rel: str) -> Path:
-        local = store.local_path(rel)
-        if local is not None:
-            return local
-        from airflow_azml.data.cache import cached_copy
-
-        return cached_copy(store, rel)
-
     def _materialize(self, store: Any, rel: str, spec: dict[str, Any]) -> Path:
         if spec["mode"] == "download":
             target = self._target(spec)
             store.get(rel, target, overwrite=True)
             return target
-        return self._local(store, rel)
+        return local_copy(store, rel)
 
     def _target(self, spec: dict[str, Any]) -> Path:
         poc = spec.get("path_on_compute")

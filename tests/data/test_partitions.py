@@ -51,6 +51,12 @@ def test_format_reads_values_from_the_tail_of_a_path():
     two_levels = parse_partition_format("/{region}/*/*.csv")
     assert two_levels.values("/x/eu/a/c.csv") == {"region": "eu"}
     assert parse_partition_format("/{{raw}}/{k}.csv").values("/{raw}/v1.csv") == {"k": "v1"}
+    folder_first = parse_partition_format("dataset_partition_test/{user}/{season}/{genres}.wav")
+    assert folder_first.values("/dataset_partition_test/user1/winter/disco.wav") == {
+        "user": "user1",
+        "season": "winter",
+        "genres": "disco",
+    }
 
 
 @pytest.mark.parametrize(
