@@ -63,7 +63,14 @@ class PublicObjectStore(ObjectStore):
         fs = AzureBlobFileSystem(account_name=self.account_name, anon=True, skip_instance_cache=True)
         bundle = os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE")
         # adlfs builds https://<account>.blob.core.windows.net; an endpoint or a CA bundle needs our client
-        fs.service_client = BlobServiceClient(self.account_url, connection_verify=bundle or True)
+        # one quick retry on a connection error: here it is mostly a proxy or CA setting, not a blip
+        fs.service_client = BlobServiceClient(
+            self.account_url,
+            connection_verify=bundle or True,
+            retry_connect=1,
+            initial_backoff=2,
+            increment_base=2,
+        )
         return fs
 
     def path(self, rel: str = "") -> Any:

@@ -75,7 +75,7 @@ def test_folder_model_with_datasets_and_v1_import_paths(azml_home: Path, tmp_pat
         from azureml.core.model import Model as ModelModule
 
         assert CoreModel is ModelModule is Model
-        model = CoreModel.register(
+        CoreModel.register(
             workspace=ws, model_path=str(folder), model_name="nlp", datasets=[("training", train)]
         )
     finally:

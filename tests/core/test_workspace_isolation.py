@@ -82,7 +82,7 @@ def test_a_registration_elsewhere_never_shadows_a_declared_dataset(two) -> None:
     assert list(mine.to_pandas_dataframe().columns) == ["region", "units"] and mine.resolve().version == 1
     assert Dataset.get_all(a).keys() == {"my_data"} and Dataset.get_all(b).keys() == {"my_data"}
     with pytest.raises(DatasetNotFoundError):
-        Dataset.get_by_name(a, "my_data", version=2).definition
+        Dataset.get_by_name(a, "my_data", version=2).resolve()
 
 
 def test_declared_is_version_one_and_registrations_follow(two) -> None:
@@ -105,7 +105,7 @@ def test_declared_is_version_one_and_registrations_follow(two) -> None:
         "south",
     ]
     with pytest.raises(DatasetNotFoundError, match=r"versions: \[1, 2\]"):
-        Dataset.get_by_name(b, "my_data", version=3).definition
+        Dataset.get_by_name(b, "my_data", version=3).resolve()
 
 
 def test_datastores_and_models_stay_in_their_workspace(two, tmp_path: Path) -> None:

@@ -133,7 +133,11 @@ class AzuriteServer:
         location: str | os.PathLike[str] | None = None,
         port: int | None = None,
         startup_timeout: float = 20.0,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
+        self._extra_args = tuple(extra_args)  # e.g. ("--cert", pem, "--key", key) for HTTPS
+        self._env = env  # added to the environment, e.g. AZURITE_ACCOUNTS="name:key" for other accounts
         self._location = Path(location) if location is not None else None
         self._requested_port = port
         self.startup_timeout = startup_timeout
@@ -184,6 +188,7 @@ class AzuriteServer:
             "127.0.0.1",
             "--blobPort",
             str(port),
+            *self._extra_args,
         ]
         if self._stderr is not None:
             self._stderr.close()
@@ -195,6 +200,7 @@ class AzuriteServer:
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             start_new_session=True,
+            env={**os.environ, **self._env} if self._env else None,
         )
         self._proc, self._port = proc, port
         self._finalizer = weakref.finalize(self, _terminate, proc, 2.0)
