@@ -11,21 +11,19 @@ know is ``unknown``. Pure stdlib and the map: importing this never imports Airfl
 from __future__ import annotations
 
 import ast
-import fnmatch
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from airflow_azml import migrate_rules as rules
 from airflow_azml import v1map
+from airflow_azml.migrate_checks import CallChecks, placeholder
 from airflow_azml.migrate_types import (
     V1Type,
-    argument,
     builtin_call,
     call_result,
     element,
     member_of,
-    rule_applies,
 )
 
 __all__ = ["Analyzer", "Finding", "char_col", "normalize"]
@@ -75,17 +73,23 @@ def _imported_type(path: str) -> V1Type:
     resolved = v1map.load().resolve(path)
     if resolved is None:  # a name its import already reported: its uses are not reported again
         table = v1map.load().modules
-        return V1Type("module", path) if any(m.startswith(path + ".") for m in table) else V1Type("gone")
+        if any(m.startswith(path + ".") for m in table):
+            return V1Type("module", path)
+        return V1Type("gone", name=path.rpartition(".")[2])
     kind, key = resolved
     return V1Type({"name": "v1"}.get(kind, kind), key if kind != "name" else "")
 
 
-class Analyzer:
+class Analyzer(CallChecks):
     """Finds v1 names, and the members used on v1 objects, in the units of one file."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.env: dict[str, V1Type] = {}
+        self.placeholders: set[str] = set()  # names holding a sample's '<my-account-name>'
+        self.types: dict[int, V1Type | None] = {}  # id(expression) -> its type, for argument rules
+        self.tainted_uses: set[tuple[int | None, str]] = set()
+        self.carried: dict[str, str] = {}  # a rule's 'carry' label -> its advice
         self.findings: list[Finding] = []
         self.unit: Unit | None = None
         self.v1_file = False
@@ -157,6 +161,10 @@ class Analyzer:
             value = self._expr(node.value)
             for target in node.targets:
                 self._bind(target, value)
+                if isinstance(target, ast.Name):
+                    (self.placeholders.add if placeholder(node.value) else self.placeholders.discard)(
+                        target.id
+                    )
         elif isinstance(node, ast.AnnAssign | ast.AugAssign):
             value = self._expr(node.value) if node.value is not None else None
             self._bind(node.target, value if isinstance(node, ast.AnnAssign) else None)
@@ -189,6 +197,10 @@ class Analyzer:
             else:
                 self.env[target.id] = value
         elif isinstance(target, ast.Tuple | ast.List):
+            if value is not None and value.kind == "gone":
+                for elt in target.elts:
+                    self._bind(elt, value)
+                return
             pair = value is not None and value.kind in ("items", "enum") and len(target.elts) == 2
             if pair:  # for name, output in step.get_outputs().items() / for i, step in enumerate(steps)
                 self._bind(target.elts[0], None)
@@ -202,6 +214,11 @@ class Analyzer:
     # -- expressions -------------------------------------------------------------------------
 
     def _expr(self, node: ast.expr) -> V1Type | None:
+        found = self._infer(node)
+        self.types[id(node)] = found
+        return found
+
+    def _infer(self, node: ast.expr) -> V1Type | None:
         if isinstance(node, ast.Name):
             return self.env.get(node.id)
         if isinstance(node, ast.Attribute):
@@ -211,6 +228,8 @@ class Analyzer:
         if isinstance(node, ast.Subscript):
             base = self._expr(node.value)
             self._expr(node.slice)
+            if base is not None and base.kind == "gone":
+                return base
             return (
                 V1Type("instance", base.key) if base is not None and base.kind in ("list", "dict") else None
             )
@@ -228,7 +247,10 @@ class Analyzer:
     def _attribute(self, node: ast.Attribute, base: V1Type | None) -> V1Type | None:
         if self.v1_file and self._instance_rule(node):
             return None
-        if base is None or base.kind == "gone" or node.attr.startswith("_"):
+        if base is not None and base.kind == "gone":
+            self._tainted(node, base)
+            return base
+        if base is None or node.attr.startswith("_"):
             return None
         if base.kind == "module":
             path = f"{base.key}.{node.attr}"
@@ -247,6 +269,16 @@ class Analyzer:
         if base.kind in ("class", "instance"):
             self._member(node, base, entry)
         return attr_type
+
+    def _tainted(self, node: ast.Attribute, base: V1Type) -> None:
+        """A use of a value that comes from something airflow-azml does not have (said where that is)."""
+        if not isinstance(node.value, ast.Name) or not base.name:
+            return
+        if (self.unit.cell, node.value.id) not in self.tainted_uses:
+            self.tainted_uses.add((self.unit.cell, node.value.id))
+            origin = "it" if node.value.id == base.name else base.name
+            advice = f"{node.value.id} comes from {origin}, which airflow-azml does not have (see there)"
+            self._add(node, ast.unparse(node), rules.Rule(rules.UNKNOWN, advice))
 
     def _member(self, node: ast.Attribute, owner: V1Type, entry: dict[str, Any] | None) -> None:
         """The finding for ``owner.member``: a hand rule, else the map's verdict."""
@@ -280,48 +312,27 @@ class Analyzer:
         callee = self._expr(node.func)
         args = [self._expr(arg) for arg in node.args]
         kwargs = {kw.arg: self._expr(kw.value) for kw in node.keywords}
+        if callee is not None and callee.kind == "gone":
+            return callee
+        gone = next((t for t in [*args, *kwargs.values()] if t is not None and t.kind == "gone"), None)
         if isinstance(node.func, ast.Name) and callee is None:
-            return builtin_call(node.func.id, args[0] if args else None)
+            return builtin_call(node.func.id, args[0] if args else None) or gone
         if callee is None:
-            return None
+            return gone  # open(path_from_gone), pickle.load(f): the result depends on it too
         self._call_rules(node, callee)
         entry, result = call_result(callee)
         if entry is not None and callee.kind in ("class", "member", "function"):
-            self._arguments(node, callee, entry, args, kwargs)
+            carry = self._arguments(node, callee, entry, args, kwargs) or self._carried(
+                node, callee, args, kwargs
+            )
+            if entry.get("status") == v1map.UNSUPPORTED or _unsupported_class(callee):
+                label = callee.short if callee.kind == "class" else f"{callee.short}.{callee.name}"
+                return V1Type("gone", name=label)
+            if carry and result is not None and result.kind == "instance":
+                return V1Type("instance", result.key, carry)
         return result
 
-    def _call_rules(self, node: ast.Call, callee: V1Type) -> None:
-        label = {"class": callee.short, "member": f"{callee.short}.{callee.name}"}.get(callee.kind)
-        if label is None:
-            return
-        for call_rule in rules.CALL_RULES:
-            positional = call_rule.positional and bool(node.args)
-            keyword = any(kw.arg in call_rule.keywords for kw in node.keywords)
-            if fnmatch.fnmatchcase(label, call_rule.pattern) and (positional or keyword):
-                self._add(node, label, call_rule.rule)
 
-    def _arguments(
-        self, node: ast.Call, callee: V1Type, entry: dict[str, Any], args: list, kwargs: dict
-    ) -> None:
-        """Parameters we do not take, and argument values the map's rules refuse."""
-        label = callee.short if callee.kind == "class" else f"{callee.short}.{callee.name}"
-        for param in entry.get("unsupported_params", []):
-            value = argument(node, entry, param)
-            if value is not None:
-                advice = (
-                    entry.get("param_notes", {}).get(param) or f"airflow-azml's {label} does not take {param}"
-                )
-                self._add(value, f"{label}({param}=)", rules.Rule(rules.UNSUPPORTED, advice))
-        types = dict(zip(range(len(args)), args, strict=True))
-        for rule in entry.get("rules", []):
-            value = argument(node, entry, rule["param"])
-            if value is None:
-                continue
-            value_type = kwargs.get(rule["param"], types.get(_index(node, value)))
-            if rule_applies(rule["when"], value, value_type):
-                category = rules.UNSUPPORTED if rule.get("status") == v1map.UNSUPPORTED else rules.CHANGE
-                self._add(value, f"{label}({rule['param']}=)", rules.Rule(category, rule["why"]))
-
-
-def _index(node: ast.Call, value: ast.expr) -> int:
-    return next((i for i, arg in enumerate(node.args) if arg is value), -1)
+def _unsupported_class(callee: V1Type) -> bool:
+    table = v1map.load()
+    return callee.kind == "class" and table.classes.get(callee.key, {}).get("status") == v1map.UNSUPPORTED

@@ -20,6 +20,7 @@ __all__ = [
     "CATEGORIES",
     "CHANGE",
     "INSTANCE_RULES",
+    "PLACEHOLDER",
     "STAR",
     "UNCHANGED",
     "UNKNOWN",
@@ -126,6 +127,11 @@ INSTANCE_RULES: dict[tuple[str, ...], Rule] = {
 }
 
 STAR = Rule(CHANGE, "star import: import the names explicitly so that each can be checked")
+PLACEHOLDER = Rule(
+    CHANGE,
+    "a placeholder left from sample code: give the real value (credentials go into an Airflow "
+    'connection: conn_id="...")',
+)
 NOT_IN_MAP = "not part of Azure ML SDK v1's pipeline API as airflow-azml maps it: nothing provides it"
 _UNCHANGED = Rule(UNCHANGED)
 

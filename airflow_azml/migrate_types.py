@@ -6,7 +6,8 @@ constructor, factory, method or property returns is the ``returns`` of its map e
 ``run.get_steps()`` is a list of StepRun and ``step.get_outputs().items()`` pairs of names and
 StepRunOutput. Argument values are checked against a member's ``rules``: ``given`` (the argument
 is passed), ``type:<class>`` (it is an instance of that v1 class), ``prefix:<text>`` (a string
-literal starting with it), ``not-prefix:<text>``.
+literal starting with it), ``not-prefix:<text>``, ``gt:<number>`` (a number literal above it). A rule
+with ``carry`` marks the object built with that argument; a step built from it is reported too.
 """
 
 from __future__ import annotations
@@ -143,6 +144,9 @@ def rule_applies(when: str, value: ast.expr, value_type: V1Type | None) -> bool:
         return literal is not None and literal.startswith(text)
     if kind == "not-prefix":
         return literal is not None and not literal.startswith(text)
+    if kind == "gt":  # a number literal above text
+        number = value.value if isinstance(value, ast.Constant) else None
+        return isinstance(number, int | float) and not isinstance(number, bool) and number > float(text)
     return False
 
 

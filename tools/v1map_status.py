@@ -174,10 +174,9 @@ def inherited(files: list[dict]) -> None:
             if name in cls["members"]:
                 continue
             fresh = member_status(ours, name, member)
-            if fresh["status"] != member.get("status") or fresh.get("unsupported_params") != member.get(
-                "unsupported_params"
-            ):
-                cls["members"][name] = {**strip(member), **fresh}
+            absent = (fresh["status"] == "unsupported") != (member.get("status") == "unsupported")
+            if absent or fresh.get("unsupported_params") != member.get("unsupported_params"):
+                cls["members"][name] = {**strip(member), **fresh}  # a hand note of the base's is kept
 
 
 def _ancestors(v1map: V1Map, key: str) -> list[str]:

@@ -64,6 +64,7 @@ HYPERDRIVE_PIPELINE = [
     (33, 10, "change", "DatabricksCompute.attach_configuration"),
     (55, 7, "unchanged", "Experiment"),
     (59, 73, "unchanged", "Environment"),
+    (60, 17, "unknown", "AciWebservice.deploy_configuration"),  # a use of an import we do not have
     (61, 11, "unsupported", "Model.deploy"),
     (63, 1, "unsupported", "StepRun.register_model"),  # run -> find_step_run(...)[0] -> StepRun
 ]
@@ -177,7 +178,7 @@ def test_text_report_groups_by_file_with_advice_and_summary(samples: Path) -> No
         "intro_notebook.ipynb",
         "intro_pipeline.py",
         "scripts/train.py",
-        "5 file(s) scanned: 37 unchanged, 6 change, 12 unsupported, 0 unknown; 0 file(s) with errors; "
+        "5 file(s) scanned: 37 unchanged, 6 change, 12 unsupported, 1 unknown; 0 file(s) with errors; "
         "0 file(s) rewritten",
     ]
     at = lines.index("  cell 5, 3:5   unsupported  HyperDriveStep")

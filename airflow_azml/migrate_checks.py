@@ -1,0 +1,100 @@
+"""Checks on the calls of v1 code that ``azml migrate`` reads: the hand rules of
+:mod:`airflow_azml.migrate_rules` (secrets, a workspace named in code), parameters we do not take,
+argument values the map's ``rules`` refuse, and sample placeholders (``'<my-account-name>'``)."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from typing import Any
+
+from airflow_azml import migrate_rules as rules
+from airflow_azml import v1map
+from airflow_azml.migrate_types import V1Type, argument, rule_applies
+
+__all__ = ["CallChecks", "placeholder"]
+
+
+class CallChecks:
+    """Mixed into the analyzer: needs ``_add``, ``types``, ``placeholders`` and ``carried``."""
+
+    types: dict[int, V1Type | None]
+    placeholders: set[str]
+    carried: dict[str, str]
+
+    def _add(self, node: ast.AST, name: str, rule: rules.Rule) -> None:
+        raise NotImplementedError
+
+    def _carried(self, node: ast.Call, callee: V1Type, args: list, kwargs: dict) -> str | None:
+        """A setting a rule marked on an argument (``MpiConfiguration(node_count=2)``) travels with
+        the objects built from it, and is reported where a step is built from them."""
+        if callee.kind != "class":
+            return None
+        values = [*zip(node.args, args, strict=True), *((kw.value, kwargs[kw.arg]) for kw in node.keywords)]
+        for value, value_type in values:
+            if value_type is not None and value_type.kind == "instance" and value_type.name in self.carried:
+                if callee.key.startswith("azureml.pipeline.steps."):
+                    self._add(
+                        value,
+                        f"{callee.short}({ast.unparse(value)})",
+                        rules.Rule(rules.CHANGE, self.carried[value_type.name]),
+                    )
+                return value_type.name
+        return None
+
+    def _call_rules(self, node: ast.Call, callee: V1Type) -> None:
+        label = {"class": callee.short, "member": f"{callee.short}.{callee.name}"}.get(callee.kind)
+        if label is None:
+            return
+        for call_rule in rules.CALL_RULES:
+            positional = call_rule.positional and bool(node.args)
+            keyword = any(kw.arg in call_rule.keywords for kw in node.keywords)
+            if fnmatch.fnmatchcase(label, call_rule.pattern) and (positional or keyword):
+                self._add(node, label, call_rule.rule)
+
+    def _arguments(
+        self, node: ast.Call, callee: V1Type, entry: dict[str, Any], args: list, kwargs: dict
+    ) -> str | None:
+        """Parameters we do not take, and argument values the map's rules refuse; the ``carry``
+        label of a rule that applies, if it has one."""
+        carry = None
+        label = callee.short if callee.kind == "class" else f"{callee.short}.{callee.name}"
+        for keyword in node.keywords:
+            value = keyword.value
+            if placeholder(value) or (isinstance(value, ast.Name) and value.id in self.placeholders):
+                self._add(value, f"{label}({keyword.arg}=)", rules.PLACEHOLDER)
+        for param in entry.get("unsupported_params", []):
+            value = argument(node, entry, param)
+            if value is not None:
+                advice = (
+                    entry.get("param_notes", {}).get(param) or f"airflow-azml's {label} does not take {param}"
+                )
+                self._add(value, f"{label}({param}=)", rules.Rule(rules.UNSUPPORTED, advice))
+        types = dict(zip(range(len(args)), args, strict=True))
+        for rule in entry.get("rules", []):
+            value = argument(node, entry, rule["param"])
+            if value is None:
+                continue
+            value_type = kwargs.get(rule["param"], types.get(_index(node, value)))
+            values = [(value, value_type)]
+            if isinstance(value, ast.List | ast.Tuple):  # outputs=[a, b]: each element
+                values = [(elt, self.types.get(id(elt))) for elt in value.elts]
+            if any(rule_applies(rule["when"], v, t) for v, t in values):
+                category = rules.UNSUPPORTED if rule.get("status") == v1map.UNSUPPORTED else rules.CHANGE
+                self._add(value, f"{label}({rule['param']}=)", rules.Rule(category, rule["why"]))
+                if rule.get("carry"):
+                    carry = rule["carry"]
+                    self.carried[carry] = rule["why"]
+        return carry
+
+
+def placeholder(value: ast.expr) -> bool:
+    """``'<my-account-name>'``: a value the sample expects its reader to fill in."""
+    if isinstance(value, ast.Call) and ast.unparse(value.func) in ("os.getenv", "os.environ.get", "getenv"):
+        return len(value.args) > 1 and placeholder(value.args[1])  # os.getenv("NAME", "<my-name>")
+    text = value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else ""
+    return len(text) > 2 and text[0] == "<" and text[-1] == ">" and "<" not in text[1:-1]
+
+
+def _index(node: ast.Call, value: ast.expr) -> int:
+    return next((i for i, arg in enumerate(node.args) if arg is value), -1)
