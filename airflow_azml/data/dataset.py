@@ -12,7 +12,6 @@ from airflow_azml.data.expressions import Expression, column
 from airflow_azml.data.sources import (
     FILE_METADATA,
     common_labels,
-    list_sources,
     match_paths,
     materialize,
     select_sources,
@@ -24,7 +23,6 @@ __all__ = [
     "TabularDataset",
     "FileDataset",
     "dataset_from_definition",
-    "resolve_files",
     "match_paths",
 ]
 
@@ -86,9 +84,6 @@ class AbstractDataset:
 
     def _selected(self) -> list[tuple[Any, dict[str, Any]]]:
         return select_sources(self.definition, self._workspace)
-
-    def _files(self) -> list[Path]:
-        return [materialize(source) for source, _ in self._selected()]
 
     def _labelled_files(self) -> list[tuple[str, Path]]:
         """(path as to_path shows it, local file) for every selected file: fetched here if remote."""
@@ -229,8 +224,3 @@ def dataset_from_definition(
 ) -> AbstractDataset:
     cls = TabularDataset if definition.get("kind") == "tabular" else FileDataset
     return cls(definition, workspace, **meta)
-
-
-def resolve_files(definition: dict[str, Any], workspace: Any) -> list[Path]:
-    """Local paths of every file of a definition (fetched when remote), before filters."""
-    return [materialize(source) for source in list_sources(definition, workspace)]
