@@ -1,0 +1,337 @@
+"""The ParallelRunStep driver: cut the inputs, run the worker processes, count, write, checkpoint.
+
+Run as ``python -m airflow_azml.runtime.parallel CONFIG.json [ARGS...]`` inside the step's
+process (the step's environment, its run context). ``node_count × process_count_per_node``
+worker processes (forked, so each inherits the compat switch and the cut) take mini-batch
+indexes from one queue: work is handed out, never sliced up front. A mini-batch whose run()
+raises or times out is tried again up to ``run_max_try`` times; a worker that dies is replaced.
+Failed items and failed mini-batches are counted against error_threshold /
+allowed_failed_count / allowed_failed_percent, and the step stops as soon as one is exceeded.
+Progress goes to stdout (the task log) every few seconds; the error summary goes to the step's
+files; the first failing mini-batch's traceback and items go to the failure file the execution
+layer turns into the step's error. Exit codes: 0 ok, 3 too many failures, 4 init() failed.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import queue
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from airflow_azml.runtime.parallel_batches import MiniBatch, plan_batches
+from airflow_azml.runtime.parallel_checkpoint import Checkpoint, fingerprint
+from airflow_azml.runtime.parallel_worker import worker_main
+
+__all__ = ["Driver", "main", "SUMMARY_FILE", "EXIT_THRESHOLD", "EXIT_INIT"]
+
+SUMMARY_FILE = "parallel_run_summary.json"
+EXIT_THRESHOLD, EXIT_INIT = 3, 4
+_GRACE = 10.0  # seconds past run_invocation_timeout before a stuck worker is killed
+
+
+class Driver:
+    """One ParallelRunStep attempt: ``Driver(cfg, workspace, store).run()`` returns the exit code."""
+
+    def __init__(self, cfg: dict[str, Any], workspace: Any = None, store: Any = None):
+        self.cfg, self.ws = cfg, workspace
+        self.pcount = max(1, int(cfg["process_count_per_node"]))
+        self.nworkers = max(1, int(cfg["node_count"])) * self.pcount
+        self.batches: list[MiniBatch] = plan_batches(cfg, workspace, Path(cfg["working_dir"]) / "batches")
+        ids = [b["id"] for b in self.batches]
+        self.checkpoint = Checkpoint(
+            store,
+            cfg.get("checkpoint_prefix", ""),
+            fingerprint(ids, cfg["entry_script"]),
+            cfg.get("attempt", 1),
+        )
+        self.tries: dict[int, int] = {}
+        self.failures: list[dict[str, Any]] = []
+        self.stats = {"items": 0, "failed_items": 0, "done": 0, "failed": 0, "reused": 0}
+        self.per_node: dict[int, list[int]] = {}
+        self.abort: str | None = None
+        self.started = time.monotonic()
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(self) -> int:
+        out = self._open_output()
+        try:
+            todo = self._resume(out)
+            self._say(
+                f"{len(self.batches)} mini-batches ({len(todo)} to run) on {self.nworkers} worker processes"
+            )
+            if todo:
+                self._work(todo, out)
+        finally:
+            self.checkpoint.flush()
+            if out is not None:
+                out.close()
+        return self._finish()
+
+    def _open_output(self) -> Any:
+        if self.cfg.get(
+            "output_dir"
+        ):  # v1 mounted the output folder before init(); summary_only writes there
+            Path(self.cfg["output_dir"]).mkdir(parents=True, exist_ok=True)
+        if self.cfg["output_action"] != "append_row":
+            return None
+        path = Path(self.cfg["append_row_path"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("w", encoding="utf-8")
+
+    def _resume(self, out: Any) -> list[int]:
+        """Indexes of the mini-batches to run; finished ones of an earlier attempt are taken as done."""
+        done = self.checkpoint.load()
+        todo = []
+        for i, batch in enumerate(self.batches):
+            rec = done.get(batch["id"])
+            if rec is None:
+                todo.append(i)
+                continue
+            self.stats["reused"] += 1
+            self._count_done(rec["items"], rec["results"], rec.get("rows", ""), out)
+        if done:
+            self._say(f"resumed: {self.stats['reused']} mini-batches were finished by an earlier attempt")
+        return todo
+
+    def _work(self, todo: list[int], out: Any) -> None:
+        ctx = mp.get_context("fork")
+        tasks, results = ctx.Queue(), ctx.Queue()
+        for i in todo:
+            tasks.put(i)
+        procs = {w: self._spawn(ctx, w, tasks, results) for w in range(self.nworkers)}
+        inflight: dict[int, tuple[int, float]] = {}
+        left, last_say = set(todo), time.monotonic()
+        try:
+            while left and self.abort is None:
+                try:
+                    msg = results.get(timeout=0.5)
+                except queue.Empty:
+                    self._watch(ctx, procs, inflight, tasks, results, left)
+                else:
+                    self._handle(msg, inflight, tasks, left, out)
+                if time.monotonic() - last_say >= float(self.cfg.get("progress_seconds", 5)):
+                    self._progress(len(left))
+                    last_say = time.monotonic()
+        finally:
+            self._stop(procs, tasks)
+
+    def _spawn(self, ctx: Any, worker: int, tasks: Any, results: Any) -> Any:
+        proc = ctx.Process(
+            target=worker_main, args=(worker, self.cfg, self.batches, tasks, results), daemon=True
+        )
+        proc.start()
+        return proc
+
+    def _stop(self, procs: dict[int, Any], tasks: Any) -> None:
+        for _ in procs:
+            tasks.put(None)
+        deadline = time.monotonic() + (2.0 if self.abort else 30.0)
+        for proc in procs.values():
+            proc.join(timeout=max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+
+    # -- messages from workers ------------------------------------------------------------
+    def _handle(
+        self, msg: tuple, inflight: dict[int, tuple[int, float]], tasks: Any, left: set, out: Any
+    ) -> None:
+        kind = msg[0]
+        if kind == "init_failed":
+            self.abort = f"init() of the entry script failed in worker process {msg[1]}:\n{msg[2]}"
+            self.stats["init_failed"] = 1
+        elif kind == "start":
+            inflight[msg[1]] = (msg[2], time.monotonic())
+        elif kind == "done":
+            _, index, items, results, rows, _elapsed, worker = msg
+            inflight.pop(worker, None)
+            left.discard(index)
+            self.checkpoint.add(self.batches[index]["id"], {"items": items, "results": results, "rows": rows})
+            self._count_done(items, results, rows, out)
+            self.per_node.setdefault(worker // self.pcount, [0, 0])[0] += 1
+            self.per_node[worker // self.pcount][1] += items
+        elif kind == "failed":
+            _, index, items, reason, trace, described, worker = msg
+            inflight.pop(worker, None)
+            self._failed_try(index, items, reason, trace, described, tasks, left)
+
+    def _count_done(self, items: int, results: int, rows: str, out: Any) -> None:
+        self.stats["done"] += 1
+        self.stats["items"] += items
+        missing = max(0, items - results)  # an item without a result counts as failed (v1)
+        if missing:
+            self.stats["failed_items"] += missing
+            self._check_limits()
+        if out is not None and rows:
+            out.write(rows)
+
+    def _failed_try(
+        self, index: int, items: int, reason: str, trace: str, described: list[str], tasks: Any, left: set
+    ) -> None:
+        batch = self.batches[index]
+        self.tries[index] = tries = self.tries.get(index, 0) + 1
+        self._record_failure(batch, reason, trace, described, tries)
+        if tries < int(self.cfg["run_max_try"]):
+            self._say(
+                f"mini-batch {batch['id']} failed (try {tries}/{self.cfg['run_max_try']}): {reason}; retrying"
+            )
+            tasks.put(index)
+            return
+        left.discard(index)
+        self.stats["failed"] += 1
+        self.stats["items"] += items
+        self.stats["failed_items"] += items
+        self._say(f"mini-batch {batch['id']} FAILED after {tries} tries: {reason}")
+        self._check_limits()
+
+    def _record_failure(
+        self, batch: MiniBatch, reason: str, trace: str, described: list[str], tries: int
+    ) -> None:
+        for entry in self.failures:
+            if entry["mini_batch"] == batch["id"]:
+                entry.update(tries=tries, traceback=trace)
+                entry["errors"].append(reason)
+                return
+        self.failures.append(
+            {
+                "mini_batch": batch["id"],
+                "items": described,
+                "tries": tries,
+                "errors": [reason],
+                "traceback": trace,
+            }
+        )
+
+    def _watch(self, ctx: Any, procs: dict, inflight: dict, tasks: Any, results: Any, left: set) -> None:
+        """Replace dead workers (their mini-batch try failed) and kill ones stuck past the timeout."""
+        limit = float(self.cfg["run_invocation_timeout"]) + _GRACE
+        for worker, proc in list(procs.items()):
+            held = inflight.get(worker)
+            if proc.is_alive() and held and time.monotonic() - held[1] > limit:
+                proc.kill()
+                proc.join(timeout=5)
+            if proc.is_alive() or not left:
+                continue
+            held = inflight.pop(worker, None)
+            if held is not None:
+                batch = self.batches[held[0]]
+                reason = (
+                    f"worker process {worker} ended (exit code {proc.exitcode}) while running {batch['id']}"
+                )
+                self._failed_try(held[0], len(batch.get("files") or []), reason, reason, [], tasks, left)
+            procs[worker] = self._spawn(ctx, worker, tasks, results)
+
+    # -- limits, progress, summary --------------------------------------------------------
+    def _check_limits(self) -> None:
+        cfg, total = self.cfg, max(1, len(self.batches))
+        threshold, count, pct = (
+            cfg["error_threshold"],
+            cfg.get("allowed_failed_count"),
+            cfg.get("allowed_failed_percent"),
+        )
+        if threshold != -1 and self.stats["failed_items"] > threshold:
+            self.abort = f"{self.stats['failed_items']} failed items exceed error_threshold={threshold}"
+        elif count not in (None, -1) and self.stats["failed"] > count:
+            self.abort = f"{self.stats['failed']} failed mini-batches exceed allowed_failed_count={count}"
+        elif pct not in (None, -1) and self.stats["failed"] * 100.0 / total > pct:
+            self.abort = (
+                f"{self.stats['failed']} of {total} mini-batches failed, over allowed_failed_percent={pct}"
+            )
+
+    def _progress(self, left: int) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        nodes = ", ".join(
+            f"node {n}: {b} mini-batches/{i} items" for n, (b, i) in sorted(self.per_node.items())
+        )
+        self._say(
+            f"progress: {self.stats['done']}/{len(self.batches)} mini-batches done, {self.stats['failed']} failed, "
+            f"{left} left; {self.stats['items']} items, {self.stats['items'] / elapsed:.1f} items/s"
+            + (f"; {nodes}" if nodes else "")
+        )
+
+    def summary(self) -> dict[str, Any]:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        return {
+            "status": "Failed" if self.abort else "Finished",
+            "reason": self.abort,
+            "mini_batches": {
+                "total": len(self.batches),
+                "succeeded": self.stats["done"],
+                "failed": self.stats["failed"],
+                "from_checkpoint": self.stats["reused"],
+            },
+            "items": {"total": self.stats["items"], "failed": self.stats["failed_items"]},
+            "items_per_second": round(self.stats["items"] / elapsed, 2),
+            "seconds": round(elapsed, 3),
+            "workers": self.nworkers,
+            "per_node": {
+                str(n): {"mini_batches": b, "items": i} for n, (b, i) in sorted(self.per_node.items())
+            },
+            "failures": self.failures,
+        }
+
+    def _finish(self) -> int:
+        self._progress(len(self.batches) - self.stats["done"] - self.stats["failed"])
+        summary = self.summary()
+        for key in ("summary_file",):
+            if self.cfg.get(key):
+                Path(self.cfg[key]).parent.mkdir(parents=True, exist_ok=True)
+                Path(self.cfg[key]).write_text(json.dumps(summary, indent=1, default=str))
+        if self.abort is None:
+            if self.failures:
+                self._say(
+                    f"finished with failures under the limits: {len(self.failures)} mini-batch(es) had errors"
+                )
+            return 0
+        message = failure_message(self.cfg, summary)
+        if self.cfg.get("failure_file"):
+            Path(self.cfg["failure_file"]).write_text(message)
+        print(message, file=sys.stderr, flush=True)
+        return EXIT_INIT if self.stats.get("init_failed") else EXIT_THRESHOLD
+
+    def _say(self, text: str) -> None:
+        print(f"ParallelRunStep {self.cfg.get('step_name', '')}: {text}", flush=True)
+
+
+def failure_message(cfg: dict[str, Any], summary: dict[str, Any]) -> str:
+    """The step's error: why it stopped, then the first failing mini-batch's items and traceback."""
+    lines = [f"ParallelRunStep {cfg.get('step_name', '')!r} stopped: {summary['reason']}."]
+    mb = summary["mini_batches"]
+    lines.append(
+        f"Mini-batches: {mb['succeeded']} succeeded, {mb['failed']} failed, {mb['total']} in all; "
+        f"items: {summary['items']['failed']} failed of {summary['items']['total']} processed."
+    )
+    if summary["failures"]:
+        first = summary["failures"][0]
+        lines.append(f"First failing mini-batch {first['mini_batch']} ({first['tries']} tries), items:")
+        lines += [f"  {item}" for item in first["items"]]
+        lines.append(first["traceback"].rstrip())
+    lines.append(f"The full error summary is {SUMMARY_FILE} in the step's files.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: python -m airflow_azml.runtime.parallel CONFIG.json [ARGS...]")
+    cfg = json.loads(Path(sys.argv[1]).read_text())
+    cfg["arguments"] = sys.argv[2:]
+    if os.environ.get("AZML_COMPAT") == "1":
+        from airflow_azml import compat
+
+        compat.enable()
+    ws = store = None
+    if cfg.get("workspace"):
+        from airflow_azml.core.workspace import Workspace
+
+        ws = Workspace.from_spec(cfg["workspace"])
+        store = ws.get_default_datastore().store if cfg.get("checkpoint_prefix") else None
+    raise SystemExit(Driver(cfg, ws, store).run())
+
+
+if __name__ == "__main__":
+    main()
