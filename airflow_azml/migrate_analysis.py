@@ -241,6 +241,8 @@ class Analyzer(CallChecks):
             parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
             found = [self._expr(part) for part in parts][-1]
             return V1Type("list", found.key) if found is not None and found.kind == "instance" else None
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):  # [step_we_do_not_have] carries it
+            return next((t for t in map(self._expr, node.elts) if t is not None and t.kind == "gone"), None)
         self._visit_children(node)
         return None
 
@@ -328,6 +330,8 @@ class Analyzer(CallChecks):
             if entry.get("status") == v1map.UNSUPPORTED or _unsupported_class(callee):
                 label = callee.short if callee.kind == "class" else f"{callee.short}.{callee.name}"
                 return V1Type("gone", name=label)
+            if gone is not None:  # Pipeline(steps=[a_step_we_do_not_have]) cannot be built either
+                return gone
             if carry and result is not None and result.kind == "instance":
                 return V1Type("instance", result.key, carry)
         return result

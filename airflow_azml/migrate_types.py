@@ -91,8 +91,9 @@ def call_result(callee: V1Type) -> tuple[dict[str, Any] | None, V1Type | None]:
     """The entry that takes the call's arguments (a constructor, method or function) and what the
     call returns."""
     table = v1map.load()
-    if callee.kind == "class":
-        return table.member(callee.key, "__init__"), V1Type("instance", callee.key)
+    if callee.kind == "class":  # Datastore(ws, name) gives an AzureBlobDatastore: the map's 'constructs'
+        made = table.classes.get(callee.key, {}).get("constructs", callee.key)
+        return table.member(callee.key, "__init__"), V1Type("instance", made)
     if callee.kind == "member":
         entry = table.member(callee.key, callee.name)
         return entry, from_returns(entry.get("returns")) if entry else V1

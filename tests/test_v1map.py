@@ -51,7 +51,12 @@ def test_facts_of_the_pipeline_api() -> None:
     assert members["submit"]["returns"] == "azureml.pipeline.core.run.PipelineRun"
     run = v1map.members("azureml.pipeline.core.run.PipelineRun")
     assert v1map.parse_type(run["get_steps"]["returns"]) == ("list", "azureml.pipeline.core.run.StepRun")
-    assert v1map.parse_type(run["get_children"]["returns"]) == ("list", "azureml.core.run.Run")
+    # v1 documents Run.get_children() as runs; a pipeline run's children are its step runs
+    assert v1map.parse_type(v1map.members("azureml.core.run.Run")["get_children"]["returns"]) == (
+        "list",
+        "azureml.core.run.Run",
+    )
+    assert v1map.parse_type(run["get_children"]["returns"]) == ("list", "azureml.pipeline.core.run.StepRun")
     step = v1map.members("azureml.pipeline.core.run.StepRun")
     assert v1map.parse_type(step["get_outputs"]["returns"]) == (
         "dict",

@@ -237,8 +237,8 @@ class Extractor:
                         if ref and isinstance(self.ix.node(ref), ast.ClassDef):
                             entry["returns"] = f"type[{ref}]"
                         out[t.id] = entry
-        for item in cls.body:  # instance attributes v1 sets in its constructor
-            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+        for item in cls.body:  # instance attributes v1 sets in its methods (self.type = ...)
+            if isinstance(item, ast.FunctionDef):
                 for node in ast.walk(item):
                     if isinstance(node, ast.Assign):
                         for t in node.targets:

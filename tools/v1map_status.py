@@ -215,6 +215,12 @@ def main(draft_dir: Path | None) -> None:
         for key, extra in overrides.get("classes", {}).items():
             if key in data["classes"] and "ours" in extra:
                 data["classes"][key]["ours"] = extra["ours"]  # where our class lives under another name
+        for key, extra in overrides.get("classes", {}).items():  # members v1 documents elsewhere
+            for name, member in extra.get("members", {}).items():
+                if key in data["classes"] and name not in data["classes"][key]["members"]:
+                    data["classes"][key]["members"][name] = {
+                        k: member[k] for k in ("kind", "params", "returns") if k in member
+                    }
         statuses(data, groups)
         for section in ("modules", "classes", "functions"):
             for key, extra in overrides.get(section, {}).items():

@@ -127,3 +127,63 @@ def test_a_notebook_is_analysed_well_under_a_second(tmp_path: Path) -> None:
     findings = found(path)
     assert time.perf_counter() - start < 0.5
     assert len(findings) > 240
+
+
+def test_uses_of_what_we_do_not_have_and_placeholders(tmp_path: Path) -> None:
+    """A value built from something we do not have makes its uses 'unknown' (once per cell and
+    name), through lists, calls and with; a sample's placeholder is a 'change' where passed."""
+    cells = [
+        "from azureml.core import Datastore, Workspace\n"
+        "from azureml.pipeline.core import Pipeline\n"
+        "from azureml.pipeline.steps import HyperDriveStep\n"
+        "import os, pickle\n",
+        "ws = Workspace.from_config()\n"
+        "tune = HyperDriveStep(name='tune')\n"
+        "pipeline = Pipeline(ws, steps=[tune])\n"
+        "with open(pipeline.path) as handle:\n"
+        "    model = pickle.load(handle)\n",
+        "model.predict([1])\nmodel.score([1])\n",
+        "secret = os.getenv('KEY', '<my-account-key>')\n"
+        "Datastore.register_azure_blob_container(ws, 'b', container_name='<my-container>', account_key=secret)\n",
+    ]
+    findings = found(notebook(tmp_path, cells))
+    by_cell = {
+        cell: [(line, category, name) for c, line, category, name in findings if c == cell]
+        for cell in (2, 3, 4)
+    }
+    assert by_cell[2] == [(4, "unknown", "pipeline.path")]  # Pipeline(steps=[tune]) cannot be built either
+    assert by_cell[3] == [(1, "unknown", "model.predict")]  # once per cell and name
+    assert by_cell[4] == [
+        (2, "change", "Datastore.register_azure_blob_container"),  # the secret sits in the code
+        (2, "change", "Datastore.register_azure_blob_container(container_name=)"),
+        (2, "change", "Datastore.register_azure_blob_container(account_key=)"),
+    ]
+    advice = {f.name: f.advice for f in process_file(tmp_path / "flow.ipynb").findings}
+    assert advice["model.predict"].startswith(
+        "model comes from HyperDriveStep, which airflow-azml does not have"
+    )
+    assert advice["Datastore.register_azure_blob_container(account_key=)"].startswith(
+        "a placeholder left from sample"
+    )
+
+
+def test_a_marked_setting_travels_to_the_step(tmp_path: Path, patched_map: v1map.V1Map, monkeypatch) -> None:
+    key = "azureml.core.runconfig.MpiConfiguration"
+    init = dict(patched_map.classes[key]["members"]["__init__"])
+    init["rules"] = [
+        {"param": "node_count", "when": "gt:1", "status": "different", "why": "one node", "carry": "multi"}
+    ]
+    monkeypatch.setitem(patched_map.classes[key]["members"], "__init__", init)
+    (tmp_path / "dist.py").write_text(
+        "from azureml.core import ScriptRunConfig\n"
+        "from azureml.core.runconfig import MpiConfiguration\n"
+        "from azureml.pipeline.steps import CommandStep\n"
+        "single = ScriptRunConfig(source_directory='.', distributed_job_config=MpiConfiguration(node_count=1))\n"
+        "config = ScriptRunConfig(source_directory='.', distributed_job_config=MpiConfiguration(node_count=2))\n"
+        "CommandStep(name='one', runconfig=single)\n"
+        "CommandStep(name='train', runconfig=config)\n"
+    )
+    changes = [
+        (line, name) for _, line, category, name in found(tmp_path / "dist.py") if category == "change"
+    ]
+    assert changes == [(5, "MpiConfiguration(node_count=)"), (7, "CommandStep(config)")]
