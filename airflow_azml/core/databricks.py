@@ -140,10 +140,6 @@ class DatabricksCluster:
         self.init_scripts = init_scripts
         self.cluster_log_dbfs_path = cluster_log_dbfs_path
 
-    def to_kwargs(self) -> dict[str, Any]:
-        """The DatabricksStep arguments this cluster sets."""
-        return dict(vars(self))
-
 
 class DatabricksSection:
     """v1's ``runconfig.environment.databricks``: libraries (and optionally a cluster) for a DatabricksStep."""

@@ -145,16 +145,20 @@ def _check_cluster(values: dict[str, Any], name: str) -> None:
         )
 
 
+def _section(runconfig: Any) -> Any:
+    """``runconfig.environment.databricks`` (v1's DatabricksSection), or None."""
+    return getattr(getattr(runconfig, "environment", None), "databricks", None)
+
+
 def _runconfig_libraries(runconfig: Any) -> dict[str, list]:
-    """Libraries of ``runconfig.environment.databricks`` (v1's DatabricksSection), if any."""
-    section = getattr(getattr(runconfig, "environment", None), "databricks", None)
+    """Libraries of the runconfig's DatabricksSection, if any."""
+    section = _section(runconfig)
     return {p: list(getattr(section, p, None) or []) for p in _LIBRARY_PARAMS} if section is not None else {}
 
 
 def _runconfig_cluster(values: dict[str, Any]) -> None:
     """v1: a cluster in ``runconfig.environment.databricks.cluster`` replaces the step's cluster arguments."""
-    section = getattr(getattr(values.get("runconfig"), "environment", None), "databricks", None)
-    cluster = getattr(section, "cluster", None)
+    cluster = getattr(_section(values.get("runconfig")), "cluster", None)
     if cluster is not None:
         values.update(
             {k: v for k, v in vars(cluster).items() if k in (*_NEW_CLUSTER_PARAMS, "existing_cluster_id")}
