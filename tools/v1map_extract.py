@@ -117,6 +117,7 @@ class Index:
 
 RTYPE = re.compile(r":rtype:\s*(.+)")
 RETURN = re.compile(r":return:\s*(.+?)(?:\n\s*\n|\n\s*:|\Z)", re.S)
+INTERNAL = re.compile(r"^[A-Z_]*(_FMT|_PATH|DELIM)$")  # run-history path formats, not API
 CLASSREF = re.compile(r":class:`~?([\w.]+)`")
 
 
@@ -227,7 +228,12 @@ class Extractor:
             elif isinstance(item, (ast.Assign, ast.AnnAssign)):
                 targets = item.targets if isinstance(item, ast.Assign) else [item.target]
                 for t in targets:
-                    if isinstance(t, ast.Name) and public(t.id) and item.value is not None:
+                    if (
+                        isinstance(t, ast.Name)
+                        and public(t.id)
+                        and item.value is not None
+                        and not INTERNAL.match(t.id)
+                    ):
                         entry = {"kind": "attribute"}
                         ref = (
                             self.ix.lookup(module, item.value)

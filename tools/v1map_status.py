@@ -105,10 +105,15 @@ def deep_merge(base: dict, extra: dict) -> None:
             base[key] = value
 
 
+def group_of(groups: dict[str, dict], key: str) -> dict:
+    """The reason (why, instead) of the longest group naming ``key`` or a prefix of it."""
+    best = max((p for p in groups if key == p or key.startswith(p + ".")), key=len, default=None)
+    return groups[best] if best else {"why": NOT_HERE}
+
+
 def statuses(data: dict, groups: dict[str, dict]) -> None:
     def group(key: str) -> dict:
-        best = max((p for p in groups if key == p or key.startswith(p + ".")), key=len, default=None)
-        return groups[best] if best else {"why": NOT_HERE}
+        return group_of(groups, key)
 
     for key, cls in data["classes"].items():
         ours = ours_class_for(key, cls, data)
@@ -120,6 +125,8 @@ def statuses(data: dict, groups: dict[str, dict]) -> None:
         for name, member in cls["members"].items():
             if ours is not None:
                 member.update(member_status(ours, name, member))
+                if member["status"] == "unsupported":
+                    member.update(group(f"{key}.{name}"))
     for key, fn in data["functions"].items():
         ours = find_ours(key, data)
         fn.update(
@@ -158,7 +165,7 @@ def module_statuses(data: dict, everything: dict, groups: dict[str, dict]) -> No
             entry.update({"status": "unsupported", **(groups[best] if best else {"why": NOT_HERE})})
 
 
-def inherited(files: list[dict]) -> None:
+def inherited(files: list[dict], groups: dict[str, dict]) -> None:
     """Give a subclass its own entry for an inherited member whose status differs for it."""
     v1map = V1Map()
     for data in files:
@@ -175,6 +182,8 @@ def inherited(files: list[dict]) -> None:
                 continue
             fresh = member_status(ours, name, member)
             absent = (fresh["status"] == "unsupported") != (member.get("status") == "unsupported")
+            if fresh["status"] == "unsupported":
+                fresh.update(group_of(groups, f"{key}.{name}"))
             if absent or fresh.get("unsupported_params") != member.get("unsupported_params"):
                 cls["members"][name] = {**strip(member), **fresh}  # a hand note of the base's is kept
 
@@ -230,7 +239,7 @@ def main(draft_dir: Path | None) -> None:
     everything = {k: v for _, d in files for s in ("classes", "functions") for k, v in d[s].items()}
     for _, data in files:
         module_statuses(data, everything, groups)
-    inherited([d for _, d in files])
+    inherited([d for _, d in files], groups)
     for name, data in files:
         (DATA_DIR / name).write_text(dump(data))
         print((DATA_DIR / name).relative_to(ROOT))
