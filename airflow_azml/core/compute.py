@@ -26,8 +26,8 @@ from airflow_azml.core.compute_config import (
     DataFactoryProvisioningConfiguration,
     DataLakeAnalyticsAttachConfiguration,
     ScaleSettings,
-    refuse_placeholders,
 )
+from airflow_azml.core.databricks import refuse_placeholders
 from airflow_azml.core.datastore_remote import _write_connection
 from airflow_azml.exceptions import ComputeTargetException, DatastoreError, did_you_mean
 
@@ -206,7 +206,8 @@ class ComputeTarget(metaclass=_ComputeMeta):
 
 def _record(workspace: Any, name: str, config: Any, attached: bool) -> ComputeTarget:
     """Keep ``name`` in the workspace (the workspace file's own settings win) and write its connection."""
-    refuse_placeholders("ComputeTarget.attach" if attached else "ComputeTarget.create", {"name": name})
+    call = "ComputeTarget.attach" if attached else "ComputeTarget.create"
+    refuse_placeholders(call, [("name", name)], {"name": "the compute target's name"}, ComputeTargetException)
     spec = dict(getattr(config, "spec", {}) or {})
     spec.setdefault("type", getattr(config, "compute_type", "AmlCompute"))
     connection = config.connection() if hasattr(config, "connection") else None

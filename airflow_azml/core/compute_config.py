@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_azml.core.databricks import is_placeholder
+from airflow_azml.core.databricks import refuse_placeholders
 from airflow_azml.exceptions import ComputeTargetException
 
 __all__ = [
@@ -28,34 +28,11 @@ __all__ = [
     "AmlComputeNodeStateCounts",
     "AmlComputeStatus",
     "ComputeInstanceStatus",
-    "refuse_placeholders",
 ]
-
-#: where v1's samples read each Databricks setting from (named in the placeholder error)
-_SAMPLE_ENV = {
-    "resource_group": "DATABRICKS_RESOURCE_GROUP",
-    "workspace_name": "DATABRICKS_WORKSPACE_NAME",
-    "access_token": "DATABRICKS_ACCESS_TOKEN",
-}
 
 
 def _drop_none(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if v is not None}
-
-
-def refuse_placeholders(what: str, values: dict[str, Any], hints: dict[str, str] | None = None) -> None:
-    """Fail on a sample's unfilled ``<...>`` setting, naming each one and where v1's samples read it from."""
-    found = [k for k, v in values.items() if is_placeholder(v)]
-    if not found:
-        return
-    hints = hints or {}
-    parts = [
-        f"{k}={values[k]!r}"
-        + (f" (v1's samples read it from ${_SAMPLE_ENV[k]})" if k in _SAMPLE_ENV else "")
-        + (f": give {hints[k]}" if k in hints else "")
-        for k in found
-    ]
-    raise ComputeTargetException(f"{what}: still a sample's placeholder — {'; '.join(parts)}.")
 
 
 class ComputeTargetProvisioningConfiguration:
@@ -194,6 +171,15 @@ class DataFactoryAttachConfiguration(ComputeTargetAttachConfiguration):
         )
 
 
+#: what to give for each Databricks setting, and where v1's samples read it from
+_ATTACH_HINTS = {
+    "resource_group": "the workspace's resource group (v1's samples read it from $DATABRICKS_RESOURCE_GROUP)",
+    "workspace_name": "the workspace URL, e.g. 'https://adb-1234567890123456.7.azuredatabricks.net' "
+    "(v1's samples read it from $DATABRICKS_WORKSPACE_NAME)",
+    "access_token": "a personal access token (v1's samples read it from $DATABRICKS_ACCESS_TOKEN)",
+}
+
+
 class DatabricksAttachConfiguration(ComputeTargetAttachConfiguration):
     """DatabricksCompute: an Airflow Databricks connection, named (``conn_id``) or made from v1's arguments.
 
@@ -213,17 +199,16 @@ class DatabricksAttachConfiguration(ComputeTargetAttachConfiguration):
         access_token: str = "",
         conn_id: str | None = None,
     ):
+        given = {
+            "resource_group": resource_group,
+            "workspace_name": workspace_name,
+            "access_token": access_token,
+        }
         refuse_placeholders(
             "DatabricksCompute.attach_configuration",
-            {
-                "resource_group": resource_group,
-                "workspace_name": workspace_name,
-                "access_token": access_token,
-            },
-            {
-                "workspace_name": "the workspace URL, e.g. 'https://adb-1234567890123456.7.azuredatabricks.net'",
-                "access_token": "a Databricks personal access token",
-            },
+            list(given.items()),
+            _ATTACH_HINTS,
+            ComputeTargetException,
         )
         if not (conn_id or access_token) or (access_token and not workspace_name):
             raise ComputeTargetException(

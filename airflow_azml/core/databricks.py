@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from airflow_azml.exceptions import UserErrorException
+
 __all__ = [
     "PyPiLibrary",
     "MavenLibrary",
@@ -22,6 +24,7 @@ __all__ = [
     "DatabricksSection",
     "LIBRARY_PARAMS",
     "is_placeholder",
+    "refuse_placeholders",
 ]
 
 #: DatabricksStep / DatabricksSection argument -> key of the Databricks ``libraries`` entry
@@ -38,6 +41,21 @@ _PLACEHOLDER = re.compile(r"^\s*<[^<>]*>\s*$")
 def is_placeholder(value: Any) -> bool:
     """True for a sample's unfilled setting such as ``"<my-access-token>"``."""
     return isinstance(value, str) and bool(_PLACEHOLDER.match(value))
+
+
+def refuse_placeholders(
+    what: str,
+    settings: list[tuple[str, Any]],
+    hints: dict[str, str],
+    error: type[UserErrorException] = UserErrorException,
+) -> None:
+    """Raise ``error`` naming every (setting, value) that is still a sample's ``<...>``, and what to give."""
+    found = [(k, v) for k, v in settings if is_placeholder(v)]
+    if found:
+        parts = [
+            f"{k} is the placeholder {v!r}" + (f": give {hints[k]}" if k in hints else "") for k, v in found
+        ]
+        raise error(f"{what}: {'; '.join(parts)}.")
 
 
 def _drop_none(spec: dict[str, Any]) -> dict[str, Any]:

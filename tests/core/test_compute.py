@@ -180,7 +180,7 @@ def test_databricks_placeholders_fail_at_the_first_call_naming_each_setting():
         )
     message = str(err.value)
     for setting in ("resource_group", "workspace_name", "access_token"):
-        assert f"{setting}='<my-" in message
+        assert f"{setting} is the placeholder '<my-" in message
     for variable in ("DATABRICKS_RESOURCE_GROUP", "DATABRICKS_WORKSPACE_NAME", "DATABRICKS_ACCESS_TOKEN"):
         assert f"${variable}" in message
 
@@ -210,7 +210,9 @@ def test_databricks_attach_needs_an_address_and_a_token_or_a_connection(kwargs: 
 
 
 def test_placeholder_compute_name_is_refused(ws: Workspace):
-    with pytest.raises(ComputeTargetException, match="name='<my-databricks-compute-name>'"):
+    with pytest.raises(
+        ComputeTargetException, match="name is the placeholder '<my-databricks-compute-name>'"
+    ):
         ComputeTarget.attach(
             ws, "<my-databricks-compute-name>", DatabricksCompute.attach_configuration(conn_id="my_dbx")
         )

@@ -16,7 +16,7 @@ from airflow_azml.core.databricks import (
     MavenLibrary,
     PyPiLibrary,
     RCranLibrary,
-    is_placeholder,
+    refuse_placeholders,
 )
 from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core.builder import PipelineStep
@@ -177,20 +177,11 @@ _PLACEHOLDER_HINTS = {
 
 def _refuse_placeholders(values: dict[str, Any], name: str) -> None:
     """A sample's unfilled ``<...>`` setting fails here, naming it, not as a 404 from Databricks at run time."""
-    found = [(k, v) for k, v in values.items() if is_placeholder(v)]
+    settings = list(values.items())
     for param in _LIBRARY_PARAMS:
-        for lib in values.get(param) or []:
-            found += (
-                [(param, v) for v in vars(lib).values() if is_placeholder(v)]
-                if hasattr(lib, "to_spec")
-                else []
-            )
-    if found:
-        what = "; ".join(
-            f"{k} is the placeholder {v!r}: give {_PLACEHOLDER_HINTS.get(k, 'its real value')}"
-            for k, v in found
-        )
-        raise UserErrorException(f"DatabricksStep {name!r}: {what}.")
+        libraries = [lib for lib in values.get(param) or [] if hasattr(lib, "to_spec")]
+        settings += [(param, v) for lib in libraries for v in vars(lib).values()]
+    refuse_placeholders(f"DatabricksStep {name!r}", settings, _PLACEHOLDER_HINTS)
 
 
 def _libraries(values: dict[str, Any], name: str) -> list[dict[str, Any]]:
