@@ -116,3 +116,10 @@ def test_script_run_config_command_through_airflow(embedded_airflow_home, ws: Wo
     (step,) = run.find_step_run("train-mnist")
     assert "trained epochs=3 lr=0.5 mode=fast cwd=commandstep_train" in step.get_stdout_log()
     assert step.get_metrics()["loss"] == [1.0, 0.5, 1.0 / 3]
+
+
+def test_a_script_run_config_submits_as_one_step(workspace_dir: Path):
+    command = ScriptRunConfig(str(workspace_dir), command="python train.py --epochs 2").to_step()
+    assert isinstance(command, CommandStep) and command.command == ["python", "train.py", "--epochs", "2"]
+    script = ScriptRunConfig(str(workspace_dir), script="train.py", arguments=["--epochs", 2]).to_step()
+    assert type(script).__name__ == "PythonScriptStep" and script.script_name == "train.py"
