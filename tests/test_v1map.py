@@ -26,18 +26,20 @@ def test_map_agrees_with_the_tree() -> None:
     assert check(load()) == []
 
 
-def test_every_entry_has_a_status_and_unsupported_ones_say_why() -> None:
+def test_every_entry_has_a_status_and_unsupported_ones_say_why_and_what_instead() -> None:
     v1map = load()
     assert set(v1map.distribution.values()) == DISTRIBUTIONS
     for section in (v1map.modules, v1map.classes, v1map.functions):
         for key, entry in section.items():
             assert entry.get("status") in STATUSES, key
             if entry["status"] == UNSUPPORTED:
-                assert entry.get("why"), key
+                assert entry.get("why") and entry.get("instead"), key
     for key in v1map.classes:
         for name, member in v1map.members(key).items():
             assert member.get("status") in STATUSES, f"{key}.{name}"
-            assert member["status"] != UNSUPPORTED or member.get("why"), f"{key}.{name}"
+            assert member["status"] != UNSUPPORTED or (member.get("why") and member.get("instead")), (
+                f"{key}.{name}"
+            )
             assert member["status"] != DIFFERENT or member.get("note"), f"{key}.{name}"
 
 
