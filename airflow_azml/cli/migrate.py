@@ -47,7 +47,8 @@ exit status:
   2  bad usage (e.g. a PATH that does not exist)
 
 --json prints {"files": [{"path", "findings": [{"file", "line", "col", "category", "name",
-"advice", "cell"}], "errors", "notes", "rewritten"}], "summary": {...}, "exit_code": N}.
+"advice", "cell"}], "errors", "notes", "rewritten"}], "summary": {"files", "unchanged", "change",
+"unsupported", "unknown", "errors", "rewritten"}, "exit_code": N}.
 
 --rewrite-imports renames the azureml token of `import azureml.x as y` and
 `from azureml.x import ...` statements only, so the rest of each file stays byte-identical.

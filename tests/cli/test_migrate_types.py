@@ -5,6 +5,8 @@ cells of a notebook, so a member used on a v1 object is checked like an import."
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -187,3 +189,18 @@ def test_a_marked_setting_travels_to_the_step(tmp_path: Path, patched_map: v1map
         (line, name) for _, line, category, name in found(tmp_path / "dist.py") if category == "change"
     ]
     assert changes == [(5, "MpiConfiguration(node_count=)"), (7, "CommandStep(config)")]
+
+
+def test_json_report_keeps_its_shape(tmp_path: Path) -> None:
+    """Tools read --json: the keys of a file report, a finding and the summary stay as they are."""
+    notebook(tmp_path, CELLS)
+    command = [sys.executable, "-m", "airflow_azml.cli", "migrate", "--json", "flow.ipynb"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    document = json.loads(result.stdout)
+    assert list(document) == ["files", "summary", "exit_code"]
+    (report,) = document["files"]
+    assert list(report) == ["path", "findings", "errors", "rewritten", "notes"]
+    assert list(report["findings"][0]) == ["file", "line", "col", "category", "name", "advice", "cell"]
+    summary = document["summary"]
+    assert list(summary) == ["files", "unchanged", "change", "unsupported", "unknown", "errors", "rewritten"]
+    assert summary["unknown"] == 5 and document["exit_code"] == result.returncode == 1
