@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -94,3 +96,100 @@ def test_sql_credentials_and_missing_ones(embedded_airflow_home, azml_home) -> N
         "account_name": "acct",
         "conn_id": "mine",
     }
+
+
+def _connection_row(name: str) -> tuple:
+    """(conn_type, host, login, extra) as Airflow reads them (the DB holds password and extra encrypted)."""
+    from airflow_azml.local.embedded import embedded_env
+
+    script = (
+        "import json, sys\nfrom airflow.models import Connection\nfrom airflow.utils.session import create_session\n"
+        "with create_session() as s:\n"
+        "    c = s.query(Connection).filter(Connection.conn_id == sys.argv[1]).one()\n"
+        "    print(json.dumps([c.conn_type, c.host, c.login, c.extra_dejson]))\n"
+    )
+    env = embedded_env(airflow_home() / "dags")
+    proc = subprocess.run(
+        [sys.executable, "-c", script, name], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return tuple(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def test_service_principals_gen1_and_gen2(embedded_airflow_home, azml_home, tmp_path, monkeypatch) -> None:
+    """v1's ADLS registrations; a bare AIRFLOW_HOME (a notebook runner's) still means the embedded Airflow."""
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "not_a_deployment"))
+    ws = Workspace()
+    gen1 = Datastore.register_azure_data_lake(
+        workspace=ws,
+        datastore_name="MyAdlsDatastore",
+        subscription_id="0000-sub",
+        resource_group="rg",
+        store_name="adlsstore",
+        tenant_id="tenant-1",
+        client_id="client-1",
+        client_secret="gen1-secret",
+    )
+    gen2 = Datastore.register_azure_data_lake_gen2(
+        workspace=ws,
+        datastore_name="myadlsgen2datastore",
+        filesystem="test",
+        account_name="gen2acct",
+        tenant_id="tenant-2",
+        client_id="client-2",
+        client_secret="gen2-secret",
+    )
+    assert (gen1.datastore_type, gen2.datastore_type) == ("AzureDataLake", "AzureDataLakeGen2")
+    spec = json.dumps(ws.to_spec())
+    assert "gen1-secret" not in spec and "gen2-secret" not in spec
+    kind, host, login, extra = _connection_row("azml_MyAdlsDatastore")
+    assert (kind, login, extra) == (
+        "azure_data_lake",
+        "client-1",
+        {"tenant": "tenant-1", "account_name": "adlsstore"},
+    )  # AzureDataLakeHook's fields
+    assert _connection_row("azml_myadlsgen2datastore") == (
+        "adls",
+        "https://gen2acct.blob.core.windows.net",
+        "client-2",
+        {"account_name": "gen2acct", "tenant_id": "tenant-2"},
+    )
+    assert not (tmp_path / "not_a_deployment" / "airflow.db").exists()
+    # the Azure provider's file system reads that connection as a service principal
+    from airflow.providers.microsoft.azure.fs.adls import get_fs
+
+    from airflow_azml.core.datastore_remote import connection_for
+
+    conn = connection_for(
+        "adls_gen2", {"account_name": "gen2acct", "tenant_id": "t", "client_id": "c", "client_secret": "s"}
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_GEN2_SP", json.dumps(conn))
+    fs = get_fs("gen2_sp")
+    assert (fs.account_name, fs.client_id, fs.client_secret, fs.tenant_id) == ("gen2acct", "c", "s", "t")
+    # Gen1 is retired: registering works, moving data says why it cannot
+    with pytest.raises(DatastoreError, match="retired on 2024-02-29.*register_azure_data_lake_gen2"):
+        Datastore(Workspace(), "MyAdlsDatastore").upload(str(tmp_path), show_progress=False)
+
+
+def test_placeholders_from_sample_code_fail_at_once(azml_home) -> None:
+    ws = Workspace()
+    with pytest.raises(DatastoreError) as caught:
+        Datastore.register_azure_data_lake_gen2(
+            workspace=ws,
+            datastore_name="myadlsgen2datastore",
+            filesystem="test",
+            account_name="<my-account-name>",
+            tenant_id="<my-tenant-id>",
+            client_id="real-client",
+            client_secret="<my-client-secret>",
+        )
+    message = str(caught.value)
+    assert "account_name='<my-account-name>'" in message and "tenant_id='<my-tenant-id>'" in message
+    assert (
+        "client_secret" in message and "<my-client-secret>" not in message
+    )  # a secret's value is never shown
+    assert "client_id" not in message.split("Give")[0] and "conn_id=" in message
+    with pytest.raises(DatastoreError, match=r"store_name='<my-datastore-name>' is a placeholder"):
+        Datastore.register_azure_data_lake(
+            ws, "MyAdlsDatastore", store_name="<my-datastore-name>", conn_id="x"
+        )
