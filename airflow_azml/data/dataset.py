@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,24 @@ class AbstractDataset:
         """The first ``count`` rows (tabular) or files (file), as a dataset read when asked for."""
         return self._with_transform({"take": int(count)})
 
+    def skip(self, count: int) -> AbstractDataset:
+        """All but the first ``count`` rows (tabular) or files (file)."""
+        return self._with_transform({"skip": int(count)})
+
+    def random_split(
+        self, percentage: float, seed: int | None = None
+    ) -> tuple[AbstractDataset, AbstractDataset]:
+        """Two datasets: about ``percentage`` of the rows (files) at random, and the rest; the same
+        ``seed`` always splits the same way."""
+        if not 0 < percentage < 1:
+            raise UserErrorException(f"random_split: percentage must be between 0 and 1, not {percentage!r}.")
+        seed = random.randrange(2**31) if seed is None else int(seed)
+        split = {"percentage": float(percentage), "seed": seed}
+        return (
+            self._with_transform({"split": {**split, "part": 0}}),
+            self._with_transform({"split": {**split, "part": 1}}),
+        )
+
     def __getitem__(self, name: str) -> Expression:
         """``ds['column']``: the start of a filter expression (a column, or a partition key)."""
         return column(name)
@@ -148,6 +167,14 @@ class TabularDataset(AbstractDataset):
     def filter(self, expression: Expression) -> TabularDataset:
         """Only the rows where ``expression`` holds, e.g. ``ds.filter(ds['age'] > 15)``."""
         return self._with_transform({"filter": _tree(expression)})  # type: ignore[return-value]
+
+    def drop_columns(self, columns: str | list[str]) -> TabularDataset:
+        """Without ``columns`` (names that are not columns are ignored)."""
+        return self._with_transform({"drop_columns": _names(columns)})  # type: ignore[return-value]
+
+    def keep_columns(self, columns: str | list[str], validate: bool = False) -> TabularDataset:
+        """Only ``columns``, in that order."""
+        return self._with_transform({"keep_columns": _names(columns)})  # type: ignore[return-value]
 
     def partition_by(
         self,
@@ -208,6 +235,10 @@ class FileDataset(AbstractDataset):
             shutil.copyfile(src, dest)
             out.append(str(dest))
         return out
+
+
+def _names(columns: str | list[str]) -> list[str]:
+    return [columns] if isinstance(columns, str) else list(columns)
 
 
 def _tree(expression: Any) -> dict[str, Any]:

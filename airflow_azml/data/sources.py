@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import os
+import random
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,6 +32,7 @@ __all__ = [
     "match_paths",
     "common_labels",
     "transforms",
+    "positions",
     "FILE_METADATA",
 ]
 
@@ -139,9 +141,9 @@ def _file_filter(tree: dict[str, Any], keys: tuple[str, ...], kind: str) -> bool
 def select_sources(definition: dict[str, Any], workspace: Any) -> list[tuple[Source, dict[str, Any]]]:
     """The files that survive the file-level filters, each with its partition values.
 
-    A file dataset's ``take`` keeps the first files. For a tabular dataset, filters on columns other
-    than partition keys are applied to the rows later, and nothing after a ``take`` narrows the
-    files (the take counts rows).
+    A file dataset's take / skip / random_split pick files. For a tabular dataset they count rows,
+    so they and everything after them apply to the rows later, as do filters on columns other than
+    partition keys.
     """
     fmt = (
         parse_partition_format(definition["partition_format"]) if definition.get("partition_format") else None
@@ -153,22 +155,38 @@ def select_sources(definition: dict[str, Any], workspace: Any) -> list[tuple[Sou
         chosen.append((source, values))
     kind = definition.get("kind", "file")
     for step in transforms(definition):
-        if "take" in step and kind == "file":
-            chosen = chosen[: step["take"]]
-            continue
-        if "take" in step:
-            break
-        tree = step["filter"]
-        if not _file_filter(tree, keys, kind):
-            continue
-
-        def lookup(name: str, item: tuple[Source, dict[str, Any]]) -> Any:
-            if name.startswith(FILE_METADATA):
-                return _file_metadata(item[0], name[len(FILE_METADATA) :])
-            return item[1].get(name)
-
-        chosen = [item for item in chosen if _truth(evaluate(tree, lambda n, i=item: lookup(n, i)))]
+        kept = positions(step, len(chosen))
+        if kept is not None:
+            if kind != "file":
+                break  # a tabular take/skip/split counts rows: no later filter may narrow the files
+            chosen = [chosen[i] for i in kept]
+        elif "filter" in step and _file_filter(step["filter"], keys, kind):
+            chosen = [item for item in chosen if _truth(evaluate(step["filter"], _file_lookup(item)))]
     return chosen
+
+
+def _file_lookup(item: tuple[Source, dict[str, Any]]) -> Any:
+    """A filter's view of one file: its partition values and file_metadata(...)."""
+
+    def lookup(name: str) -> Any:
+        if name.startswith(FILE_METADATA):
+            return _file_metadata(item[0], name[len(FILE_METADATA) :])
+        return item[1].get(name)
+
+    return lookup
+
+
+def positions(step: dict[str, Any], count: int) -> list[int] | None:
+    """The items a take / skip / random_split part keeps of ``count``, or None for other steps."""
+    if "take" in step:
+        return list(range(min(step["take"], count)))
+    if "skip" in step:
+        return list(range(min(step["skip"], count), count))
+    if "split" in step:
+        rng = random.Random(step["split"]["seed"])
+        first = [rng.random() < step["split"]["percentage"] for _ in range(count)]
+        return [i for i, hit in enumerate(first) if hit == (step["split"]["part"] == 0)]
+    return None
 
 
 def _truth(value: Any) -> bool:

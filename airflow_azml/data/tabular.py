@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow_azml.data.expressions import evaluate, referenced_names
 from airflow_azml.data.partitions import partition_layout
-from airflow_azml.data.sources import materialize, select_sources, transforms
+from airflow_azml.data.sources import materialize, positions, select_sources, transforms
 from airflow_azml.exceptions import UserErrorException
 
 __all__ = ["read_frame", "partition_by"]
@@ -43,19 +43,26 @@ def read_frame(definition: dict[str, Any], workspace: Any, what: str) -> Any:
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     for step in transforms(definition):
-        if "take" in step:
-            frame = frame.head(step["take"])
-            continue
-        missing = sorted(n for n in referenced_names(step["filter"]) if n not in frame.columns)
-        if missing:
-            raise UserErrorException(
-                f"{what}: the filter reads {missing}, which are not columns; columns: {list(frame.columns)}."
-            )
-        mask = evaluate(step["filter"], frame.__getitem__)
-        frame = frame[mask.fillna(False).astype(bool) if hasattr(mask, "fillna") else mask].reset_index(
-            drop=True
-        )
+        frame = _apply(frame, step, what)
     return frame
+
+
+def _apply(frame: Any, step: dict[str, Any], what: str) -> Any:
+    """One transform on the rows: take / skip / random_split part, filter, drop or keep columns."""
+    kept = positions(step, len(frame))
+    if kept is not None:
+        return frame.iloc[kept].reset_index(drop=True)
+    if "drop_columns" in step:
+        return frame.drop(columns=[c for c in step["drop_columns"] if c in frame.columns])
+    names = step["keep_columns"] if "keep_columns" in step else sorted(referenced_names(step["filter"]))
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise UserErrorException(f"{what}: {missing} are not columns; columns: {list(frame.columns)}.")
+    if "keep_columns" in step:
+        return frame[list(step["keep_columns"])]
+    mask = evaluate(step["filter"], frame.__getitem__)
+    mask = mask.fillna(False).astype(bool) if hasattr(mask, "fillna") else mask
+    return frame[mask].reset_index(drop=True)
 
 
 def _target(target: Any) -> tuple[Any, str]:
