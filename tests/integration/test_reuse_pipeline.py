@@ -113,8 +113,8 @@ def test_unchanged_rerun_reuses_everything_but_allow_reuse_false_and_regenerate(
     assert second["audit"].record["run_reason"] == "allow_reuse=False"
     assert second["train"].record["reused_from"]["run_id"] == first["train"].pipeline_run.id
     assert (
-        second["evaluate"].get_outputs()["report"].path_on_datastore
-        == first["evaluate"].get_outputs()["report"].path_on_datastore
+        second["evaluate"].get_output_data("report").path_on_datastore
+        == first["evaluate"].get_output_data("report").path_on_datastore
     )
     assert second["train"].get_details()["reused"] is True
     assert second["audit"].get_details()["run_reason"] == "allow_reuse=False"
@@ -151,7 +151,8 @@ def test_changes_rerun_exactly_what_they_affect(scenario):
     assert (
         "corrected"
         in Path(
-            scenario.store.local_path(steps["evaluate"].get_outputs()["report"].path_on_datastore), "data.txt"
+            scenario.store.local_path(steps["evaluate"].get_output_data("report").path_on_datastore),
+            "data.txt",
         ).read_text()
     )
     scenario.store.delete(steps["train"].record["outputs"]["model"]["path"])
@@ -170,7 +171,7 @@ def test_concurrent_runs_both_finish_with_valid_outputs(scenario):
     assert [r.wait_for_completion(show_output=False, timeout_seconds=600) for r in runs] == ["Finished"] * 2
     for run in runs:
         steps = {s.name: s for s in run.get_steps()}
-        report = steps["evaluate"].get_outputs()["report"].path_on_datastore
+        report = steps["evaluate"].get_output_data("report").path_on_datastore
         assert Path(scenario.store.local_path(report), "data.txt").read_text() == "rows|prep5|train|evaluate"
     scenario.executed()
     steps = scenario.run()
