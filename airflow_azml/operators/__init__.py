@@ -7,6 +7,7 @@ _EXPORTS = {
     "PythonScriptStepOperator": "airflow_azml.operators.step",
     "EstimatorStepOperator": "airflow_azml.operators.step",
     "CommandStepOperator": "airflow_azml.operators.step",
+    "ParallelRunStepOperator": "airflow_azml.operators.parallel_run",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
