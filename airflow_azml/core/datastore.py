@@ -19,6 +19,7 @@ __all__ = [
     "AzureDataLakeGen2Datastore",
     "AzureSqlDatabaseDatastore",
     "AzurePostgreSqlDatastore",
+    "DbfsDatastore",
     "datastore_from_spec",
 ]
 
@@ -189,6 +190,13 @@ class Datastore(metaclass=_DatastoreMeta):
         )
 
     @staticmethod
+    def register_dbfs(workspace: Any, datastore_name: str) -> DbfsDatastore:
+        """v1's DBFS datastore: the Databricks file system, which only DatabricksStep jobs address."""
+        ds = DbfsDatastore(workspace, datastore_name, {})
+        workspace._add_datastore(ds)
+        return ds
+
+    @staticmethod
     def register_azure_data_lake(
         workspace: Any, datastore_name: str, store_name: str, **kwargs: Any
     ) -> Datastore:
@@ -328,6 +336,24 @@ class AzureDataLakeDatastore(Datastore):
         )
 
 
+class DbfsDatastore(Datastore):
+    """DBFS (v1's ``register_dbfs``): the Databricks workspace's file system, seen only by its jobs.
+
+    A DatabricksStep hands data on it to the job as ``dbfs:/<path>`` URIs; nothing outside
+    Databricks reads or writes it, so such a step runs without reuse (its data cannot be checked).
+    """
+
+    datastore_type = "DBFS"
+    kind = "dbfs"
+
+    def _make_store(self) -> Store:
+        raise DatastoreError(
+            f"Datastore {self.name!r} is DBFS, the Databricks workspace's file system: only DatabricksStep jobs "
+            "read and write it (as dbfs:/ URIs). Put data that other steps or downloads need on a Blob or ADLS "
+            "Gen2 datastore."
+        )
+
+
 class AzureDataLakeGen2Datastore(AzureBlobDatastore):
     """An ADLS Gen2 file system reached through an Airflow connection."""
 
@@ -360,6 +386,7 @@ _KINDS: dict[str, type[Datastore]] = {
         AzureDataLakeGen2Datastore,
         AzureSqlDatabaseDatastore,
         AzurePostgreSqlDatastore,
+        DbfsDatastore,
     )
 }
 

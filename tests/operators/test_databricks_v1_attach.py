@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
-from airflow_azml.core import Experiment, Workspace
+from airflow_azml.core import Datastore, Experiment, Workspace
 from airflow_azml.core.compute import ComputeTarget, DatabricksCompute
 from airflow_azml.core.compute_target import ComputeTargetException
 from airflow_azml.core.runconfig import EggLibrary, JarLibrary, MavenLibrary, PyPiLibrary, RCranLibrary
 from airflow_azml.data.data_reference import DataReference
-from airflow_azml.pipeline.core import Pipeline, PipelineParameter
+from airflow_azml.exceptions import DatastoreError
+from airflow_azml.execution.records import run_slug
+from airflow_azml.pipeline.core import Pipeline, PipelineData, PipelineParameter
 from airflow_azml.pipeline.steps import DatabricksStep
 from tests.fakes.databricks_server import SUCCESS, FakeDatabricks
 
@@ -96,6 +98,38 @@ def test_attach_with_v1_arguments_then_libraries_reach_the_request(
         }
     ]
     assert {r.token for r in fake.requests} == {"dapi-v1-token"}, "the connection attach wrote was used"
+
+
+@pytest.mark.slow
+def test_data_on_dbfs_reaches_the_job_as_dbfs_uris(
+    embedded_airflow_home, workspace_dir: Path, fake, monkeypatch
+):
+    monkeypatch.setenv("AIRFLOW_CONN_DBX_FAKE", fake.connection_json())
+    ws = Workspace.from_config(workspace_dir)
+    compute = ComputeTarget.attach(ws, "dbx", DatabricksCompute.attach_configuration(conn_id="dbx_fake"))
+    try:
+        dbfs = Datastore.get(workspace=ws, datastore_name="dbfs_datastore")
+    except Exception:
+        dbfs = Datastore.register_dbfs(ws, datastore_name="dbfs_datastore")
+    raw = DataReference(datastore=dbfs, path_on_datastore="FileStore/raw", data_reference_name="raw")
+    scored = PipelineData("scored", datastore=dbfs)
+    step = DatabricksStep(
+        name="score_on_dbfs",
+        inputs=[raw],
+        outputs=[scored],
+        notebook_path="/Shared/score",
+        existing_cluster_id="0101-abc",
+        compute_target=compute,
+    )
+    run = Experiment(ws, "dbfs_data").submit(Pipeline(workspace=ws, steps=[step]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    (body,) = fake.submitted()
+    assert body["notebook_task"]["base_parameters"] == {
+        "raw": "dbfs:/FileStore/raw",
+        "scored": f"dbfs:/azureml/{run_slug(run.id)}/score_on_dbfs/scored",
+    }
+    with pytest.raises(DatastoreError, match="only DatabricksStep jobs read and write it"):
+        dbfs.upload_files([str(_write(workspace_dir / "x.txt"))])
 
 
 def _write(path: Path) -> Path:
