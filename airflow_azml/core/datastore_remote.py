@@ -35,6 +35,14 @@ CONN_TYPES = {
 }
 _SECRET_ARGS = ("account_key", "sas_token", "client_secret", "password", "connection_string")
 _PLACEHOLDER = re.compile(r"<[^<>]*>")
+#: v1 arguments kept for the signature's sake: nothing here reads them, so a placeholder there is harmless
+_UNUSED = {
+    "subscription_id",
+    "resource_group",
+    "resource_url",
+    "authority_url",
+    "service_data_access_auth_identity",
+}
 _BLOB_ARGS = {
     "container_name",
     "account_name",
@@ -134,7 +142,9 @@ def _check_arguments(kind: str, name: str, kwargs: dict[str, Any]) -> None:
             f"known: {', '.join(sorted(allowed))}."
         )
     placeholders = sorted(
-        k for k, v in kwargs.items() if isinstance(v, str) and _PLACEHOLDER.fullmatch(v.strip())
+        k
+        for k, v in kwargs.items()
+        if k not in _UNUSED and isinstance(v, str) and _PLACEHOLDER.fullmatch(v.strip())
     )
     if placeholders:
         shown = ", ".join(k if k in _SECRET_ARGS else f"{k}={kwargs[k]!r}" for k in placeholders)

@@ -190,6 +190,6 @@ def test_placeholders_from_sample_code_fail_at_once(azml_home) -> None:
     )  # a secret's value is never shown
     assert "client_id" not in message.split("Give")[0] and "conn_id=" in message
     with pytest.raises(DatastoreError, match=r"store_name='<my-datastore-name>' is a placeholder"):
-        Datastore.register_azure_data_lake(
-            ws, "MyAdlsDatastore", store_name="<my-datastore-name>", conn_id="x"
+        Datastore.register_azure_data_lake(  # subscription_id is not used here: its placeholder is not named
+            ws, "MyAdlsDatastore", store_name="<my-datastore-name>", subscription_id="<my-sub>", conn_id="x"
         )
