@@ -159,6 +159,8 @@ def test_v1_environments_through_airflow(embedded_airflow_home, workspace_dir, t
     assert steps["old"].get_status() == "Failed"
     error = steps["old"].get_details()["error"]["error"]["message"]
     assert "'numpy==1.19.5' (from pip_packages)" in error and "nearest version that installs here" in error
+    assert "'numpy==1.19.5' (from pip_packages)" in steps["old"].get_job_log()
+    assert "uses the curated environment 'AzureML-Minimal'" in steps["ok"].get_job_log()
     assert marker.read_text() == "x", "only the 'ok' step's script started"
     log = Path(run._backend.handle.log_file).read_text()
     assert "uses the curated environment 'AzureML-Minimal'" in log

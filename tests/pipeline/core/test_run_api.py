@@ -98,7 +98,7 @@ def test_finished_run_children_outputs_files_details_and_publish(
 
     # files: what the script uploaded and its logs
     names = prep.get_file_names()
-    assert {"outputs/summary.txt", "logs/stdout.txt", "logs/stderr.txt"} <= set(names)
+    assert {"outputs/summary.txt", "logs/stdout.txt", "logs/stderr.txt", "logs/job_log.txt"} <= set(names)
     assert names == sorted(names)
     one = prep.download_file("outputs/summary.txt", str(tmp_path / "one.txt"))
     assert Path(one).read_text() == "2 rows\n"
@@ -126,7 +126,7 @@ def test_finished_run_children_outputs_files_details_and_publish(
     assert "prepared 2 rows" in with_logs["logFiles"]["logs/stdout.txt"]
     assert "a warning on stderr" in with_logs["logFiles"]["STDERR"]
     assert prep.get_stdout_log() == with_logs["logFiles"]["STDOUT"]
-    assert isinstance(prep.get_job_log(), str)
+    assert "INFO Running step prep: " in prep.get_job_log()  # the worker's side: why it ran, and so on
     assert run.get_details()["status"] == "Finished" and "error" not in run.get_details()
 
     # the same run, found again from its id alone (as a later process or a REST client would)
@@ -157,6 +157,7 @@ def test_finished_run_children_outputs_files_details_and_publish(
         == "2 rows\n"
     )
     assert reused.get_stdout_log() == prep.get_stdout_log()
+    assert f"Reused: step prep of run {run.id}" in reused.get_job_log()
     assert reused.get_output_data("prepared").path_on_datastore == ref.path_on_datastore
 
 
@@ -182,6 +183,7 @@ def test_failed_step_says_why_it_has_no_output(embedded_airflow_home, workspace_
     assert "training blew up" in details["error"]["error"]["message"]
     assert "training blew up" in run.get_details()["error"]["error"]["message"]
     assert "RuntimeError: training blew up" in train.get_details_with_logs()["logFiles"]["STDERR"]
+    assert "ERROR Step train.py failed: " in train.get_job_log()
 
 
 def test_run_id_that_never_ran_is_refused(workspace_dir):
