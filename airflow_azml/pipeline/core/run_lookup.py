@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core.status import FAILED, FINISHED, TERMINAL
+from airflow_azml.pipeline.core.status import FINISHED, TERMINAL
 
 __all__ = ["attach_run", "RecordedRunBackend"]
 
@@ -48,13 +48,7 @@ class RecordedRunBackend:
         statuses = [(r or {}).get("status") for r in map(self.records.read_step, self.step_ids)]
         if not statuses or not all(s in TERMINAL for s in statuses):
             return "running"
-        return (
-            "failed"
-            if FAILED in statuses
-            else "success"
-            if all(s == FINISHED for s in statuses)
-            else "failed"
-        )
+        return "success" if all(s == FINISHED for s in statuses) else "failed"
 
     def task_states(self) -> dict[str, str | None]:
         tasks = self._status().get("tasks") or {}

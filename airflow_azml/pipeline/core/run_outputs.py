@@ -43,21 +43,23 @@ class PortDataReference:
     @property
     def data_reference(self) -> Any:
         """The output as a DataReference, to feed it to a step of another pipeline."""
+        return self._reference(self.name)
+
+    def _reference(self, input_name: str | None) -> Any:
         from airflow_azml.data.data_reference import DataReference
 
-        return DataReference(self.datastore, self.name, self.path_on_datastore)
+        return DataReference(self.datastore, input_name or self.name, self.path_on_datastore)
 
     def as_mount(self, input_name: str | None = None) -> Any:
-        return self.data_reference._with(data_reference_name=input_name or self.name, mode="mount")
+        return self._reference(input_name)
 
     def as_download(
         self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool = False
     ) -> Any:
-        ref = self.data_reference.as_download(path_on_compute, overwrite)
-        return ref._with(data_reference_name=input_name or self.name)
+        return self._reference(input_name).as_download(path_on_compute, overwrite)
 
     def as_input(self, input_name: str) -> Any:
-        return self.as_mount(input_name)
+        return self._reference(input_name)
 
     def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
         """Copy the output under ``local_path/<path_on_datastore>``, as v1 does; returns that path."""

@@ -190,3 +190,27 @@ def test_run_id_that_never_ran_is_refused(workspace_dir):
     ws = Workspace.from_config(workspace_dir)
     with pytest.raises(UserErrorException, match="No run 'manual__nope' of experiment 'ghost'"):
         PipelineRun(Experiment(ws, "ghost"), "manual__nope")
+
+
+def test_run_known_only_by_its_records(workspace_dir):
+    """A run of a scheduler or another machine (no status file here) is followed through the run
+    records its steps wrote on the default datastore."""
+    from airflow_azml.execution.records import RunRecords
+
+    ws = Workspace.from_config(workspace_dir)
+    records = RunRecords(
+        ws.get_default_datastore().store, "elsewhere", "scheduled__2026-01-01T00:00:00+00:00"
+    )
+    records.write_step("prep", {"name": "prep", "task_id": "prep", "status": "Finished", "outputs": {}})
+    records.write_step("train", {"name": "train", "task_id": "train", "status": "Running", "outputs": {}})
+    run = PipelineRun(Experiment(ws, "elsewhere"), records.run_id)
+    assert run.get_status() == "Running"
+    assert [(s.name, s.get_status()) for s in run.get_children()] == [
+        ("prep", "Finished"),
+        ("train", "Running"),
+    ]
+    records.write_step("train", {"name": "train", "task_id": "train", "status": "Failed", "error": "boom"})
+    assert run.get_status() == "Failed"
+    assert "boom" in run.get_details()["error"]["error"]["message"]
+    with pytest.raises(UserErrorException, match="was started by another process"):
+        run.cancel()
