@@ -277,7 +277,15 @@ class LocalDatastore(Datastore):
         return {"type": "local", "path": str(self.root)}
 
 
-class AzureBlobDatastore(Datastore):
+class _ConnectionDatastore(Datastore):
+    """A datastore reached through an Airflow connection: ``conn_id``, default ``azml_<name>``."""
+
+    @property
+    def conn_id(self) -> str:
+        return str(self._spec.get("conn_id") or f"azml_{self.name}")
+
+
+class AzureBlobDatastore(_ConnectionDatastore):
     """An Azure Blob container reached through an Airflow connection (``conn_id``)."""
 
     datastore_type = "AzureBlob"
@@ -290,10 +298,6 @@ class AzureBlobDatastore(Datastore):
     @property
     def account_name(self) -> str:
         return str(self._spec.get("account_name", ""))
-
-    @property
-    def conn_id(self) -> str:
-        return str(self._spec.get("conn_id") or f"azml_{self.name}")
 
     @property
     def anonymous(self) -> bool:
@@ -310,7 +314,7 @@ class AzureBlobDatastore(Datastore):
         return ObjectStore.for_datastore(self)
 
 
-class AzureDataLakeDatastore(Datastore):
+class AzureDataLakeDatastore(_ConnectionDatastore):
     """ADLS Gen1 (v1's ``register_azure_data_lake``): registered with its connection, holds no files here.
 
     Azure retired Data Lake Storage Gen1 on 2024-02-29, so there is nothing left to read or
@@ -323,10 +327,6 @@ class AzureDataLakeDatastore(Datastore):
     @property
     def store_name(self) -> str:
         return str(self._spec.get("store_name", ""))
-
-    @property
-    def conn_id(self) -> str:
-        return str(self._spec.get("conn_id") or f"azml_{self.name}")
 
     def _make_store(self) -> Store:
         raise DatastoreError(
@@ -361,15 +361,11 @@ class AzureDataLakeGen2Datastore(AzureBlobDatastore):
     kind = "adls_gen2"
 
 
-class AzureSqlDatabaseDatastore(Datastore):
+class AzureSqlDatabaseDatastore(_ConnectionDatastore):
     """An Azure SQL database (tables, for DataTransferStep) through an Airflow connection."""
 
     datastore_type = "AzureSqlDatabase"
     kind = "azure_sql"
-
-    @property
-    def conn_id(self) -> str:
-        return str(self._spec.get("conn_id") or f"azml_{self.name}")
 
 
 class AzurePostgreSqlDatastore(AzureSqlDatabaseDatastore):
