@@ -280,12 +280,11 @@ def publish_plan(
         raise UserErrorException("Publishing a pipeline needs a name=.")
     taken = {e["version"] for e in _entries(ws, "pipelines") if e["name"] == name}
     version = str(version) if version is not None else str(len(taken) + 1)
-    pid = _safe(f"{name}-v{version}")
-    if _read(ws, f"{REGISTRY_PREFIX}/pipelines/{pid}.json") is not None:
-        raise UserErrorException(
-            f"Pipeline {name!r} version {version!r} is already published (id {pid!r}); "
-            "publish with another version=."
-        )
+    # v1's ids are unique, its versions mere labels: publishing a name and version again (a notebook
+    # run twice) gives another published pipeline, whose id gets a number
+    base = pid = _safe(f"{name}-v{version}")
+    while _read(ws, f"{REGISTRY_PREFIX}/pipelines/{pid}.json") is not None:
+        pid = f"{base}_{int(pid[len(base) + 1 :] or 1) + 1}"
     plan = plan_for(pid)
     plan["description"] = description or plan.get("description")
     entry = {

@@ -22,11 +22,21 @@ def test_publish_writes_a_versioned_entry_with_its_plan(one_step_pipeline):
     )
     assert first.plan["dag_id"] == "train_pipe-v1" and first.plan["parameters"]["n"]["default"] == 1
     assert first.status == "Active" and first.endpoint.endswith("/PipelineRuns/PipelineSubmit/train_pipe-v1")
-    with pytest.raises(UserErrorException, match="already published"):
-        pipeline.publish(name="train pipe", version="2")
-    assert [p.id for p in PublishedPipeline.list(ws)] == ["train_pipe-v1", "train_pipe-v2"]
+    again = pipeline.publish(name="train pipe", version="2")  # as v1: the same label again, another id
+    assert (again.id, again.version) == ("train_pipe-v2_2", "2")
+    assert pipeline.publish(name="train pipe", version="2").id == "train_pipe-v2_3"
+    assert [p.id for p in PublishedPipeline.list(ws)] == [
+        "train_pipe-v1",
+        "train_pipe-v2",
+        "train_pipe-v2_2",
+        "train_pipe-v2_3",
+    ]
     first.disable()
-    assert [p.id for p in PublishedPipeline.list(ws)] == ["train_pipe-v2"]
+    assert [p.id for p in PublishedPipeline.list(ws)] == [
+        "train_pipe-v2",
+        "train_pipe-v2_2",
+        "train_pipe-v2_3",
+    ]
     assert PublishedPipeline.get(ws, "train_pipe-v1").status == "Disabled"
     with pytest.raises(UserErrorException, match="disabled"):
         PublishedPipeline.get(ws, "train_pipe-v1").submit(ws, "exp")
