@@ -131,6 +131,20 @@ class Workspace:
         digest = hashlib.sha256(identity.encode()).hexdigest()[:10]
         return azml_home() / "workspaces" / f"{slug}-{digest}" / "datastores"
 
+    def _legacy_hint(self, rel: str) -> str:
+        """A sentence when ``rel`` exists in the single-workspace layout of earlier releases but not here."""
+        default = self._default_datastore
+        old = azml_home() / "datastores" / default
+        if self._identity is None or "path" in (self._config.get("datastores") or {}).get(default, {}):
+            return ""
+        if not (old / rel).exists():
+            return ""
+        return (
+            f" Before workspaces were kept apart it was stored in {old}, which this workspace no longer reads: "
+            f"move that folder to {self.local_datastore_root() / default}, or declare "
+            f'"datastores": {{"{default}": {{"type": "local", "path": "{old}"}}}} in the workspace file.'
+        )
+
     # -- datastores ------------------------------------------------------------------
     @property
     def datastores(self) -> dict[str, Any]:

@@ -144,7 +144,7 @@ def load_dataset(workspace: Any, name: str, version: str | int = "latest") -> Ab
             f"No dataset named {name!r} is registered in workspace {workspace.name!r}.{did_you_mean(name, known)} "
             f"Registered: {', '.join(known) or '(none)'}. Register it with "
             f"Dataset.Tabular.from_delimited_files(...).register(ws, {name!r}) or declare it under 'datasets' "
-            "in the workspace file."
+            f"in the workspace file.{workspace._legacy_hint(f'{REGISTRY_PREFIX}/{name}')}"
         )
     wanted = versions[-1] if str(version) == "latest" else int(version)
     if wanted not in versions:

@@ -152,3 +152,17 @@ def test_missing_datastore_is_what_v1_code_catches(two, monkeypatch) -> None:
     monkeypatch.delitem(sys.modules, "msrest.exceptions")
     with pytest.raises(UserErrorException):
         Datastore.get(b, "MyAdlsDatastore")
+
+
+def test_a_registration_in_the_old_shared_layout_is_pointed_to(two, azml_home: Path) -> None:
+    """Earlier releases kept every workspace's registry in $AZML_HOME/datastores: say where, and how to move it."""
+    a, _ = two
+    old = azml_home / "datastores" / "workspaceblobstore"
+    write(old / ".azml" / "datasets" / "legacy" / "1.json", "{}")
+    with pytest.raises(DatasetNotFoundError) as caught:
+        Dataset.get_by_name(a, "legacy").resolve()
+    message = str(caught.value)
+    assert f"stored in {old}" in message and str(a.get_default_datastore().root) in message
+    with pytest.raises(DatasetNotFoundError, match=r"No dataset named .legacy2.") as other:
+        Dataset.get_by_name(a, "legacy2").resolve()
+    assert "stored in" not in str(other.value)  # only named when it is there
