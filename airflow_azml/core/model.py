@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from airflow_azml.core._home import azml_home
 from airflow_azml.core.workspace import Workspace
 from airflow_azml.data.dataset import dataset_from_definition
 from airflow_azml.data.registry import VersionedRegistry
-from airflow_azml.exceptions import UserErrorException, check_data_name, did_you_mean
+from airflow_azml.exceptions import UserErrorException, did_you_mean
 from airflow_azml.runtime import CONTEXT_ENV
 
 __all__ = ["Model", "ModelNotFoundError", "MODELS_PREFIX", "MODEL_FILES_PREFIX"]
@@ -114,7 +115,7 @@ class Model:
         **kwargs: Any,
     ) -> Model:
         """Copy ``model_path`` (a file or a folder) into the registry as the next version of ``model_name``."""
-        check_data_name(model_name.replace("-", "_").replace(".", "_"), "Model")
+        _check_name(model_name)
         src = Path(model_path).expanduser()
         if not src.exists():
             raise UserErrorException(
@@ -217,6 +218,15 @@ class Model:
 
     def __repr__(self) -> str:
         return f"Model(workspace={self.workspace!r}, name={self.name}, id={self.id}, version={self.version}, tags={self.tags}, properties={self.properties})"
+
+
+def _check_name(name: str) -> None:
+    """v1's rule: letters, digits, '-', '_' and '.', starting with a letter or digit, at most 255 characters."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}", name):
+        raise UserErrorException(
+            f"Model name {name!r} is invalid: use letters, digits, '-', '_' and '.', starting with a letter "
+            "or digit (at most 255 characters)."
+        )
 
 
 def _store(workspace: Any) -> Any:

@@ -87,6 +87,10 @@ def test_folder_model_with_datasets_and_v1_import_paths(azml_home: Path, tmp_pat
     assert ds.to_pandas_dataframe().to_dict("list") == {"a": [1], "b": [2]}
     with pytest.raises(Exception, match="does not exist"):
         Model.register(ws, str(tmp_path / "missing.pkl"), "nlp")
+    with pytest.raises(
+        Exception, match=r"Model name 'my model' is invalid: use letters, digits, '-', '_' and '.'"
+    ):
+        Model.register(ws, str(folder), "my model")
 
 
 def test_inside_a_step_the_run_context_gives_the_workspace(
