@@ -16,6 +16,7 @@ PURE = [
     "airflow_azml.train.estimator",
     "airflow_azml.train.dnn",
     "airflow_azml.train.sklearn",
+    "airflow_azml.train.hyperdrive",
     "airflow_azml.compiler",
     "airflow_azml.compiler.capture",
     "airflow_azml.execution",
