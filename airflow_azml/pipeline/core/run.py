@@ -16,6 +16,9 @@ from airflow_azml.pipeline.core.run_files import StepRunFiles, utc
 from airflow_azml.pipeline.core.run_outputs import PortDataReference, StepRunOutput, step_output, step_outputs
 from airflow_azml.pipeline.core.status import (
     AIRFLOW_TO_V1,
+    CANCELED,
+    FAILED,
+    NOT_STARTED,
     TERMINAL,
     airflow_to_v1,
     step_status,
@@ -104,7 +107,7 @@ class PipelineRun:
 
     def get_children(self, recursive: bool = False, **_: Any) -> list[StepRun]:
         """The step runs created so far (queued, running or ended), in pipeline order, as v1's child runs."""
-        return [s for s in self.get_steps() if s.record is not None or s.get_status() != "NotStarted"]
+        return [s for s in self.get_steps() if s.record is not None or s.get_status() != NOT_STARTED]
 
     def find_step_run(self, name: str) -> list[StepRun]:
         return [s for s in self.get_steps() if s.name == name or s.task_id == name]
@@ -190,7 +193,7 @@ class PipelineRun:
             "properties": {"azureml.runsource": "azureml.PipelineRun", "dag_id": self._plan["dag_id"]},
             "logFiles": {},
         }
-        if status in ("Failed", "Canceled"):
+        if status in (FAILED, CANCELED):
             details["error"] = {"error": {"code": "UserError", "message": self._failure_summary()}}
         return details
 
