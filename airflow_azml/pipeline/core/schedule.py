@@ -26,13 +26,13 @@ from typing import Any
 from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core.recurrence import ScheduleRecurrence, TimeZone
 from airflow_azml.pipeline.core.schedule_store import (
-    _PREFIX,
     SCHEDULE_ID_PREFIX,
-    _datastore_fields,
-    _free_id,
-    _options,
+    SCHEDULES_PREFIX,
+    datastore_fields,
+    free_schedule_id,
     new_blobs,
     record_seen,
+    schedule_options,
     scheduled_pipeline_id,
 )
 from airflow_azml.pipeline.core.schedule_store import schedule_key as _key
@@ -131,7 +131,7 @@ class Schedule:
         from airflow_azml.pipeline.core.published import PublishedPipeline
 
         published = PublishedPipeline.get(workspace, pipeline_id)
-        args = _options(
+        args = schedule_options(
             recurrence,
             description,
             pipeline_parameters,
@@ -167,7 +167,7 @@ class Schedule:
 
         endpoint = PipelineEndpoint.get(workspace, id=pipeline_endpoint_id)
         target = {"pipeline_id": None, "pipeline_endpoint_id": endpoint.id}
-        args = _options(
+        args = schedule_options(
             recurrence,
             description,
             pipeline_parameters,
@@ -187,7 +187,7 @@ class Schedule:
         if (recurrence is None) == (datastore is None):
             raise UserErrorException(f"Schedule {name!r}: give exactly one of recurrence= or datastore=.")
         entry = {
-            "id": _free_id(workspace, name),
+            "id": free_schedule_id(workspace, name),
             "name": name,
             **target,
             "experiment_name": experiment_name,
@@ -197,14 +197,15 @@ class Schedule:
             "continue_on_step_failure": args["continue_on_step_failure"],
             "recurrence": recurrence.to_dict() if recurrence else None,
         }
-        entry.update(_datastore_fields(name, published, datastore, args))
+        entry.update(datastore_fields(name, published, datastore, args))
         schedule = cls(workspace, entry)
         schedule._save()
         return schedule
 
     def _save(self) -> None:
         self._workspace.get_default_datastore().store.write_bytes(
-            f"{_PREFIX}/{_key(self._entry)}.json", json.dumps(self._entry, indent=1, default=str).encode()
+            f"{SCHEDULES_PREFIX}/{_key(self._entry)}.json",
+            json.dumps(self._entry, indent=1, default=str).encode(),
         )
 
     @classmethod
@@ -289,7 +290,7 @@ class Schedule:
                 else self.path_on_datastore,
             }
             published = PublishedPipeline.get(self._workspace, str(self.pipeline_id))
-            changes.update(_datastore_fields(self.name, published, args["datastore"], args))
+            changes.update(datastore_fields(self.name, published, args["datastore"], args))
         self._entry.update({k: v for k, v in changes.items() if v is not None})
         self._save()
         if status is not None and status != self.status:

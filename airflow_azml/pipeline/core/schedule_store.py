@@ -15,9 +15,19 @@ from typing import Any
 from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core.recurrence import _safe
 
-__all__ = ["new_blobs", "record_seen", "schedule_key", "scheduled_pipeline_id", "SCHEDULE_ID_PREFIX"]
+__all__ = [
+    "new_blobs",
+    "record_seen",
+    "schedule_key",
+    "scheduled_pipeline_id",
+    "free_schedule_id",
+    "datastore_fields",
+    "schedule_options",
+    "SCHEDULE_ID_PREFIX",
+    "SCHEDULES_PREFIX",
+]
 
-_PREFIX = ".azml/published/schedules"
+SCHEDULES_PREFIX = ".azml/published/schedules"
 SCHEDULE_ID_PREFIX = "azml_sched__"  # + the schedule's key in the registry = its DAG id
 
 
@@ -57,7 +67,7 @@ def new_blobs(workspace: Any, schedule: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _seen_path(schedule: dict[str, Any]) -> str:
-    return f"{_PREFIX}/{schedule_key(schedule)}/seen.json"
+    return f"{SCHEDULES_PREFIX}/{schedule_key(schedule)}/seen.json"
 
 
 def _seen(workspace: Any, schedule: dict[str, Any]) -> dict[str, str]:
@@ -89,7 +99,7 @@ def scheduled_pipeline_id(workspace: Any, entry: dict[str, Any]) -> str | None:
     return None if endpoint is None else endpoint["versions"][str(endpoint["default_version"])]
 
 
-def _options(*values: Any) -> dict[str, Any]:
+def schedule_options(*values: Any) -> dict[str, Any]:
     """The optional arguments of Schedule.create / create_for_pipeline_endpoint, by name."""
     names = (
         "recurrence description pipeline_parameters datastore polling_interval "
@@ -98,18 +108,18 @@ def _options(*values: Any) -> dict[str, Any]:
     return dict(zip(names, values, strict=True))
 
 
-def _free_id(workspace: Any, name: str) -> str:
+def free_schedule_id(workspace: Any, name: str) -> str:
     """``azml_sched__<name>``, with a number added when another schedule holds that id (v1 allows equal names)."""
     store = workspace.get_default_datastore().store
     base, n = f"{SCHEDULE_ID_PREFIX}{_safe(name)}", 1
     ident = base
-    while store.exists(f"{_PREFIX}/{ident[len(SCHEDULE_ID_PREFIX) :]}.json"):
+    while store.exists(f"{SCHEDULES_PREFIX}/{ident[len(SCHEDULE_ID_PREFIX) :]}.json"):
         n += 1
         ident = f"{base}_{n}"
     return ident
 
 
-def _datastore_fields(name: str, published: Any, datastore: Any, args: dict[str, Any]) -> dict[str, Any]:
+def datastore_fields(name: str, published: Any, datastore: Any, args: dict[str, Any]) -> dict[str, Any]:
     """The datastore-watch part of a schedule entry, checked against the pipeline it runs."""
     from airflow_azml.data.stores import check_relative
 
