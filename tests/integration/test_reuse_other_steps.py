@@ -281,6 +281,7 @@ def test_deferred_databricks_run_is_offered_for_reuse(
 
 def test_uploaded_script_step_reruns_when_its_source_changes(azml_home, workspace_dir, fake):
     """Operator level (no DAG run): a python_script_name step is fingerprinted with the source it uploads."""
+    from airflow_azml.execution.records import RunRecords
     from tests.operators.test_databricks import operator_for
 
     cfg = json.loads((workspace_dir / "config.json").read_text())
@@ -305,7 +306,7 @@ def test_uploaded_script_step_reruns_when_its_source_changes(azml_home, workspac
         op, context = operator_for(ws, step, "reuse_dbx_py")
         context["run_id"] = run_id
         op.execute(context)
-        return op._record
+        return RunRecords(ws.get_default_datastore().store, "reuse_dbx_py", run_id).read_step(step.task_id)
 
     assert execute("r1")["run_reason"] == "no earlier run"
     assert execute("r2")["reused_from"]["run_id"] == "r1"
