@@ -9,7 +9,7 @@ __all__ = ["add_parser", "logs"]
 
 
 def add_parser(subparsers: Any) -> None:
-    from airflow_azml.cli.submit import add_common
+    from airflow_azml.cli._common import add_common
 
     p = subparsers.add_parser(
         "logs", help="print the logs of a run's steps from a running Airflow (REST API)"
@@ -22,7 +22,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def logs(args: argparse.Namespace) -> int:
-    from airflow_azml.cli.submit import client_from_args
+    from airflow_azml.cli._common import client_from_args
 
     client = client_from_args(args)
     tis = [

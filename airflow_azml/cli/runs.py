@@ -9,7 +9,7 @@ __all__ = ["add_parser", "runs", "follow"]
 
 
 def add_parser(subparsers: Any) -> None:
-    from airflow_azml.cli.submit import add_common
+    from airflow_azml.cli._common import add_common
 
     p = subparsers.add_parser("runs", help="list runs of a pipeline DAG on a running Airflow (REST API)")
     p.add_argument("dag_id")
@@ -20,7 +20,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def runs(args: argparse.Namespace) -> int:
-    from airflow_azml.cli.submit import client_from_args
+    from airflow_azml.cli._common import client_from_args
     from airflow_azml.pipeline.core.status import airflow_to_v1
 
     client = client_from_args(args)

@@ -5,20 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from airflow_azml.cli._common import add_common, client_from_args
+
 __all__ = ["add_parser", "submit", "client_from_args"]
-
-
-def client_from_args(args: argparse.Namespace) -> Any:
-    """The REST client: --workspace file's 'airflow' section, else AZML_AIRFLOW_* variables."""
-    from airflow_azml.client.rest import AirflowRestClient
-    from airflow_azml.core.workspace import Workspace
-
-    ws = Workspace.from_config(path=args.workspace) if args.workspace else Workspace.from_config()
-    return AirflowRestClient.from_workspace(ws)
-
-
-def add_common(p: Any) -> None:
-    p.add_argument("--workspace", help="workspace file (or its folder) with an 'airflow' section")
 
 
 def add_parser(subparsers: Any) -> None:
