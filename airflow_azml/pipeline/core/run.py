@@ -245,7 +245,36 @@ class StepRun(StepRunFiles):
         return self.pipeline_run
 
     def get_status(self) -> str:
+        """The status when this object was read (``wait_for_completion`` reads it again)."""
         return step_status(self._state, self.record)
+
+    def _refresh(self) -> str:
+        fresh = next((s for s in self.pipeline_run.get_steps() if s.task_id == self.task_id), self)
+        self._state, self.record = fresh._state, fresh.record
+        return self.get_status()
+
+    def wait_for_completion(
+        self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
+    ) -> str:
+        """Block until this step ends; with show_output, print its status changes and its output at the end."""
+        shown: list[str] = []
+
+        def changed(status: str) -> None:
+            if show_output and (not shown or shown[-1] != status):
+                shown.append(status)
+                print(f"StepRun({self.name}) Status: {status}")
+
+        status = wait_until_ended(
+            self._refresh, on_poll=changed, timeout_seconds=timeout_seconds, what=f"Step run {self.name!r}"
+        )
+        if show_output:
+            print(f"\nStepRun({self.name}) Execution Summary\n{self.get_stdout_log()}")
+        if status in (FAILED, CANCELED) and raise_on_error:
+            raise ActivityFailedException(
+                (self.record or {}).get("error")
+                or f"Step {self.name!r} of run {self.pipeline_run.id} ended {status}."
+            )
+        return status
 
     @property
     def reused(self) -> bool:

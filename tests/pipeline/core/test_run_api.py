@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_azml.core import Experiment, Workspace
-from airflow_azml.exceptions import UserErrorException
+from airflow_azml.exceptions import ActivityFailedException, UserErrorException
 from airflow_azml.pipeline.core import Pipeline, PipelineData, PipelineRun, PublishedPipeline
 from airflow_azml.pipeline.core.run_outputs import OutputNotFoundError, StepRunOutput
 from airflow_azml.pipeline.steps import PythonScriptStep
@@ -64,7 +64,7 @@ def _pipeline(workspace_dir: Path, fail: bool) -> tuple[Workspace, Pipeline]:
 
 @pytest.mark.slow
 def test_finished_run_children_outputs_files_details_and_publish(
-    embedded_airflow_home, workspace_dir, tmp_path
+    embedded_airflow_home, workspace_dir, tmp_path, capsys
 ):
     ws, pipeline = _pipeline(workspace_dir, fail=False)
     run = Experiment(ws, "run_api").submit(pipeline)
@@ -128,6 +128,9 @@ def test_finished_run_children_outputs_files_details_and_publish(
     assert prep.get_stdout_log() == with_logs["logFiles"]["STDOUT"]
     assert "INFO Running step prep: " in prep.get_job_log()  # the worker's side: why it ran, and so on
     assert run.get_details()["status"] == "Finished" and "error" not in run.get_details()
+    capsys.readouterr()
+    assert prep.wait_for_completion() == "Finished"
+    assert "StepRun(prep) Status: Finished" in capsys.readouterr().out
 
     # the same run, found again from its id alone (as a later process or a REST client would)
     again = PipelineRun(Experiment(ws, "run_api"), run.id)
@@ -209,7 +212,12 @@ def test_run_known_only_by_its_records(workspace_dir):
         ("prep", "Finished"),
         ("train", "Running"),
     ]
+    train = run.get_children()[1]
     records.write_step("train", {"name": "train", "task_id": "train", "status": "Failed", "error": "boom"})
+    assert train.get_status() == "Running", "a StepRun is what was read; waiting reads it again"
+    assert train.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
+    with pytest.raises(ActivityFailedException, match="boom"):
+        train.wait_for_completion(show_output=False)
     assert run.get_status() == "Failed"
     assert "boom" in run.get_details()["error"]["error"]["message"]
     with pytest.raises(UserErrorException, match="was started by another process"):
