@@ -8,7 +8,6 @@ is the experiment name, passing the parameters as the run's ``conf``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from airflow_azml.client.rest import AirflowRestClient
@@ -97,17 +96,14 @@ def _deploy_through_registry(
     tag = plan_tag(plan)
     if dag is None or tag not in _tags(dag):
         write_submitted_plan(workspace, plan)
-    deadline = time.monotonic() + DEPLOY_WAIT_SECONDS
-    while dag is None or tag not in _tags(dag):
-        if time.monotonic() >= deadline:
-            raise UserErrorException(
-                f"The Airflow at {client.base_url} did not load the pipeline {plan['dag_id']!r} within "
-                f"{DEPLOY_WAIT_SECONDS} s. Its dags folder needs the published-pipelines loader (write_loader) "
-                "beside a workspace file whose default datastore is this workspace's, or a DAG file that builds "
-                f"Pipeline(...).to_dag({plan['dag_id']!r})."
-            )
-        time.sleep(2)
-        dag = client.get_dag(plan["dag_id"])
+    dag = client.wait_dag(plan["dag_id"], DEPLOY_WAIT_SECONDS, until=lambda d: tag in _tags(d))
+    if dag is None:
+        raise UserErrorException(
+            f"The Airflow at {client.base_url} did not load the pipeline {plan['dag_id']!r} within "
+            f"{DEPLOY_WAIT_SECONDS} s. Its dags folder needs the published-pipelines loader (write_loader) "
+            "beside a workspace file whose default datastore is this workspace's, or a DAG file that builds "
+            f"Pipeline(...).to_dag({plan['dag_id']!r})."
+        )
     return dag
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -121,13 +122,18 @@ class AirflowRestClient:
         resp = self.request("GET", f"/api/v2/dags/{_q(dag_id)}", ok=(200, 404))
         return None if resp.status_code == 404 else dict(resp.json())
 
-    def wait_dag(self, dag_id: str, timeout: float = 0) -> dict[str, Any] | None:
-        """The DAG, polling up to ``timeout`` seconds for the dag-processor to parse it."""
+    def wait_dag(
+        self, dag_id: str, timeout: float = 0, until: Callable[[dict[str, Any]], bool] | None = None
+    ) -> dict[str, Any] | None:
+        """The DAG, polling up to ``timeout`` seconds for the dag-processor to parse it (and, with
+        ``until``, for a parse of it that ``until`` accepts); None when that did not happen in time."""
         deadline = time.monotonic() + timeout
         while True:
             dag = self.get_dag(dag_id)
-            if dag is not None or time.monotonic() >= deadline:
+            if dag is not None and (until is None or until(dag)):
                 return dag
+            if time.monotonic() >= deadline:
+                return None
             time.sleep(1)
 
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:

@@ -92,7 +92,8 @@ async def _published_dag(client: httpx.AsyncClient, dag_id: str) -> httpx.Respon
     dag-processor has parsed it: wait for that parse (up to DEPLOY_WAIT_SECONDS) instead of a 404."""
     deadline = time.monotonic() + DEPLOY_WAIT_SECONDS
     dag = await client.get(f"/api/v2/dags/{dag_id}")
-    while dag.status_code == 404 and _is_published(dag_id) and time.monotonic() < deadline:
+    published = dag.status_code == 404 and _is_published(dag_id)
+    while dag.status_code == 404 and published and time.monotonic() < deadline:
         await asyncio.sleep(1)
         dag = await client.get(f"/api/v2/dags/{dag_id}")
     if dag.status_code == 404:
