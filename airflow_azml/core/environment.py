@@ -116,6 +116,14 @@ class Environment:
         env.docker.base_image = image
         return env
 
+    def clone(self, new_name: str) -> Environment:
+        """A copy under ``new_name``, unregistered, to change (v1's way to extend a curated environment:
+        the copy runs in the worker's Python plus the packages it lists)."""
+        env = Environment.from_dict({**self.to_dict(), "name": new_name, "version": None, "curated": False})
+        env.python.conda_dependencies.channels = list(self.python.conda_dependencies.channels)
+        env.python.user_managed_dependencies = False
+        return env
+
     # -- registry ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         deps = self.python.conda_dependencies

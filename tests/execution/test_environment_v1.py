@@ -74,6 +74,11 @@ def test_curated_environment_maps_to_the_worker_python(workspace_dir, caplog):
         interpreter_for({"name": "s", "environment": spec}, logging.getLogger("test_env")) == sys.executable
     )
     assert f"uses the curated environment '{CURATED}'" in caplog.text and sys.executable in caplog.text
+    mine = env.clone("my-sklearn")  # v1's way to add packages to a curated environment
+    mine.python.conda_dependencies.add_pip_package("inflection==0.5.1")
+    assert (mine.name, mine.curated, mine.version) == ("my-sklearn", False, None)
+    assert runconfig_spec(mine)["pip"] == ["inflection==0.5.1"] and "curated" not in runconfig_spec(mine)
+    assert env.python.conda_dependencies.pip_packages == [], "the curated environment itself is unchanged"
 
 
 def test_register_get_and_list(workspace_dir, tmp_path):
