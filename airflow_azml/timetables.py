@@ -19,7 +19,6 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, CronTriggerTimetable, DeltaTriggerTimetable, task
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 
@@ -103,6 +102,9 @@ def dag_arguments(schedule: Any) -> dict[str, Any]:
 
 def datastore_watcher_dag(entry: dict[str, Any], workspace: Any) -> DAG:
     """The DAG ``entry['id']`` that polls ``entry['path_on_datastore']`` and triggers ``entry['pipeline_id']``."""
+    # deferred: the plugin imports this module in every Airflow process, the watcher is rarely needed
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
     spec = workspace.to_spec()
     with DAG(
         dag_id=entry["id"],

@@ -309,9 +309,3 @@ def _hhmm(text: str) -> tuple[int, int] | None:
     if not sep or not hh.isdigit() or not mm.isdigit() or int(hh) > 23 or int(mm) > 59:
         return None
     return int(hh), int(mm)
-
-
-def _safe(text: str) -> str:
-    from airflow_azml.pipeline.core.published import _safe as safe
-
-    return safe(text)

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core.recurrence import _safe
+from airflow_azml.pipeline.core.published import _safe
 
 __all__ = [
     "new_blobs",
