@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
 from airflow_azml import migrate_rules as rules
@@ -89,10 +89,11 @@ class Analyzer(CallChecks):
         self.placeholders: set[str] = set()  # names holding a sample's '<my-account-name>'
         self.types: dict[int, V1Type | None] = {}  # id(expression) -> its type, for argument rules
         self.tainted_uses: set[tuple[int | None, str]] = set()
-        self.carried: dict[str, str] = {}  # a rule's 'carry' label -> its advice
+        self.carried: dict[str, dict[str, Any]] = {}  # a rule's 'carry' label -> the rule
         self.findings: list[Finding] = []
         self.unit: Unit | None = None
         self.v1_file = False
+        self.handlers = 0  # depth of except blocks: what they hold runs only if the try fails
 
     def run(self, units: Iterable[Unit]) -> list[Finding]:
         """Every finding, in cell, line, column order."""
@@ -108,6 +109,8 @@ class Analyzer(CallChecks):
         return sorted(self.findings, key=lambda f: (f.cell or 0, f.line, f.col, f.name))
 
     def _add(self, node: ast.AST, name: str, rule: rules.Rule) -> None:
+        if self.handlers and rule.category == rules.UNSUPPORTED:  # try: get() / except: create()
+            rule = rules.Rule(rules.UNKNOWN, f"only if this except branch runs: {rule.advice}")
         lines = self.unit.lines
         line = lines[node.lineno - 1] if node.lineno <= len(lines) else ""
         col = char_col(line, node.col_offset) + 1
@@ -172,6 +175,14 @@ class Analyzer(CallChecks):
             self._bind(node.target, element(self._expr(node.iter)))
             self._block(node.body)
             self._block(node.orelse)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            self._block(node.body)
+            for handler in node.handlers:
+                self.handlers += 1
+                self._visit_children(handler)
+                self.handlers -= 1
+            self._block(node.orelse)
+            self._block(node.finalbody)
         elif isinstance(node, ast.With | ast.AsyncWith):
             for item in node.items:
                 value = self._expr(item.context_expr)
@@ -204,12 +215,18 @@ class Analyzer(CallChecks):
             pair = value is not None and value.kind in ("items", "enum") and len(target.elts) == 2
             if pair:  # for name, output in step.get_outputs().items() / for i, step in enumerate(steps)
                 self._bind(target.elts[0], None)
-                self._bind(target.elts[1], V1Type("instance", value.key))
+                self._bind(target.elts[1], V1Type("instance", value.key, mark=value.mark))
                 return
             for elt in target.elts:
                 self._bind(elt, None)
         else:
             self._expr(target)
+            root = target
+            while isinstance(root, ast.Attribute | ast.Subscript):
+                root = root.value
+            owner = self.env.get(root.id) if isinstance(root, ast.Name) else None
+            if value is not None and value.mark and owner is not None and owner.kind == "instance":
+                self.env[root.id] = replace(owner, mark=value.mark)  # env.python.conda_dependencies = marked
 
     # -- expressions -------------------------------------------------------------------------
 
@@ -230,9 +247,9 @@ class Analyzer(CallChecks):
             self._expr(node.slice)
             if base is not None and base.kind == "gone":
                 return base
-            return (
-                V1Type("instance", base.key) if base is not None and base.kind in ("list", "dict") else None
-            )
+            if base is None or base.kind not in ("list", "dict"):
+                return None
+            return V1Type("instance", base.key, mark=base.mark)
         if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
             for generator in node.generators:
                 self._bind(generator.target, element(self._expr(generator.iter)))
@@ -240,7 +257,9 @@ class Analyzer(CallChecks):
                     self._expr(condition)
             parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
             found = [self._expr(part) for part in parts][-1]
-            return V1Type("list", found.key) if found is not None and found.kind == "instance" else None
+            if found is None or found.kind != "instance":
+                return None
+            return V1Type("list", found.key, mark=found.mark)
         if isinstance(node, ast.List | ast.Tuple | ast.Set):  # [step_we_do_not_have] carries it
             return next((t for t in map(self._expr, node.elts) if t is not None and t.kind == "gone"), None)
         self._visit_children(node)
@@ -324,16 +343,14 @@ class Analyzer(CallChecks):
         self._call_rules(node, callee)
         entry, result = call_result(callee)
         if entry is not None and callee.kind in ("class", "member", "function"):
-            carry = self._arguments(node, callee, entry, args, kwargs) or self._carried(
-                node, callee, args, kwargs
-            )
+            carry = self._arguments(node, callee, entry, args, kwargs) or self._carried(node, callee)
             if entry.get("status") == v1map.UNSUPPORTED or _unsupported_class(callee):
                 label = callee.short if callee.kind == "class" else f"{callee.short}.{callee.name}"
                 return V1Type("gone", name=label)
             if gone is not None:  # Pipeline(steps=[a_step_we_do_not_have]) cannot be built either
                 return gone
-            if carry and result is not None and result.kind == "instance":
-                return V1Type("instance", result.key, carry)
+            if carry and result is not None and result.kind not in ("gone", "v1"):
+                return replace(result, mark=carry)
         return result
 
 

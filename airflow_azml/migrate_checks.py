@@ -20,27 +20,29 @@ class CallChecks:
 
     types: dict[int, V1Type | None]
     placeholders: set[str]
-    carried: dict[str, str]
+    carried: dict[str, dict[str, Any]]
 
     def _add(self, node: ast.AST, name: str, rule: rules.Rule) -> None:
         raise NotImplementedError
 
-    def _carried(self, node: ast.Call, callee: V1Type, args: list, kwargs: dict) -> str | None:
-        """A setting a rule marked on an argument (``MpiConfiguration(node_count=2)``) travels with
-        the objects built from it, and is reported where a step is built from them."""
-        if callee.kind != "class":
-            return None
-        values = [*zip(node.args, args, strict=True), *((kw.value, kwargs[kw.arg]) for kw in node.keywords)]
-        for value, value_type in values:
-            if value_type is not None and value_type.kind == "instance" and value_type.name in self.carried:
-                if callee.key.startswith("azureml.pipeline.steps."):
-                    self._add(
-                        value,
-                        f"{callee.short}({ast.unparse(value)})",
-                        rules.Rule(rules.CHANGE, self.carried[value_type.name]),
-                    )
-                return value_type.name
-        return None
+    def _carried(self, node: ast.Call, callee: V1Type) -> str | None:
+        """The mark a call passes on: its receiver's, or an argument's (list elements included). A
+        step built from a marked object, and a call of a ``report_on`` member on one, are reported."""
+        values = [*node.args, *(kw.value for kw in node.keywords)]
+        values += [elt for v in values if isinstance(v, ast.List | ast.Tuple) for elt in v.elts]
+        marked = [
+            (v, t.mark) for v in values if (t := self.types.get(id(v))) is not None and t.mark in self.carried
+        ]
+        if callee.kind == "member" and callee.mark in self.carried:
+            rule = self.carried[callee.mark]
+            if callee.name in rule.get("report_on", ()):
+                self._add(node, f"{callee.short}.{callee.name}", rules.Rule(rules.CHANGE, rule["why"]))
+            return callee.mark
+        if marked and callee.kind == "class" and callee.key.startswith("azureml.pipeline.steps."):
+            value, mark = marked[0]
+            advice = self.carried[mark]["why"]
+            self._add(value, f"{callee.short}({ast.unparse(value)})", rules.Rule(rules.CHANGE, advice))
+        return marked[0][1] if marked else None
 
     def _call_rules(self, node: ast.Call, callee: V1Type) -> None:
         label = {"class": callee.short, "member": f"{callee.short}.{callee.name}"}.get(callee.kind)
@@ -84,7 +86,7 @@ class CallChecks:
                 self._add(value, f"{label}({rule['param']}=)", rules.Rule(category, rule["why"]))
                 if rule.get("carry"):
                     carry = rule["carry"]
-                    self.carried[carry] = rule["why"]
+                    self.carried[carry] = rule
         return carry
 
 

@@ -6,8 +6,10 @@ constructor, factory, method or property returns is the ``returns`` of its map e
 ``run.get_steps()`` is a list of StepRun and ``step.get_outputs().items()`` pairs of names and
 StepRunOutput. Argument values are checked against a member's ``rules``: ``given`` (the argument
 is passed), ``type:<class>`` (it is an instance of that v1 class), ``prefix:<text>`` (a string
-literal starting with it), ``not-prefix:<text>``, ``gt:<number>`` (a number literal above it). A rule
-with ``carry`` marks the object built with that argument; a step built from it is reported too.
+literal starting with it), ``not-prefix:<text>``, ``gt:<number>`` (a number literal above it),
+``digits`` (a string literal of digits only). A rule with ``carry`` marks what is built with that
+argument, and everything built from that in turn; a step built from a marked object is reported,
+and so is a call on a marked object of a member named in the rule's ``report_on``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class V1Type:
     kind: str
     key: str = ""
     name: str = ""
+    mark: str = ""  # a rule's 'carry' label this value was built with
 
     @property
     def short(self) -> str:
@@ -70,7 +73,7 @@ def element(container: V1Type | None) -> V1Type | None:
     if container is None:
         return None
     if container.kind in ("list", "dict"):
-        return V1Type("instance", container.key) if container.kind == "list" else None
+        return V1Type("instance", container.key, mark=container.mark) if container.kind == "list" else None
     return container if container.kind in ("items", "enum") else None
 
 
@@ -78,13 +81,13 @@ def member_of(owner: V1Type, name: str) -> tuple[dict[str, Any] | None, V1Type |
     """The map entry of ``owner.name`` and the type of the attribute itself: a bound member for a
     method, the returned type for a property or class attribute."""
     if owner.kind in ("list", "dict"):
-        return None, V1Type("dictmethod", owner.key, name) if owner.kind == "dict" else None
+        return None, V1Type("dictmethod", owner.key, name, owner.mark) if owner.kind == "dict" else None
     entry = v1map.load().member(owner.key, name)
     if entry is None:
         return None, None
     if entry.get("kind") in ("property", "attribute"):
         return entry, from_returns(entry.get("returns")) if entry.get("returns") else V1
-    return entry, V1Type("member", owner.key, name)
+    return entry, V1Type("member", owner.key, name, owner.mark)
 
 
 def call_result(callee: V1Type) -> tuple[dict[str, Any] | None, V1Type | None]:
@@ -145,6 +148,8 @@ def rule_applies(when: str, value: ast.expr, value_type: V1Type | None) -> bool:
         return literal is not None and literal.startswith(text)
     if kind == "not-prefix":
         return literal is not None and not literal.startswith(text)
+    if kind == "digits":
+        return literal is not None and literal.isdigit()
     if kind == "gt":  # a number literal above text
         number = value.value if isinstance(value, ast.Constant) else None
         return isinstance(number, int | float) and not isinstance(number, bool) and number > float(text)

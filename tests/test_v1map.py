@@ -70,7 +70,7 @@ def test_facts_of_the_pipeline_api() -> None:
         "azureml.data.dataset_factory.TabularDatasetFactory",
     )
     assert v1map.resolve("azureml.core.compute_target.ComputeTargetException")[0] == "class"
-    assert v1map.modules["azureml.train.hyperdrive"]["status"] == UNSUPPORTED
+    assert v1map.modules["azureml.core.webservice"]["status"] == UNSUPPORTED
 
 
 def test_coverage_doc_is_generated_from_the_map() -> None:
