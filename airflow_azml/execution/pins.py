@@ -16,6 +16,7 @@ then reports what it finds).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -88,7 +89,6 @@ def _releases(files: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
 def _why_not(files: list[dict[str, Any]]) -> str | None:
     """Why a release cannot install here, or None when it can."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.tags import sys_tags
 
     files = [f for f in files if not f.get("yanked")]
     if not files:
@@ -106,11 +106,18 @@ def _why_not(files: list[dict[str, Any]]) -> str | None:
     wheels = [f for f in usable if f["tags"] is not None]
     if not wheels:
         return None  # source only: a pure package, it builds anywhere
-    supported = set(sys_tags())
+    supported = _supported_tags()
     if any(supported & set(f["tags"]) for f in wheels):
         return None
     pythons = sorted({t.interpreter for f in wheels for t in f["tags"]})
     return f"it has no build for this Python (its wheels are for {', '.join(pythons)})"
+
+
+@functools.cache
+def _supported_tags() -> frozenset[Any]:
+    from packaging.tags import sys_tags
+
+    return frozenset(sys_tags())
 
 
 def nearest_installable(files: list[dict[str, Any]], pinned: str) -> str | None:
@@ -156,6 +163,8 @@ def _problem(line: str, origin: str, name: str, version: str, log: Any) -> str |
 
 def check_pins(reqs: Any, step: str, log: Any = None) -> None:
     """Fail when a ``name==version`` pin of ``reqs`` cannot install on this Python (see module doc)."""
+    if _truthy(os.environ.get("PIP_NO_INDEX")) or _truthy(os.environ.get("UV_OFFLINE")):
+        return  # no index to ask: the installer reports what its sources lack
     problems = []
     for line in reqs.lines:
         match = _PIN.fullmatch(line.strip())
