@@ -138,18 +138,27 @@ def test_ca_bundle_from_requests_ca_bundle_and_verification(
 def test_a_step_reads_the_public_container(
     behind_proxy: PublicBlob, embedded_airflow_home, azml_home, tmp_path
 ):
+    """A DataReference download and a mounted file dataset, both from the anonymous container, in a worker."""
     ws = Workspace()
     store = _register(ws)
     write(
         tmp_path / "steps" / "count.py",
         "import os, sys\nfrom airflow_azml.core import Run\n"
+        "run = Run.get_context()\n"
         "rows = open(os.path.join(sys.argv[1], 'iris.csv')).read().splitlines()\n"
-        "Run.get_context().log('rows', len(rows) - 1)\n",
+        "run.log('rows', len(rows) - 1)\n"
+        "digits = run.input_datasets['digits']\n"
+        "run.log('digits', len(os.listdir(digits)))\n",
     )
     iris = store.path("iris", data_reference_name="iris").as_download()
+    digits = Dataset.File.from_files(path=store.path("mnist")).as_named_input("digits").as_mount()
     step = PythonScriptStep(
-        "count.py", name="count", arguments=[iris], inputs=[iris], source_directory=str(tmp_path / "steps")
+        "count.py",
+        name="count",
+        arguments=[iris],
+        inputs=[iris, digits],
+        source_directory=str(tmp_path / "steps"),
     )
     run = Experiment(ws, "public_container").submit(Pipeline(ws, [step]))
     assert run.wait_for_completion(show_output=False) == "Finished"
-    assert run.find_step_run("count")[0].get_metrics() == {"rows": 3}
+    assert run.find_step_run("count")[0].get_metrics() == {"rows": 3, "digits": 3}
