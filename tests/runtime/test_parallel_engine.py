@@ -231,3 +231,41 @@ def test_summary_only_counts_items_and_leaves_output_to_the_script(tmp_path):
     assert Driver(cfg).run() == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"f{i:04d}.txt" for i in range(7)]
     assert _summary(tmp_path)["items"]["total"] == 7
+
+
+PARTS = """
+def init():
+    pass
+def run(mini_batch, mini_batch_context):
+    key = mini_batch_context.partition_key_value
+    size = len(mini_batch)
+    return [f"{key['user']}|{key['genre']}|{size}"] * size
+"""
+
+
+def test_partition_keys_make_one_mini_batch_per_partition(tmp_path):
+    labels, files = [], []
+    for user, season, genre in [("u1", "winter", "disco"), ("u1", "fall", "disco"), ("u2", "fall", "piano")]:
+        files.append(write(tmp_path / "data" / user / season / f"{genre}.wav", "w"))
+        labels.append(f"/parts/{user}/{season}/{genre}.wav")
+    definition = {
+        "kind": "file",
+        "partition_format": "parts/{user}/{season}/{genre}.wav",
+        "local_files": [str(f) for f in files],
+        "local_labels": labels,
+    }
+    value = {"definition": definition}
+    cfg = _cfg(tmp_path, PARTS, {"p": value}, partition_keys=["user", "genre"], mini_batch_size=None)
+    assert Driver(cfg).run() == 0
+    rows = sorted(Path(cfg["append_row_path"]).read_text().splitlines())
+    assert rows == ["u1|disco|2", "u1|disco|2", "u2|piano|1"]
+    assert _summary(tmp_path)["mini_batches"]["total"] == 2
+
+
+def test_tabular_partition_keys_group_rows(tmp_path):
+    csv = write(tmp_path / "people.csv", "user,income\na,1\nb,2\na,3\n")
+    script = "def init():\n    pass\ndef run(df, ctx):\n    df['total'] = df['income'].sum()\n    return df\n"
+    cfg = _cfg(tmp_path, script, {"t": _tabular_input([csv])}, input_kind="tabular", partition_keys=["user"])
+    cfg["definitions"] = {"t": cfg["input_values"]["t"]["definition"]}
+    assert Driver(cfg).run() == 0
+    assert sorted(Path(cfg["append_row_path"]).read_text().splitlines()) == ["a 1 4", "a 3 4", "b 2 2"]

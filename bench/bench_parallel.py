@@ -1,0 +1,250 @@
+"""(f) ParallelRunStep throughput: 2,000 small files scored by a light run().
+
+Four ways of doing the same work, each in a fresh process, median of REPEATS:
+
+- ``loop``: one plain Python loop over the files in one process (the baseline);
+- ``engine``: the ParallelRunStep driver alone (``python -m airflow_azml.runtime.parallel``),
+  process_count_per_node=2, mini_batch_size=10 — what a ParallelRunStep task does;
+- ``step``: the same as a ParallelRunStep in a pipeline run through Airflow (the embedded
+  runner, ``dag.test()``), wall time from process start to the end of the run;
+- ``mapped``: a hand-written Airflow DAG mapping one task per mini-batch of 10 files
+  (dynamic task mapping, 200 task instances), run the same way;
+- ``empty``: a one-task DAG doing nothing, run the same way: Airflow's fixed cost (process
+  start, DAG parse, dag run), subtracted to give the ``*_net_s`` figures.
+
+items/s = 2,000 / wall seconds. The machine's load matters: the figures say how many CPUs
+there are and the load average when the run started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+from pathlib import Path
+
+from bench._common import median_of, report, run_timed
+
+FILES = 2000
+BATCH = 10
+REPEATS = 5
+
+SCORE = """
+import hashlib, os
+
+def init():
+    pass
+
+def score(path):
+    data = open(path, "rb").read()
+    digest = hashlib.sha256(data * 4096).hexdigest()  # about 1 ms of CPU per file
+    words = sum(len(w) for w in data.split())
+    return f"{os.path.basename(path)},{digest[:12]},{words}"
+
+def run(mini_batch):
+    return [score(p) for p in mini_batch]
+"""
+
+LOOP = """
+import os, sys
+sys.path.insert(0, {src!r})
+from score import init, score
+init()
+root = {data!r}
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
+with open({out!r}, "w") as fh:
+    for path in files:
+        fh.write(score(path) + "\\n")
+"""
+
+OURS = """
+from airflow_azml.core import Dataset, Environment, Workspace
+from airflow_azml.pipeline.core import Pipeline, PipelineData
+from airflow_azml.pipeline.steps import ParallelRunConfig, ParallelRunStep
+
+ws = Workspace.from_config()
+files = Dataset.File.from_files(path=(ws.get_default_datastore(), "bench_files"))
+cfg = ParallelRunConfig(
+    environment=Environment("bench"), entry_script="score.py", source_directory={src!r}, error_threshold=0,
+    output_action="append_row", compute_target=None, node_count=1, process_count_per_node=2, mini_batch_size={batch},
+)
+step = ParallelRunStep("bench-score", cfg, [files.as_named_input("files").as_mount()],
+                       output=PipelineData("scores"), allow_reuse=False)
+dag = Pipeline(ws, [step]).to_dag("bench_parallel_ours")
+"""
+
+MAPPED = """
+import os, sys
+from airflow.sdk import DAG, task
+
+SRC, DATA, OUT, BATCH = {src!r}, {data!r}, {out!r}, {batch}
+
+with DAG("bench_parallel_mapped", schedule=None) as dag:
+    @task
+    def batches():
+        files = sorted(os.path.join(d, f) for d, _, fs in os.walk(DATA) for f in fs)
+        return [files[i:i + BATCH] for i in range(0, len(files), BATCH)]
+
+    @task
+    def score_batch(paths):
+        sys.path.insert(0, SRC)
+        from score import init, run
+        init()
+        rows = run(paths)
+        os.makedirs(OUT, exist_ok=True)
+        with open(os.path.join(OUT, os.path.basename(paths[0]) + ".txt"), "w") as fh:
+            fh.write("".join(r + "\\n" for r in rows))
+        return len(rows)
+
+    score_batch.expand(paths=batches())
+"""
+
+EMPTY = """
+from airflow.sdk import DAG, task
+
+with DAG("bench_parallel_empty", schedule=None) as dag:
+    @task
+    def nothing():
+        return 0
+
+    nothing()
+"""
+
+
+def _timed(argv: list[str], cwd: Path | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = run_timed(argv, cwd=cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _files(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(FILES):
+        (root / f"f{i:05d}.txt").write_text(" ".join(f"w{j}" for j in range(i % 50, i % 50 + 100)))
+
+
+def _engine_config(root: Path, data: Path, src: Path) -> Path:
+    cfg = {
+        "step_name": "bench",
+        "entry_script": str(src / "score.py"),
+        "inputs": ["files"],
+        "input_values": {"files": {"path": str(data)}},
+        "definitions": {},
+        "input_kind": "file",
+        "node_count": 1,
+        "process_count_per_node": 2,
+        "mini_batch_size": BATCH,
+        "error_threshold": 0,
+        "output_action": "append_row",
+        "append_row_path": str(root / "engine_out" / "parallel_run_step.txt"),
+        "run_invocation_timeout": 60,
+        "run_max_try": 3,
+        "logging_level": "INFO",
+        "partition_keys": None,
+        "working_dir": str(root / "engine_work"),
+        "summary_file": str(root / "engine_work" / "summary.json"),
+    }
+    path = root / "engine.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def _dag_run(dag_file: Path, env: dict[str, str]) -> float:
+    status = dag_file.with_suffix(".status.json")
+    argv = [
+        sys.executable,
+        "-m",
+        "airflow_azml.local.runner",
+        "--dag-file",
+        str(dag_file),
+        "--status-file",
+        str(status),
+    ]
+    seconds = run_timed(argv, env={**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)})
+    state = json.loads(status.read_text())["state"]
+    if state != "success":
+        raise RuntimeError(f"{dag_file.name} ended {state}")
+    return seconds
+
+
+def _airflow(root: Path, src: Path, data: Path) -> dict[str, float]:
+    from airflow_azml.core import Workspace
+    from airflow_azml.local.embedded import embedded_env, ensure_db
+
+    os.environ["AZML_HOME"] = str(root / "azml")
+    env = embedded_env(root)
+    ensure_db(env)
+    _files(Path(Workspace.from_config().get_default_datastore().root) / "bench_files")
+    for name in ("ours", "mapped", "empty"):
+        (root / name).mkdir()
+    ours, mapped, empty = (
+        root / "ours" / "ours.py",
+        root / "mapped" / "mapped.py",
+        root / "empty" / "empty.py",
+    )
+    empty.write_text(EMPTY)
+    ours.write_text(OURS.format(src=str(src), batch=BATCH))
+    mapped.write_text(MAPPED.format(src=str(src), data=str(data), out=str(root / "mapped_out"), batch=BATCH))
+    repeats = int(os.environ.get("BENCH_PARALLEL_DAG_REPEATS", "1"))
+    return {
+        "step": median_of([_dag_run(ours, env) for _ in range(repeats)]),
+        "mapped": median_of([_dag_run(mapped, env) for _ in range(repeats)]),
+        "empty": median_of([_dag_run(empty, env) for _ in range(repeats)]),
+    }
+
+
+def main() -> list[dict]:
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        src, data = root / "src", root / "data"
+        src.mkdir()
+        (src / "score.py").write_text(SCORE)
+        _files(data)
+        loop = root / "loop.py"
+        loop.write_text(LOOP.format(src=str(src), data=str(data), out=str(root / "loop_out.txt")))
+        cfg = _engine_config(root, data, src)
+        engine = [sys.executable, "-m", "airflow_azml.runtime.parallel", str(cfg)]
+        t_loop, t_engine = [], []
+        for _ in range(REPEATS):  # interleaved: the machine's load drifts
+            t_loop.append(_timed([sys.executable, str(loop)]))
+            t_engine.append(_timed(engine, cwd=src))
+        dags = _airflow(root, src, data) if os.environ.get("BENCH_PARALLEL_AIRFLOW", "1") == "1" else {}
+    rows = [
+        {
+            "what": f"{FILES} small files, light run(), 2 processes, mini_batch_size={BATCH}",
+            "cpus": os.cpu_count(),
+            "load_avg_1m_at_start": round(load, 2),
+            "loop_items_s": FILES / median_of([w for w, _ in t_loop]),
+            "engine_items_s": FILES / median_of([w for w, _ in t_engine]),
+            "engine_vs_loop": median_of([w for w, _ in t_loop]) / median_of([w for w, _ in t_engine]),
+            "engine_vs_loop_best": min(w for w, _ in t_loop) / min(w for w, _ in t_engine),
+            "loop_cpu_s": median_of([c for _, c in t_loop]),
+            "engine_cpu_s": median_of([c for _, c in t_engine]),
+            "target_engine_vs_loop": ">= 1.6",
+        }
+    ]
+    if dags:
+        rows[0].update(
+            step_items_s=FILES / dags["step"],
+            mapped_items_s=FILES / dags["mapped"],
+            step_vs_mapped=dags["mapped"] / dags["step"],
+            target_step_vs_mapped=">= 5",
+            airflow_fixed_s=dags["empty"],
+            step_net_s=dags["step"] - dags["empty"],
+            mapped_net_s=dags["mapped"] - dags["empty"],
+            # within the noise of Airflow's fixed cost on a loaded machine, a net ratio means nothing
+            step_vs_mapped_net=(dags["mapped"] - dags["empty"]) / (dags["step"] - dags["empty"])
+            if dags["step"] - dags["empty"] > 0.5
+            else None,
+        )
+    report("parallel", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
