@@ -20,6 +20,7 @@ from airflow_azml import v1map
 from airflow_azml.migrate_checks import CallChecks, placeholder
 from airflow_azml.migrate_types import (
     V1Type,
+    argument,
     builtin_call,
     call_result,
     element,
@@ -333,7 +334,12 @@ class Analyzer(CallChecks):
         callee = self._expr(node.func)
         args = [self._expr(arg) for arg in node.args]
         kwargs = {kw.arg: self._expr(kw.value) for kw in node.keywords}
-        if callee is not None and callee.kind == "gone":
+        if (
+            callee is not None and callee.kind == "gone"
+        ):  # df_we_cannot_have.to_csv(path): path is not written
+            for value in [*node.args, *(kw.value for kw in node.keywords)]:
+                if isinstance(value, ast.Name) and value.id not in self.env:
+                    self.env[value.id] = callee
             return callee
         gone = next((t for t in [*args, *kwargs.values()] if t is not None and t.kind == "gone"), None)
         if isinstance(node.func, ast.Name) and callee is None:
@@ -342,16 +348,32 @@ class Analyzer(CallChecks):
             return gone  # open(path_from_gone), pickle.load(f): the result depends on it too
         self._call_rules(node, callee)
         entry, result = call_result(callee)
-        if entry is not None and callee.kind in ("class", "member", "function"):
-            carry = self._arguments(node, callee, entry, args, kwargs) or self._carried(node, callee)
-            if entry.get("status") == v1map.UNSUPPORTED or _unsupported_class(callee):
-                label = callee.short if callee.kind == "class" else f"{callee.short}.{callee.name}"
-                return V1Type("gone", name=label)
-            if gone is not None:  # Pipeline(steps=[a_step_we_do_not_have]) cannot be built either
-                return gone
-            if carry and result is not None and result.kind not in ("gone", "v1"):
-                return replace(result, mark=carry)
+        if entry is None or callee.kind not in ("class", "member", "function"):
+            return result
+        label = callee.short if callee.kind == "class" else f"{callee.short}.{callee.name}"
+        carry = self._arguments(node, callee, entry, args, kwargs) or self._carried(node, callee)
+        if entry.get("status") == v1map.UNSUPPORTED or _unsupported_class(callee):
+            return V1Type("gone", name=label)
+        if gone is not None:  # Pipeline(steps=[a_step_we_do_not_have]) cannot be built either
+            if gone.name and (self.unit.cell, label) not in self.tainted_uses:
+                self.tainted_uses.add((self.unit.cell, label))
+                advice = f"an argument comes from {gone.name}, which airflow-azml does not have (see there)"
+                self._add(node, label, rules.Rule(rules.UNKNOWN, advice))
+            return gone
+        if carry and callee.kind == "class" and callee.key.startswith("azureml.pipeline.steps."):
+            self._mark_outputs(node, entry, carry)
+        if carry and result is not None and result.kind not in ("gone", "v1"):
+            return replace(result, mark=carry)
         return result
+
+    def _mark_outputs(self, node: ast.Call, entry: dict[str, Any], mark: str) -> None:
+        """The data a marked step writes carries its mark to the steps that read it (a pipeline
+        names only its last step: the others come in through their data)."""
+        outputs = argument(node, entry, "outputs")
+        for value in outputs.elts if isinstance(outputs, ast.List | ast.Tuple) else ():
+            owner = self.env.get(value.id) if isinstance(value, ast.Name) else None
+            if owner is not None and owner.kind == "instance":
+                self.env[value.id] = replace(owner, mark=mark)
 
 
 def _unsupported_class(callee: V1Type) -> bool:

@@ -20,7 +20,7 @@ from airflow_azml.migrate_rules import entry_rule
 CELLS = [
     "from azureml.core import Workspace, Experiment, Dataset\n"
     "from azureml.pipeline.core import Pipeline, PipelineData, NoSuchThing\n"
-    "from azureml.pipeline.steps import PythonScriptStep, HyperDriveStep\n",
+    "from azureml.pipeline.steps import PythonScriptStep, NoSuchStep\n",
     "ws = Workspace.from_config()\n"
     "data = Dataset.Tabular.from_delimited_files(path=[(ws.get_default_datastore(), 'a/*.csv')])\n"
     "data.bogus_tabular\n",
@@ -33,7 +33,7 @@ CELLS = [
     "[s.bogus_listed for s in pipeline_run.get_steps()]\n"
     "with open('x') as handle:\n"
     "    first.bogus_first\n",
-    "HyperDriveStep(name='tune').anything\nimport os\nos.path.join('a', 'b').bogus_not_v1\n",
+    "NoSuchStep(name='tune').anything\nimport os\nos.path.join('a', 'b').bogus_not_v1\n",
 ]
 
 
@@ -61,8 +61,8 @@ def test_members_are_checked_through_assignments_loops_and_cells(tmp_path: Path)
         (5, 4, "StepRun.bogus_first"),  # find_step_run(...)[0], across a with block
     ]
     assert (1, 2, "unsupported", "NoSuchThing") in findings  # an azureml name the map does not know
-    assert (1, 3, "unsupported", "HyperDriveStep") in findings
-    assert not [f for f in findings if f[0] == 6 and f[2] != "unsupported"]  # no cascade from HyperDriveStep
+    assert (1, 3, "unsupported", "NoSuchStep") in findings
+    assert not [f for f in findings if f[0] == 6 and f[2] != "unsupported"]  # no cascade from NoSuchStep
     assert not [f for f in findings if "bogus_not_v1" in f[3]]  # not a v1 object
 
 
@@ -137,10 +137,10 @@ def test_uses_of_what_we_do_not_have_and_placeholders(tmp_path: Path) -> None:
     cells = [
         "from azureml.core import Datastore, Workspace\n"
         "from azureml.pipeline.core import Pipeline\n"
-        "from azureml.pipeline.steps import HyperDriveStep\n"
+        "from azureml.pipeline.steps import NoSuchStep\n"
         "import os, pickle\n",
         "ws = Workspace.from_config()\n"
-        "tune = HyperDriveStep(name='tune')\n"
+        "tune = NoSuchStep(name='tune')\n"
         "pipeline = Pipeline(ws, steps=[tune])\n"
         "with open(pipeline.path) as handle:\n"
         "    model = pickle.load(handle)\n",
@@ -153,7 +153,10 @@ def test_uses_of_what_we_do_not_have_and_placeholders(tmp_path: Path) -> None:
         cell: [(line, category, name) for c, line, category, name in findings if c == cell]
         for cell in (2, 3, 4)
     }
-    assert by_cell[2] == [(4, "unknown", "pipeline.path")]  # Pipeline(steps=[tune]) cannot be built either
+    assert by_cell[2] == [
+        (3, "unknown", "Pipeline"),
+        (4, "unknown", "pipeline.path"),
+    ]  # cannot be built either
     assert by_cell[3] == [(1, "unknown", "model.predict")]  # once per cell and name
     assert by_cell[4] == [
         (2, "change", "Datastore.register_azure_blob_container"),  # the secret sits in the code
@@ -161,9 +164,7 @@ def test_uses_of_what_we_do_not_have_and_placeholders(tmp_path: Path) -> None:
         (2, "change", "Datastore.register_azure_blob_container(account_key=)"),
     ]
     advice = {f.name: f.advice for f in process_file(tmp_path / "flow.ipynb").findings}
-    assert advice["model.predict"].startswith(
-        "model comes from HyperDriveStep, which airflow-azml does not have"
-    )
+    assert advice["model.predict"].startswith("model comes from NoSuchStep, which airflow-azml does not have")
     assert advice["Datastore.register_azure_blob_container(account_key=)"].startswith(
         "a placeholder left from sample"
     )
