@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow_azml.data.dataset_consumption_config import DatasetConsumptionConfig
 from airflow_azml.data.expressions import Expression, column
+from airflow_azml.data.registry import dataset_record, register_dataset
 from airflow_azml.data.sources import (
     FILE_METADATA,
     common_labels,
@@ -24,6 +25,8 @@ __all__ = [
     "TabularDataset",
     "FileDataset",
     "dataset_from_definition",
+    "dataset_from_record",
+    "load_dataset",
     "match_paths",
 ]
 
@@ -72,9 +75,8 @@ class AbstractDataset:
         tags: dict | None = None,
         create_new_version: bool = False,
     ) -> AbstractDataset:
-        from airflow_azml.data.registry import register_dataset
-
-        return register_dataset(workspace, self, name, description, tags, create_new_version)
+        record = register_dataset(workspace, self.definition, name, description, tags, create_new_version)
+        return dataset_from_record(record, workspace)
 
     def _derive(self, **changes: Any) -> AbstractDataset:
         """A new, unregistered dataset of the same kind with ``changes`` to the definition."""
@@ -255,3 +257,20 @@ def dataset_from_definition(
 ) -> AbstractDataset:
     cls = TabularDataset if definition.get("kind") == "tabular" else FileDataset
     return cls(definition, workspace, **meta)
+
+
+def dataset_from_record(record: dict[str, Any], workspace: Any) -> AbstractDataset:
+    """The dataset a registry record describes, with its name, version, description and tags."""
+    return dataset_from_definition(
+        record["definition"],
+        workspace,
+        name=record["name"],
+        version=record["version"],
+        description=record.get("description"),
+        tags=record.get("tags"),
+    )
+
+
+def load_dataset(workspace: Any, name: str, version: str | int = "latest") -> AbstractDataset:
+    """The dataset ``name`` at ``version`` ('latest' or a number), declared or registered."""
+    return dataset_from_record(dataset_record(workspace, name, version), workspace)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_azml.data.dataset import AbstractDataset
+from airflow_azml.data.dataset import AbstractDataset, load_dataset
 
 __all__ = ["LazyDataset"]
 
@@ -27,8 +27,6 @@ class LazyDataset(AbstractDataset):
 
     def resolve(self) -> AbstractDataset:
         if self._resolved is None:
-            from airflow_azml.data.registry import load_dataset
-
             self._resolved = load_dataset(self._workspace, self.name, self.version)
         return self._resolved
 

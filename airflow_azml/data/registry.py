@@ -7,6 +7,10 @@ one workspace never sees another's.
 Layout: ``.azml/<kind>/<name>/<version>.json``. A dataset declared in the workspace file's
 ``datasets`` section is version 1 of its name; registered versions of that name follow (2, 3,
 ...), so a registration never silently replaces what the workspace file declares.
+
+This module reads and writes records (plain dicts) only; ``data/dataset.py`` turns a dataset
+record into a Dataset object (``load_dataset``), so the registry sits below the dataset classes
+and never imports them.
 """
 
 from __future__ import annotations
@@ -14,13 +18,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_azml.data.dataset import AbstractDataset, dataset_from_definition
 from airflow_azml.exceptions import DatasetNotFoundError, UserErrorException, check_data_name, did_you_mean
 
 __all__ = [
     "VersionedRegistry",
     "register_dataset",
-    "load_dataset",
+    "dataset_record",
     "list_datasets",
     "REGISTRY_PREFIX",
 ]
@@ -91,33 +94,23 @@ def _dataset_record(reg: VersionedRegistry, name: str, version: int) -> dict[str
     return reg.read(name, version)
 
 
-def _as_dataset(reg: VersionedRegistry, record: dict[str, Any]) -> AbstractDataset:
-    return dataset_from_definition(
-        record["definition"],
-        reg.workspace,
-        name=record["name"],
-        version=record["version"],
-        description=record.get("description"),
-        tags=record.get("tags"),
-    )
-
-
 def register_dataset(
     workspace: Any,
-    dataset: AbstractDataset,
+    definition: dict[str, Any],
     name: str,
     description: str | None,
     tags: dict | None,
     create_new_version: bool,
-) -> AbstractDataset:
+) -> dict[str, Any]:
+    """The record of ``definition`` registered as ``name``: the latest one when it holds the same definition."""
     check_data_name(name, "Dataset")
     reg = VersionedRegistry(workspace, REGISTRY_PREFIX)
     versions = _dataset_versions(reg, name)
-    definition = {k: v for k, v in dataset.definition.items() if k != "local_files"}
+    definition = {k: v for k, v in definition.items() if k != "local_files"}
     if versions:
         latest = _dataset_record(reg, name, versions[-1])
         if latest["definition"] == definition:
-            return _as_dataset(reg, latest)
+            return latest
         if not create_new_version:
             raise UserErrorException(
                 f"Dataset {name!r} is already registered (version {versions[-1]}) with another definition. "
@@ -131,11 +124,11 @@ def register_dataset(
         "definition": definition,
     }
     reg.write(record)
-    return _as_dataset(reg, record)
+    return record
 
 
-def load_dataset(workspace: Any, name: str, version: str | int = "latest") -> AbstractDataset:
-    """The dataset ``name`` at ``version`` ('latest' or a number), declared or registered."""
+def dataset_record(workspace: Any, name: str, version: str | int = "latest") -> dict[str, Any]:
+    """The record of dataset ``name`` at ``version`` ('latest' or a number), declared or registered."""
     reg = VersionedRegistry(workspace, REGISTRY_PREFIX)
     versions = _dataset_versions(reg, name)
     if not versions:
@@ -149,7 +142,7 @@ def load_dataset(workspace: Any, name: str, version: str | int = "latest") -> Ab
     wanted = versions[-1] if str(version) == "latest" else int(version)
     if wanted not in versions:
         raise DatasetNotFoundError(f"Dataset {name!r} has no version {version}; versions: {versions}.")
-    return _as_dataset(reg, _dataset_record(reg, name, wanted))
+    return _dataset_record(reg, name, wanted)
 
 
 def _declared_definition(declared: dict[str, Any]) -> dict[str, Any]:

@@ -109,8 +109,7 @@ class InputResolver:
         return self.workdir / "inputs" / (poc or spec["name"])
 
     def _dataset(self, spec: dict[str, Any], ref: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        from airflow_azml.data.dataset import dataset_from_definition
-        from airflow_azml.data.registry import load_dataset
+        from airflow_azml.data.dataset import dataset_from_definition, load_dataset
 
         if isinstance(ref, dict) and "definition" in ref:
             ds = dataset_from_definition(ref["definition"], self.ws)
