@@ -8,6 +8,7 @@ mini-batch under and over the error threshold.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,57 @@ def test_failing_mini_batch_under_and_over_the_threshold(embedded_airflow_home, 
     (failed,) = over.get_steps()
     assert failed.get_status() == "Failed" and failed.record["outputs"] == {}
     assert "parallel_run_summary.json" in failed.get_file_names()
+
+
+COUNTING = """
+import os
+COUNTS = os.environ["PRS_COUNTS"]
+
+def init():
+    pass
+
+def run(mini_batch):
+    out = []
+    for image in mini_batch:
+        name = os.path.basename(image)
+        open(os.path.join(COUNTS, name), "a").write("x")
+        if name == "011.png" and not os.path.exists(os.path.join(COUNTS, "failed-once")):
+            open(os.path.join(COUNTS, "failed-once"), "w").write("")
+            raise RuntimeError("transient failure")
+    return [os.path.basename(p) for p in mini_batch]
+"""
+
+
+def test_airflow_retry_resumes_from_the_checkpoint(
+    embedded_airflow_home, workspace_dir, tmp_path, monkeypatch
+):
+    cfg_file = workspace_dir / "config.json"
+    config = json.loads(cfg_file.read_text())
+    config["compute_targets"]["retrying"] = {"type": "AmlCompute", "retries": 1, "retry_delay": 0}
+    cfg_file.write_text(json.dumps(config))
+    ws = Workspace.from_config(workspace_dir)
+    counts = tmp_path / "counts"
+    counts.mkdir()
+    monkeypatch.setenv("PRS_COUNTS", str(counts))
+    images = _images(ws, 12)
+    cfg = _config(
+        workspace_dir / "code",
+        COUNTING,
+        compute_target="retrying",
+        mini_batch_size=3,
+        run_max_try=1,
+        process_count_per_node=1,
+    )
+    out = PipelineData("inferences", datastore=ws.get_default_datastore())
+    step = ParallelRunStep("resume-me", cfg, [images.as_named_input("images").as_mount()], output=out)
+    run = Experiment(ws, "prs_retry").submit(Pipeline(ws, [step]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    ran = {p.name: len(p.read_text()) for p in counts.glob("*.png")}
+    # the first try stopped at 011.png's mini-batch (009-011); the retry ran only that one again
+    assert ran == {f"{i:03d}.png": (2 if i >= 9 else 1) for i in range(12)}
+    step_run = run.find_step_run("resume-me")[0]
+    assert step_run.get_metrics()["mini_batches_from_checkpoint"] == 3
+    local = Path(step_run.get_output_data("inferences").download(str(tmp_path / "dl"), show_progress=False))
+    assert sorted((local / "parallel_run_step.txt").read_text().splitlines()) == [
+        f"{i:03d}.png" for i in range(12)
+    ]
