@@ -31,11 +31,6 @@ _PREFIX = "azureml"
 _MIGRATE = "run `azml migrate` on your code to see what to change"
 
 
-def _reason(entry: dict[str, Any]) -> str:
-    why = entry.get("why") or "not implemented by airflow_azml"
-    return f"{why}; instead: {entry['instead']}" if entry.get("instead") else why
-
-
 @cache
 def served_modules() -> dict[str, bool]:
     """Every ``azureml.*`` module the switch serves, and whether it is a package."""
@@ -64,7 +59,7 @@ def _target(module: str, name: str) -> tuple[str, Any]:
         return "object", importlib.import_module(ref["ref"])
     entry = table.name_entry(module, name) if kind in ("class", "function") else ref
     if entry is None or entry.get("status") == v1map.UNSUPPORTED:
-        return "missing", _reason(entry or {})
+        return "missing", v1map.reason(entry or {})
     obj = v1map.import_path(entry.get("ours") or f"{v1map.ours_path(module)}.{name}")
     if obj is None:
         return "missing", "not implemented by airflow_azml"
@@ -114,7 +109,7 @@ class _AzuremlFinder(importlib.abc.MetaPathFinder):
         served = served_modules()
         if fullname not in served:
             entry = v1map.load().modules.get(fullname)
-            detail = f" ({_reason(entry)})" if entry else ""
+            detail = f" ({v1map.reason(entry)})" if entry else ""
             raise ModuleNotFoundError(
                 f"No module named {fullname!r}: airflow-azml has no equivalent of {fullname}{detail}; {_MIGRATE}.",
                 name=fullname,

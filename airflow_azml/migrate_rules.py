@@ -142,11 +142,6 @@ def prefixes(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
-def _advice(entry: dict[str, Any]) -> str:
-    why = entry.get("why") or "not implemented by airflow_azml"
-    return f"{why}; instead: {entry['instead']}" if entry.get("instead") else why
-
-
 def params_only(entry: dict[str, Any]) -> bool:
     """A 'different' entry whose only difference is parameters it does not take: reported only
     where such a parameter is passed."""
@@ -160,7 +155,7 @@ def entry_rule(entry: dict[str, Any] | None) -> Rule:
         return Rule(UNSUPPORTED, NOT_IN_MAP)
     status = entry.get("status")
     if status == v1map.UNSUPPORTED:
-        return Rule(UNSUPPORTED, _advice(entry))
+        return Rule(UNSUPPORTED, v1map.reason(entry))
     if status == v1map.DIFFERENT and not params_only(entry):
         if entry.get("runs"):
             return Rule(UNCHANGED, f"note: {entry['note']}")

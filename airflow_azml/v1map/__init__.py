@@ -40,6 +40,7 @@ __all__ = [
     "import_path",
     "load",
     "ours_path",
+    "reason",
 ]
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -119,6 +120,12 @@ class V1Map:
                 return (kind, inner[1]) if inner and inner[0] == "class" else None
         resolved = self.resolve(text)
         return ("instance", resolved[1]) if resolved and resolved[0] == "class" else None
+
+
+def reason(entry: Entry) -> str:
+    """Why an entry is unsupported, and what to use instead, as one sentence for people."""
+    why = entry.get("why") or "not implemented by airflow_azml"
+    return f"{why}; instead: {entry['instead']}" if entry.get("instead") else why
 
 
 def ours_path(v1_module: str) -> str:
