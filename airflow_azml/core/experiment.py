@@ -49,8 +49,56 @@ class Experiment:
 
         return submit_plan(self, plan, conf)
 
+    @staticmethod
+    def list(workspace: Any, experiment_name: str | None = None, **_: Any) -> list[Experiment]:
+        """The experiments that have runs recorded in ``workspace`` (one per pipeline DAG id)."""
+        names = recorded_experiments(workspace)
+        if experiment_name is not None:
+            names = [n for n in names if n == experiment_name]
+        return [Experiment(workspace, n) for n in names]
+
+    def get_runs(self, **_: Any) -> Any:
+        """This experiment's pipeline runs, newest first (v1 returned a generator too)."""
+        from airflow_azml.pipeline.core.run import PipelineRun
+
+        store = self.workspace.get_default_datastore().store
+        prefix = f"{RUNS_FOLDER}/{self.name}"
+        slugs = {rel[len(prefix) + 1 :].split("/", 1)[0] for rel in _listed(store, prefix)}
+        for slug in sorted(slugs, reverse=True):
+            yield PipelineRun(self, slug)
+
     def __repr__(self) -> str:
         return f"Experiment(name={self.name!r}, workspace={self.workspace.name!r})"
+
+
+#: where run records live on the default datastore (execution.records.RUNS_PREFIX; not imported:
+#: the model does not depend on the execution layer)
+RUNS_FOLDER = ".azml/runs"
+
+
+def _listed(store: Any, prefix: str) -> list[str]:
+    return store.list_files(prefix) if store.exists(prefix) else []
+
+
+def recorded_experiments(workspace: Any) -> list[str]:
+    """Names of the experiments with run records on the workspace's default datastore, sorted."""
+    store = workspace.get_default_datastore().store
+    local = store.local_path(RUNS_FOLDER)
+    if local is not None:
+        return sorted(p.name for p in local.iterdir() if p.is_dir()) if local.is_dir() else []
+    return sorted({rel[len(RUNS_FOLDER) + 1 :].split("/", 1)[0] for rel in _listed(store, RUNS_FOLDER)})
+
+
+class Experiments(dict):
+    """``ws.experiments``: name -> Experiment for the recorded ones; any other name gives its Experiment too,
+    because on Airflow an experiment exists as soon as a run names it (a REST submit's ExperimentName)."""
+
+    def __init__(self, workspace: Any):
+        super().__init__((n, Experiment(workspace, n)) for n in recorded_experiments(workspace))
+        self._workspace = workspace
+
+    def __missing__(self, name: str) -> Experiment:
+        return Experiment(self._workspace, name)
 
 
 def _save_datasets(workspace: Any, pipeline: Any, pipeline_parameters: dict | None) -> None:

@@ -181,6 +181,13 @@ class Workspace:
         save_registered(self, datastore)
         self.datastores[datastore.name] = datastore
 
+    @property
+    def experiments(self) -> dict[str, Any]:
+        """Experiments by name (v1's ``ws.experiments``): those with recorded runs, and any name asked for."""
+        from airflow_azml.core.experiment import Experiments
+
+        return Experiments(self)
+
     # -- compute ---------------------------------------------------------------------
     @property
     def compute_targets(self) -> dict[str, Any]:
