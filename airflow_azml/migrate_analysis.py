@@ -26,6 +26,7 @@ from airflow_azml.migrate_types import (
     element,
     member_of,
 )
+from airflow_azml.v1map.coverage import has_member
 
 __all__ = ["Analyzer", "Finding", "char_col", "normalize"]
 
@@ -309,7 +310,8 @@ class Analyzer(CallChecks):
         if name in rules.USE_RULES:
             self._add(node, name, rules.USE_RULES[name])
         elif entry is None:
-            if table.classes.get(owner.key, {}).get("status") != v1map.UNSUPPORTED:
+            cls = table.classes.get(owner.key, {})
+            if cls.get("status") != v1map.UNSUPPORTED and not _ours_has(cls, node.attr):
                 advice = f"v1's {owner.short} has no member {node.attr!r} in the map: nothing is promised"
                 self._add(node, name, rules.Rule(rules.UNKNOWN, advice))
         elif table.classes.get(owner.key, {}).get("status") != v1map.UNSUPPORTED:  # else its import said so
@@ -374,6 +376,12 @@ class Analyzer(CallChecks):
             owner = self.env.get(value.id) if isinstance(value, ast.Name) else None
             if owner is not None and owner.kind == "instance":
                 self.env[value.id] = replace(owner, mark=mark)
+
+
+def _ours_has(cls: dict[str, Any], name: str) -> bool:
+    """Whether our class has ``name`` although v1's does not (``Pipeline.to_dag``)."""
+    ours = v1map.import_path(cls["ours"]) if cls.get("ours") else None
+    return ours is not None and has_member(ours, name)
 
 
 def _unsupported_class(callee: V1Type) -> bool:

@@ -168,10 +168,21 @@ def load() -> V1Map:
     return v1map
 
 
+_ORDER = {
+    key: i
+    for i, key in enumerate(
+        "distribution version kind ref imported params returns bases constructs status ours note runs "
+        "unsupported_params why instead rules names members modules classes functions".split()
+    )
+}
+
+
 def dump(data: Entry) -> str:
     """The JSON text of a map file: one line per leaf entry, so that diffs stay readable."""
 
     def fmt(value: Any, indent: str) -> str:
+        if isinstance(value, dict):  # facts first, then what we do with them, in one order
+            value = dict(sorted(value.items(), key=lambda kv: _ORDER.get(kv[0], len(_ORDER))))
         if not isinstance(value, dict) or not any(isinstance(v, dict) for v in value.values()):
             return json.dumps(value, ensure_ascii=False)
         inner = indent + " "

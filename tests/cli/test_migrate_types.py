@@ -205,3 +205,16 @@ def test_json_report_keeps_its_shape(tmp_path: Path) -> None:
     summary = document["summary"]
     assert list(summary) == ["files", "unchanged", "change", "unsupported", "unknown", "errors", "rewritten"]
     assert summary["unknown"] == 5 and document["exit_code"] == result.returncode == 1
+
+
+def test_members_airflow_azml_adds_are_not_unknown(tmp_path: Path) -> None:
+    """``Pipeline.to_dag`` is ours, not v1's: using it is not something to migrate."""
+    (tmp_path / "dag.py").write_text(
+        "from airflow_azml.pipeline.core import Pipeline\n"
+        "dag = Pipeline(None, []).to_dag('exp')\n"
+        "Pipeline(None, []).no_such_member_anywhere\n"
+    )
+    assert [(line, category, name) for _, line, category, name in found(tmp_path / "dag.py")] == [
+        (1, "unchanged", "Pipeline"),
+        (3, "unknown", "Pipeline.no_such_member_anywhere"),
+    ]
