@@ -30,6 +30,7 @@ class MiniBatch(TypedDict, total=False):
     files: list[str]
     pieces: list[dict[str, Any]]
     partition: dict[str, Any] | None
+    input: str
     bytes: int
 
 
@@ -101,6 +102,7 @@ def _file_partitions(
             "kind": "file",
             "files": files,
             "partition": dict(zip(keys, group, strict=True)),
+            "input": name,
         }
         for i, (group, files) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0])))
     ]
@@ -123,7 +125,13 @@ def _tabular_partitions(
         values = dict(zip(keys, group if isinstance(group, tuple) else (group,), strict=True))
         piece = {"format": "pickle", "path": str(path)}
         out.append(
-            {"id": f"{name}-p{i:06d}", "kind": "tabular", "pieces": [piece], "partition": _plain(values)}
+            {
+                "id": f"{name}-p{i:06d}",
+                "kind": "tabular",
+                "pieces": [piece],
+                "partition": _plain(values),
+                "input": name,
+            }
         )
     return out
 

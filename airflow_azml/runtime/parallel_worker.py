@@ -134,8 +134,31 @@ def _call_run(module: types.ModuleType, batch: MiniBatch, cfg: dict[str, Any], i
     _STATE["items"] = len(data)
     run = module.run
     if batch.get("partition") is not None and len(inspect.signature(run).parameters) >= 2:
-        return data, run(data, MiniBatchContext(batch["partition"], None, index))
+        context = MiniBatchContext(batch["partition"], _partition_dataset(batch, cfg), index)
+        return data, run(data, context)
     return data, run(data)
+
+
+def _partition_dataset(batch: MiniBatch, cfg: dict[str, Any]) -> Any:
+    """The input dataset filtered to the batch's partition values (v1's ``mini_batch_context.dataset``)."""
+    definition = (cfg.get("definitions") or {}).get(batch.get("input", ""))
+    if not definition or not cfg.get("workspace"):
+        return None
+    from airflow_azml.core.workspace import Workspace
+    from airflow_azml.data.dataset import dataset_from_definition
+
+    try:
+        if "workspace" not in _STATE:
+            _STATE["workspace"] = Workspace.from_spec(cfg["workspace"])
+        dataset = dataset_from_definition(definition, _STATE["workspace"])
+        condition = None
+        for key, value in batch["partition"].items():
+            term = dataset[key] == value
+            condition = term if condition is None else condition & term
+        return dataset.filter(condition) if condition is not None else dataset
+    except Exception as exc:  # the context's dataset is a convenience: never fail the mini-batch for it
+        EntryScript().logger.warning("mini_batch_context.dataset is not available: %s", exc)
+        return None
 
 
 def _one(module: types.ModuleType, batches: list[MiniBatch], cfg: dict[str, Any], index: int) -> tuple:

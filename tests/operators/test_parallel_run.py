@@ -46,7 +46,9 @@ def init():
     global OFFSET
     parser = argparse.ArgumentParser()
     parser.add_argument("--offset", type=int, required=True)
-    OFFSET = parser.parse_known_args()[0].offset
+    parser.add_argument("--bonus_dir", required=True)
+    args, _unknown = parser.parse_known_args()
+    OFFSET = args.offset + int(open(os.path.join(args.bonus_dir, "bonus.txt")).read())
 
 def run(df):
     df["score"] = df["income"] + OFFSET
@@ -127,8 +129,17 @@ def test_tabular_dataset_split_by_size_summary_only(embedded_airflow_home, works
         process_count_per_node=2,
     )
     output = PipelineData("scored", datastore=ws.get_default_datastore())
+    write(ws.get_default_datastore().root / "side" / "bonus.txt", "100")
+    bonus = (
+        Dataset.File.from_files(path=(ws.get_default_datastore(), "side")).as_named_input("bonus").as_mount()
+    )
     step = ParallelRunStep(
-        "total-income", cfg, [table.as_named_input("income")], output=output, arguments=["--offset", 7]
+        "total-income",
+        cfg,
+        [table.as_named_input("income")],
+        output=output,
+        side_inputs=[bonus],
+        arguments=["--offset", 7, "--bonus_dir", bonus],
     )
     run = Experiment(ws, "tabular_prs").submit(Pipeline(ws, [step]))
     assert run.wait_for_completion(show_output=False) == "Finished"
@@ -140,7 +151,7 @@ def test_tabular_dataset_split_by_size_summary_only(embedded_airflow_home, works
     assert len(parts) > 3  # one 30 KB file, cut into ~4 KB mini-batches
     frame = pd.concat(pd.read_csv(p) for p in parts).sort_values("id")
     assert list(frame["id"]) == list(range(2000)) and list(frame["score"]) == [
-        i * 10 + 7 for i in range(2000)
+        i * 10 + 107 for i in range(2000)  # --offset 7 + the side input's bonus 100
     ]
     assert not (local / "parallel_run_step.txt").exists()
     assert step_run.get_metrics()["items"] == 2000
@@ -234,3 +245,58 @@ def test_airflow_retry_resumes_from_the_checkpoint(
     assert sorted((local / "parallel_run_step.txt").read_text().splitlines()) == [
         f"{i:03d}.png" for i in range(12)
     ]
+
+
+PER_FOLDER = """
+import os
+
+def init():
+    pass
+
+def run(mini_batch, mini_batch_context):
+    key = mini_batch_context.partition_key_value
+    files = mini_batch_context.dataset.to_path()
+    return [f"{os.path.basename(p)},{key['user']},{key['genres']},{len(files)}" for p in mini_batch]
+"""
+
+
+def test_file_partition_keys_one_mini_batch_per_partition(embedded_airflow_home, workspace_dir, tmp_path):
+    ws = Workspace.from_config(workspace_dir)
+    root = ws.get_default_datastore().root
+    layout = [
+        ("user1", "winter", "disco"),
+        ("user1", "fall", "disco"),
+        ("user2", "summer", "piano"),
+        ("user3", "fall", "piano"),
+    ]
+    for user, season, genre in layout:
+        write(root / "dataset_partition_test" / user / season / f"{genre}.wav", "RIFF")
+    parted = Dataset.File.from_files(
+        path=(ws.get_default_datastore(), "dataset_partition_test/*/*/*.wav"),
+        partition_format="dataset_partition_test/{user}/{season}/{genres}.wav",
+    )
+    cfg = _config(workspace_dir / "code", PER_FOLDER, partition_keys=["user", "genres"], error_threshold=5)
+    out = PipelineData("file_dataset_inferences", datastore=ws.get_default_datastore())
+    step = ParallelRunStep(
+        "summarize-file-size",
+        cfg,
+        [parted.as_named_input("partitioned_file_input")],
+        output=out,
+        allow_reuse=False,
+    )
+    run = Experiment(ws, "file-dataset-partition").submit(Pipeline(ws, [step]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    step_run = run.find_step_run("summarize-file-size")[0]
+    local = Path(
+        step_run.get_output_data("file_dataset_inferences").download(
+            str(tmp_path / "dl"), show_progress=False
+        )
+    )
+    rows = sorted((local / "parallel_run_step.txt").read_text().splitlines())
+    assert rows == [
+        "disco.wav,user1,disco,2",
+        "disco.wav,user1,disco,2",
+        "piano.wav,user2,piano,1",
+        "piano.wav,user3,piano,1",
+    ]
+    assert step_run.get_metrics()["mini_batches"] == 3
