@@ -41,7 +41,9 @@ _BUILTINS = (
 @dataclass(frozen=True)
 class V1Type:
     """``kind``: module, class, instance, list, dict, items (``dict.items()``), enum
-    (``enumerate(list)``), member (``key`` the class, ``name`` the member), dictmethod, function, v1."""
+    (``enumerate(list)``), member (``key`` the class, ``name`` the member), dictmethod, function,
+    v1 (from v1 code, type unknown) or gone (built from something airflow-azml does not have,
+    ``name`` says what)."""
 
     kind: str
     key: str = ""
