@@ -8,6 +8,7 @@ _EXPORTS = {
     "EstimatorStepOperator": "airflow_azml.operators.step",
     "CommandStepOperator": "airflow_azml.operators.step",
     "ParallelRunStepOperator": "airflow_azml.operators.parallel_run",
+    "HyperDriveStepOperator": "airflow_azml.operators.hyperdrive",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import DAG, Param
 
 from airflow_azml.compiler import load_plan
+from airflow_azml.operators.hyperdrive import HyperDriveStepOperator
 from airflow_azml.operators.step import AzmlStepOperator, EstimatorStepOperator, PythonScriptStepOperator
 
 __all__ = ["render_dag", "load_submitted_dags", "OPERATORS", "describe_plan"]
@@ -19,6 +20,7 @@ OPERATORS: dict[str, type[AzmlStepOperator]] = {
     "airflow_azml.operators.step.AzmlStepOperator": AzmlStepOperator,
     "airflow_azml.operators.step.PythonScriptStepOperator": PythonScriptStepOperator,
     "airflow_azml.operators.step.EstimatorStepOperator": EstimatorStepOperator,
+    "airflow_azml.operators.hyperdrive.HyperDriveStepOperator": HyperDriveStepOperator,
 }
 
 

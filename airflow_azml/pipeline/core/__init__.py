@@ -16,6 +16,7 @@ _EXPORTS = {
     "ModuleVersion": "airflow_azml.pipeline.core.module",
     "ModuleVersionDescriptor": "airflow_azml.pipeline.core.module",
     "PipelineStep": "airflow_azml.pipeline.core.builder",
+    "TrainingOutput": "airflow_azml.pipeline.core.training_output",
     "PipelineRun": "airflow_azml.pipeline.core.run",
     "StepRun": "airflow_azml.pipeline.core.run",
     "PortDataReference": "airflow_azml.pipeline.core.run",

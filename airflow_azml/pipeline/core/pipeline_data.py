@@ -47,6 +47,7 @@ class PipelineData:
         self.output_overwrite = output_overwrite
         self.is_directory = bool(is_directory)
         self.pipeline_output_name = pipeline_output_name
+        self.training_output = training_output  # a HyperDriveStep's TrainingOutput
         self._producers: list[Any] = []
 
     @property

@@ -100,8 +100,12 @@ class PipelineRun:
         """Step runs in pipeline order."""
         states = self._backend.task_states()
         records = self.records.steps()
+        from airflow_azml.pipeline.core.hyperdrive_run import HyperDriveStepRun  # subclasses StepRun
+
         return [
-            StepRun(self, tid, step["name"], states.get(tid), records.get(tid))
+            (HyperDriveStepRun if step.get("kind") == "hyperdrive" else StepRun)(
+                self, tid, step["name"], states.get(tid), records.get(tid)
+            )
             for tid, step in self._plan["steps"].items()
         ]
 

@@ -12,6 +12,8 @@ _EXPORTS = {
     "ModuleStep": "airflow_azml.pipeline.steps.module_step",
     "ParallelRunStep": "airflow_azml.pipeline.steps.parallel_run_step",
     "ParallelRunConfig": "airflow_azml.pipeline.steps.parallel_run_step",
+    "HyperDriveStep": "airflow_azml.pipeline.steps.hyperdrive_step",
+    "HyperDriveStepRun": "airflow_azml.pipeline.core.hyperdrive_run",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,245 @@
+"""A HyperDriveStep's run part: the script-step lifecycle whose process is a sweep of children.
+
+Inputs, reuse, outputs, environment and the step's record are a script step's
+(:class:`~airflow_azml.execution.step.StepExecution`). What differs is ``_launch``: a
+:class:`~airflow_azml.execution.sweep.Sweep` starts each child as the training script in its
+own snapshot of source_directory, with the step's arguments plus ``--name value`` per
+hyperparameter, its own run id, metrics and logs; each child gets a record of its own under the
+step's record folder (``<task>/children/HD_<n>.json``). The best completed child's ``outputs``
+and every child's metrics become the step's TrainingOutputs; the best child's metrics are the step's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from airflow_azml.exceptions import StepFailedError
+from airflow_azml.execution.params import expand_arguments
+from airflow_azml.execution.process import StepProcess
+from airflow_azml.execution.records import step_run_id
+from airflow_azml.execution.step import StepExecution
+from airflow_azml.execution.sweep import Sweep, SweepChild, best_child, best_value
+from airflow_azml.runtime.metrics import read_metrics, summarize
+
+__all__ = ["HyperDriveExecution", "child_run_id", "hyperparameter_arguments", "CHILDREN_DIR"]
+
+CHILDREN_DIR = "children"
+CANCEL_FLAG = "_cancel_sweep"  # written by HyperDriveStepRun.cancel()
+
+
+def child_run_id(step_run: str, number: int) -> str:
+    """v1 names a sweep's children ``<hyperdrive run id>_<n>``."""
+    return f"{step_run}_HD_{number}"
+
+
+def hyperparameter_arguments(values: dict[str, Any]) -> list[str]:
+    """``{"--lr": 0.1, "batch": 8}`` → ``["--lr", "0.1", "--batch", "8"]`` (v1 passes names as flags)."""
+    out: list[str] = []
+    for name, value in values.items():
+        out += [name if name.startswith("-") else f"--{name}", str(value)]
+    return out
+
+
+class _ChildProcess:
+    """A child's process, run in a thread so the sweep can watch many at once."""
+
+    def __init__(self, process: StepProcess, metrics_file: Path, metric: str):
+        self.process, self.metrics_file, self.metric = process, metrics_file, metric
+        self.code: int | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.code = self.process.run()
+        except Exception:  # noqa: BLE001 - a child that cannot run is a failed child
+            self.code = -1
+
+    def poll(self) -> int | None:
+        return None if self._thread.is_alive() else self.code
+
+    def kill(self) -> None:
+        self.process.kill(grace=2.0)
+        self._thread.join(timeout=10)
+
+    def series(self) -> list[float]:
+        return [
+            float(r["value"])
+            for r in read_metrics(self.metrics_file)
+            if r["name"] == self.metric and r["kind"] == "scalar" and isinstance(r["value"], int | float)
+        ]
+
+
+class HyperDriveExecution(StepExecution):
+    """:class:`StepExecution` whose process is a sweep of child runs."""
+
+    sweep: Sweep | None = None
+
+    def _launch(self, params: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str]) -> int:
+        from airflow_azml.execution.environments import interpreter_for
+
+        spec = self.step["hyperdrive"]
+        base_ctx = json.loads(self._write_context(inputs, outputs).read_text())
+        args = expand_arguments(self.step["arguments"], params, inputs, outputs, self.step["name"])
+        python = interpreter_for(self.step, self.log)
+
+        def start(number: int, values: dict[str, Any]) -> _ChildProcess:
+            return self._start_child(number, values, base_ctx, args, params, python)
+
+        flag = f"{self.records.prefix}/{self.step['task_id']}/{CANCEL_FLAG}"
+        self.sweep = Sweep(
+            spec, start, self._record_child, log=self.log, cancelled=lambda: self.records.store.exists(flag)
+        )
+        self.attempt.collectors.append(self._summary)
+        children = self.sweep.run()
+        best = best_child(children, self.sweep.maximize, ("Completed",))
+        if best is None:
+            raise StepFailedError(self._no_best(children))
+        self._publish(children, best, outputs)
+        return 0
+
+    def _child_dir(self, number: int) -> Path:
+        return self.workdir / CHILDREN_DIR / f"HD_{number}"
+
+    def _start_child(
+        self,
+        number: int,
+        values: dict[str, Any],
+        base: dict[str, Any],
+        args: list[str],
+        params: dict,
+        python: str,
+    ) -> _ChildProcess:
+        folder = self._child_dir(number)
+        shutil.rmtree(folder, ignore_errors=True)
+        snapshot = folder / "snapshot"
+        shutil.copytree(
+            self.step["source_directory"], snapshot, ignore=shutil.ignore_patterns("outputs", "logs")
+        )
+        run_id = child_run_id(step_run_id(self.inv.run_id, self.step["task_id"]), number)
+        ctx = {
+            **base,
+            "run_id": run_id,
+            "step_name": f"{self.step['name']}_HD_{number}",
+            "metrics_file": str(folder / "metrics.jsonl"),
+            "files_dir": str(folder / "files"),
+            "hyperparameters": values,
+        }
+        ctx_file = folder / "context.json"
+        ctx_file.write_text(json.dumps(ctx, indent=1, default=str))
+        env = self._env(params, ctx_file, python)
+        env["AZUREML_RUN_ID"] = run_id
+        argv = [python, "-m", "airflow_azml.runtime.launch", self.step["script_name"], *args]
+        argv += hyperparameter_arguments(values)
+        process = StepProcess(
+            argv, cwd=snapshot, env=env, log=self.log, logdir=folder / "logs", prefix=f"[HD_{number}] "
+        )
+        return _ChildProcess(
+            process, folder / "metrics.jsonl", self.step["hyperdrive"]["primary_metric_name"]
+        )
+
+    def _child_record(self, child: SweepChild) -> dict[str, Any]:
+        folder = self._child_dir(child.number)
+        handle = child.handle
+        tail = list(handle.process.stderr_tail) if handle is not None and child.status == "Failed" else []
+        return {
+            "run_id": child_run_id(step_run_id(self.inv.run_id, self.step["task_id"]), child.number),
+            "number": child.number,
+            "hyperparameters": child.hyperparameters,
+            "status": child.status,
+            "exit_code": child.exit_code,
+            "termination_reason": child.reason,
+            "start_time": child.start_time,
+            "end_time": child.end_time,
+            "primary_metric_series": child.series,
+            "best_primary_metric": best_value(child.series, self.sweep.maximize) if self.sweep else None,
+            "metrics": summarize(read_metrics(folder / "metrics.jsonl")),
+            "error": "\n".join(tail) or None,
+        }
+
+    def _record_child(self, child: SweepChild) -> None:
+        """Write a child's record (at its start and at its end) and, once ended, its logs and files."""
+        task, name = self.step["task_id"], f"{CHILDREN_DIR}/HD_{child.number}"
+        folder = self._child_dir(child.number)
+        if child.status != "Running":
+            outputs = folder / "snapshot" / "outputs"
+            if outputs.is_dir():
+                shutil.copytree(outputs, folder / "files" / "outputs", dirs_exist_ok=True)
+            for file in ("logs/stdout.txt", "logs/stderr.txt", "metrics.jsonl"):
+                self.records.put_file(task, f"{name}/{Path(file).name}", folder / file)
+            if (folder / "files").exists():
+                self.records.put_file(task, f"{name}/files", folder / "files")
+        record = json.dumps(self._child_record(child), indent=1, default=str).encode()
+        self.records.store.write_bytes(f"{self.records.prefix}/{task}/{name}.json", record)
+
+    def _no_best(self, children: list[SweepChild]) -> str:
+        lines = [
+            f"  HD_{c.number} {c.hyperparameters}: {c.status}"
+            + (f" ({c.reason})" if c.reason else "")
+            + (f" exit code {c.exit_code}" if c.exit_code else "")
+            + (f": {c.handle.process.stderr_tail[-1]}" if c.handle and c.handle.process.stderr_tail else "")
+            for c in children
+        ]
+        metric = self.step["hyperdrive"]["primary_metric_name"]
+        return (
+            f"HyperDriveStep {self.step['name']!r}: no child run completed with the primary metric {metric!r} "
+            f"logged, so there is no best run.\n" + "\n".join(lines)
+        )
+
+    def _publish(self, children: list[SweepChild], best: SweepChild, outputs: dict[str, str]) -> None:
+        """The best child's model and every child's metrics into the step's outputs; its metrics are the step's."""
+        folder = self._child_dir(best.number)
+        records = [self._child_record(c) for c in children]
+        every = {r["run_id"]: r["metrics"] for r in records}
+        for name, training in self.step["hyperdrive"]["training_outputs"].items():
+            target = Path(outputs[name])
+            target.mkdir(parents=True, exist_ok=True)
+            if training["type"] == "Metrics":
+                from airflow_azml.pipeline.steps.hyperdrive_step import METRICS_FILE
+
+                (target / METRICS_FILE).write_text(json.dumps(every, indent=1, default=str))
+                continue
+            rel = training["model_file"] or "outputs"
+            source = folder / "files" / rel
+            if source.is_dir():
+                shutil.copytree(source, target / rel, dirs_exist_ok=True)
+            elif source.is_file():
+                (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target / rel)
+            else:
+                raise StepFailedError(
+                    f"HyperDriveStep {self.step['name']!r}: the best child run HD_{best.number} has no {rel!r} for "
+                    f"output {name!r}; the training script must save it there (e.g. under ./outputs)."
+                )
+        shutil.copy2(folder / "metrics.jsonl", self.workdir / "metrics.jsonl")
+        self.log.info(
+            "HyperDrive best child: HD_%s %s with %s = %s",
+            best.number,
+            best.hyperparameters,
+            self.step["hyperdrive"]["primary_metric_name"],
+            best_value(best.series, self.sweep.maximize),
+        )
+
+    def _summary(self) -> dict[str, Any]:
+        """The sweep in the step's record: its children, the best one, and why it ended."""
+        sweep = self.sweep
+        if sweep is None:
+            return {}
+        best = best_child(sweep.children, sweep.maximize, ("Completed",))
+        return {
+            "hyperdrive": {
+                "children": [child_run_id(self.record.get("run_id", ""), c.number) for c in sweep.children],
+                "statuses": {f"HD_{c.number}": c.status for c in sweep.children},
+                "best_child": None if best is None else f"HD_{best.number}",
+                "stopped_reason": sweep.stopped_reason,
+                "exhausted": sweep.exhausted,
+            }
+        }
+
+    def kill(self) -> None:
+        if self.sweep is not None:
+            self.sweep.stop("the step was stopped")

@@ -1,0 +1,145 @@
+"""HyperDriveStepRun: a HyperDriveStep's step run, with its sweep's child runs, as in v1.
+
+``PipelineRun.find_step_run`` / ``get_steps`` return one for a HyperDriveStep. Its children are
+read from their run records (``<task>/children/HD_<n>.json``, written as each child starts and
+ends), so they can be listed while the sweep runs and from another machine.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from airflow_azml.execution.hyperdrive import CANCEL_FLAG, CHILDREN_DIR
+from airflow_azml.pipeline.core.run import StepRun
+
+__all__ = ["HyperDriveStepRun", "HyperDriveChildRun"]
+
+
+class HyperDriveChildRun:
+    """One child run of a sweep: its hyperparameters, status, metrics and why it was stopped."""
+
+    def __init__(self, parent: HyperDriveStepRun, record: dict[str, Any]):
+        self.parent = parent
+        self.record = record
+        self.id: str = record["run_id"]
+        self.number: int = record["number"]
+
+    def get_status(self) -> str:
+        return str(self.record["status"])
+
+    @property
+    def status(self) -> str:
+        return self.get_status()
+
+    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
+        metrics = dict(self.record.get("metrics") or {})
+        return {name: metrics[name]} if name and name in metrics else ({} if name else metrics)
+
+    def get_hyperparameters(self) -> dict[str, Any]:
+        return dict(self.record["hyperparameters"])
+
+    def get_details(self) -> dict[str, Any]:
+        """v1's shape, with the hyperparameters as arguments and the termination reason when stopped."""
+        rec = self.record
+        return {
+            "runId": self.id,
+            "status": rec["status"],
+            "startTimeUtc": rec.get("start_time"),
+            "endTimeUtc": rec.get("end_time"),
+            "properties": {"hyperparameters": json.dumps(rec["hyperparameters"])},
+            "terminationReason": rec.get("termination_reason"),
+            "error": rec.get("error"),
+        }
+
+    def __repr__(self) -> str:
+        return f"Run(id={self.id!r}, status={self.get_status()!r}, hyperparameters={self.record['hyperparameters']!r})"
+
+
+class HyperDriveStepRun(StepRun):
+    """A HyperDriveStep's run: v1's HyperDriveRun calls on top of StepRun's."""
+
+    def _sweep(self) -> dict[str, Any]:
+        step = self.pipeline_run._plan["steps"].get(self.task_id) or {}
+        return step.get("hyperdrive") or {}
+
+    def _children_prefix(self) -> str:
+        return f"{self.pipeline_run.records.prefix}/{self.task_id}/{CHILDREN_DIR}"
+
+    def get_children(self, recursive: bool = False, **_: Any) -> list[HyperDriveChildRun]:
+        """The child runs started so far, in the order they started."""
+        records = self.pipeline_run.records
+        prefix = self._children_prefix()
+        if not records.store.exists(prefix):
+            return []
+        found = []
+        for rel in records.store.list_files(prefix):
+            name = rel[len(prefix) + 1 :]
+            if "/" not in name and name.endswith(".json"):
+                found.append(HyperDriveChildRun(self, json.loads(records.store.read_bytes(rel))))
+        return sorted(found, key=lambda c: c.number)
+
+    def _maximize(self) -> bool:
+        return self._sweep().get("primary_metric_goal", "MAXIMIZE") == "MAXIMIZE"
+
+    def get_best_run_by_primary_metric(
+        self,
+        include_failed: bool = True,
+        include_canceled: bool = True,
+        include_resume_from_runs: bool = True,
+    ) -> HyperDriveChildRun | None:
+        """The child with the best logged value of the primary metric (None when none logged it)."""
+        keep = (
+            {"Completed", "Running"}
+            | ({"Failed"} if include_failed else set())
+            | ({"Canceled"} if include_canceled else set())
+        )
+        scored = [
+            c
+            for c in self.get_children()
+            if c.get_status() in keep and c.record.get("best_primary_metric") is not None
+        ]
+        if not scored:
+            return None
+        pick = max if self._maximize() else min
+        return pick(scored, key=lambda c: c.record["best_primary_metric"])
+
+    def get_children_sorted_by_primary_metric(
+        self, top: int = 0, reverse: bool = False, discard_no_metric: bool = False
+    ) -> list[dict[str, Any]]:
+        """Children as v1's dicts (run_id, hyperparameters, best_primary_metric, status), best first."""
+        rows = [
+            {
+                "run_id": c.id,
+                "hyperparameters": json.dumps(c.record["hyperparameters"]),
+                "best_primary_metric": c.record.get("best_primary_metric"),
+                "status": c.get_status(),
+            }
+            for c in self.get_children()
+        ]
+        if discard_no_metric:
+            rows = [r for r in rows if r["best_primary_metric"] is not None]
+        sign = -1 if self._maximize() else 1
+        rows.sort(key=lambda r: (r["best_primary_metric"] is None, sign * (r["best_primary_metric"] or 0)))
+        if reverse:
+            rows.reverse()
+        return rows[:top] if top else rows
+
+    def get_hyperparameters(self) -> dict[str, dict[str, Any]]:
+        """Every child's hyperparameters, by child run id."""
+        return {c.id: c.get_hyperparameters() for c in self.get_children()}
+
+    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
+        """Every child's metrics, by child run id (v1's HyperDriveRun.get_metrics)."""
+        return {c.id: c.get_metrics(name) for c in self.get_children()}
+
+    def get_primary_metric_name(self) -> str | None:
+        return self._sweep().get("primary_metric_name")
+
+    def cancel(self) -> None:
+        """Stop the sweep: no more children start, the running ones are canceled; the best so far stands."""
+        records = self.pipeline_run.records
+        records.store.write_bytes(f"{records.prefix}/{self.task_id}/{CANCEL_FLAG}", b"")
+
+    def __repr__(self) -> str:
+        return f"HyperDriveStepRun(name={self.name!r}, status={self.get_status()!r})"

@@ -1,0 +1,171 @@
+"""HyperDriveStep through Airflow for real: Experiment.submit -> dag.test -> HyperDriveStepOperator.
+
+Our own scenarios in the shape of v1's hyperdrive pipeline sample: a grid over a script whose
+metric is a known function of its parameters (the best found is the true best), Bandit stopping
+the children that are obviously bad early (and only those), max_concurrent_runs held (counted
+from the children's run records), a failing child, and the best model flowing through
+TrainingOutput("Model") into a downstream PythonScriptStep, with every child's metrics through
+metrics_output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_azml.core import Experiment, ScriptRunConfig, Workspace
+from airflow_azml.pipeline.core import Pipeline, PipelineData, TrainingOutput
+from airflow_azml.pipeline.steps import HyperDriveStep, PythonScriptStep
+from airflow_azml.train.hyperdrive import (
+    BanditPolicy,
+    GridParameterSampling,
+    HyperDriveConfig,
+    PrimaryMetricGoal,
+    RandomParameterSampling,
+    choice,
+)
+from tests.conftest import write
+
+pytestmark = pytest.mark.slow
+
+# accuracy = 1 - (lr - 0.3)^2 - (layers - 2)^2 / 10: the true best is lr=0.3, layers=2.
+TRAIN = """
+import argparse, os, time
+from airflow_azml.core import Run
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--learning_rate", type=float)
+parser.add_argument("--layers", type=int)
+parser.add_argument("--data", default=None)
+args = parser.parse_args()
+run = Run.get_context()
+acc = 1 - (args.learning_rate - 0.3) ** 2 - (args.layers - 2) ** 2 / 10
+if args.layers == 5:
+    raise SystemExit("layers=5 is not supported by this model")
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/model.txt", "w") as fh:
+    fh.write(f"lr={args.learning_rate} layers={args.layers}")
+for epoch in range(1, 5):
+    run.log("accuracy", round(acc * epoch / 4, 6))
+    time.sleep(float(os.environ.get("EPOCH_SECONDS", "0.05")))
+"""
+
+USE_MODEL = """
+import argparse, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--model")
+parser.add_argument("--metrics")
+parser.add_argument("--out")
+args = parser.parse_args()
+model = open(os.path.join(args.model, "outputs", "model.txt")).read()
+metrics = open(os.path.join(args.metrics, "hyperdrive_metrics.json")).read()
+os.makedirs(args.out, exist_ok=True)
+open(os.path.join(args.out, "deployed.txt"), "w").write(model + "\\n" + metrics)
+"""
+
+
+def _sweep(folder: Path, sampling, **kw) -> HyperDriveConfig:
+    write(folder / "train.py", TRAIN)
+    args = dict(
+        run_config=ScriptRunConfig(source_directory=str(folder), script="train.py"),
+        hyperparameter_sampling=sampling,
+        primary_metric_name="accuracy",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+    )
+    args.update(kw)
+    return HyperDriveConfig(**args)
+
+
+def _overlap(children) -> int:
+    """The most children running at one moment, from their records' start and end times."""
+    events = sorted(
+        [(c.record["start_time"], 1) for c in children] + [(c.record["end_time"], -1) for c in children],
+        key=lambda e: (e[0], e[1]),
+    )
+    most = now = 0
+    for _, delta in events:
+        now += delta
+        most = max(most, now)
+    return most
+
+
+def test_grid_finds_the_true_best_and_hands_the_model_on(embedded_airflow_home, workspace_dir, tmp_path):
+    ws = Workspace.from_config(workspace_dir)
+    store = ws.get_default_datastore()
+    grid = GridParameterSampling({"--learning_rate": choice(0.1, 0.3, 0.5), "layers": choice(1, 2, 5)})
+    cfg = _sweep(workspace_dir / "train", grid, max_concurrent_runs=2)
+    model = PipelineData(
+        "saved_model",
+        datastore=store,
+        training_output=TrainingOutput("Model", model_file="outputs/model.txt"),
+    )
+    metrics = PipelineData("metrics_data", datastore=store, pipeline_output_name="metrics_output")
+    sweep = HyperDriveStep("hd_step01", cfg, outputs=[model], metrics_output=metrics)
+    deployed = PipelineData("deployed", datastore=store)
+    write(workspace_dir / "deploy" / "use_model.py", USE_MODEL)
+    use = PythonScriptStep(
+        "use_model.py",
+        name="use_model",
+        arguments=["--model", model, "--metrics", metrics, "--out", deployed],
+        inputs=[model, metrics],
+        outputs=[deployed],
+        source_directory=str(workspace_dir / "deploy"),
+    )
+    run = Experiment(ws, "Hyperdrive_sample").submit(Pipeline(ws, [sweep, use]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+
+    hd_run = run.find_step_run("hd_step01")[0]
+    children = hd_run.get_children()
+    assert [c.get_hyperparameters() for c in children] == [
+        {"--learning_rate": lr, "layers": n} for lr in (0.1, 0.3, 0.5) for n in (1, 2, 5)
+    ]
+    statuses = {json.dumps(c.get_hyperparameters()): c.get_status() for c in children}
+    assert [s for s in statuses.values()].count("Failed") == 3  # every layers=5 child
+    failed = next(c for c in children if c.get_status() == "Failed")
+    assert "layers=5 is not supported" in failed.get_details()["error"]
+    best = hd_run.get_best_run_by_primary_metric()
+    assert best.get_hyperparameters() == {"--learning_rate": 0.3, "layers": 2}
+    assert best.get_metrics()["accuracy"][-1] == 1.0
+    assert _overlap(children) <= 2
+    assert hd_run.get_metrics()[best.id]["accuracy"] == [0.25, 0.5, 0.75, 1.0]
+    assert hd_run.get_hyperparameters()[best.id] == {"--learning_rate": 0.3, "layers": 2}
+
+    local = Path(run.find_step_run("use_model")[0].get_output_data("deployed").download(str(tmp_path / "dl")))
+    text = (local / "deployed.txt").read_text()
+    assert text.startswith("lr=0.3 layers=2\n")
+    every = json.loads(text.split("\n", 1)[1])
+    assert len(every) == 9 and every[best.id]["accuracy"][-1] == 1.0
+    out = Path(run.get_pipeline_output("metrics_output").download(str(tmp_path / "m")))
+    assert json.loads((out / "hyperdrive_metrics.json").read_text()) == every
+
+
+def test_bandit_stops_the_obviously_bad_children_only(embedded_airflow_home, workspace_dir, monkeypatch):
+    monkeypatch.setenv("EPOCH_SECONDS", "0.6")
+    ws = Workspace.from_config(workspace_dir)
+    sampling = RandomParameterSampling(
+        {"--learning_rate": choice(0.3, 3.0), "--layers": choice(2, 12)}, properties={"rndseed": 1}
+    )
+    cfg = _sweep(
+        workspace_dir / "train",
+        sampling,
+        max_total_runs=4,
+        max_concurrent_runs=4,
+        policy=BanditPolicy(evaluation_interval=2, slack_factor=0.2),
+    )
+    run = Experiment(ws, "bandit").submit(Pipeline(ws, [HyperDriveStep("sweep", cfg, allow_reuse=False)]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    children = run.find_step_run("sweep")[0].get_children()
+    assert len(children) == 4
+    by_params = {
+        (c.get_hyperparameters()["--learning_rate"], c.get_hyperparameters()["--layers"]): c for c in children
+    }
+    assert by_params[(0.3, 2)].get_status() == "Completed"  # the best: 1.0
+    for bad in ((3.0, 2), (0.3, 12), (3.0, 12)):  # accuracy far below 0
+        child = by_params[bad]
+        assert child.get_status() == "Canceled", child
+        reason = child.get_details()["terminationReason"]
+        assert reason.startswith("Bandit: ") and "/ (1 + 0.2)" in reason and "at interval 2" in reason
+        assert len(child.get_metrics()["accuracy"]) < 4  # stopped before its end
+    assert _overlap(children) <= 4
