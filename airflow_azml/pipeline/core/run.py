@@ -100,12 +100,8 @@ class PipelineRun:
         """Step runs in pipeline order."""
         states = self._backend.task_states()
         records = self.records.steps()
-        from airflow_azml.pipeline.core.hyperdrive_run import HyperDriveStepRun  # subclasses StepRun
-
         return [
-            (HyperDriveStepRun if step.get("kind") == "hyperdrive" else StepRun)(
-                self, tid, step["name"], states.get(tid), records.get(tid)
-            )
+            _step_run_class(step)(self, tid, step["name"], states.get(tid), records.get(tid))
             for tid, step in self._plan["steps"].items()
         ]
 
@@ -224,6 +220,17 @@ class PipelineRun:
         return (
             f"PipelineRun(id={self.id!r}, experiment={self.experiment.name!r}, status={self.get_status()!r})"
         )
+
+
+def _step_run_class(step: dict[str, Any]) -> type[StepRun]:
+    """StepRun, or the subclass a step kind names in its plan (``run_class``, as ``operator_class``)."""
+    path = step.get("run_class")
+    if not path:
+        return StepRun
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 class StepRun(StepRunFiles):

@@ -99,6 +99,7 @@ class HyperDriveStep(PipelineStep):
             "params": {},
             "environment": self._environment(),
             "hyperdrive": {**cfg.to_spec(), "training_outputs": self._training},
+            "run_class": "airflow_azml.pipeline.core.hyperdrive_run.HyperDriveStepRun",
         }
 
     def _environment(self) -> dict[str, Any]:
