@@ -92,6 +92,8 @@ class StepAttempt:
             log=self.log,
         )
         self.reused_result: StepResult | None = None
+        #: what the attempt logged before a deferral (a resumed attempt's job log goes on from it)
+        self.earlier_log = ""
         #: called when the attempt ends, either way: fields to add to the record (logs, metrics)
         self.collectors: list[Callable[[], dict[str, Any]]] = []
 
@@ -100,7 +102,13 @@ class StepAttempt:
         """The attempt a resumed task (back from deferral) continues: its record as it was written."""
         attempt = cls(inv, log)
         stored = attempt.records.read_step(attempt.step["task_id"])
-        return cls(inv, log, ws=attempt.ws, record=stored) if stored else attempt
+        if not stored:
+            return attempt
+        resumed = cls(inv, log, ws=attempt.ws, record=stored)
+        resumed.earlier_log = attempt.records.read_text(
+            f"{attempt.records.prefix}/{attempt.task_id}/{JOB_LOG}"
+        )
+        return resumed
 
     @property
     def task_id(self) -> str:
@@ -118,6 +126,7 @@ class StepAttempt:
         try:
             outputs = work(self)
         except passthrough:
+            self._keep_job_log()  # a deferred attempt goes on later from what it logged so far
             raise
         except BaseException as exc:
             self.failed(exc)
@@ -183,5 +192,5 @@ class StepAttempt:
     def _keep_job_log(self) -> str:
         """Write what the attempt logged beside its run record; returns where (datastore-relative)."""
         rel = f"{self.records.prefix}/{self.task_id}/{JOB_LOG}"
-        self.records.store.write_bytes(rel, self.log.text().encode())
+        self.records.store.write_bytes(rel, (self.earlier_log + self.log.text()).encode())
         return rel

@@ -231,6 +231,7 @@ def test_deferrable_by_default_deferrable(embedded_airflow_home, workspace_dir, 
     assert len(fake.submitted()) == 1
     (step_run,) = run.get_steps()
     assert step_run.record["status"] == "Finished"
+    assert "Running step nb: no earlier run" in step_run.get_job_log()  # logged before the deferral
 
 
 # -- operator-level: the provider machinery driven directly with a small task context ----------
