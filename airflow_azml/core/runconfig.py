@@ -15,7 +15,6 @@ from airflow_azml.core.databricks import (
     RCranLibrary,
 )
 from airflow_azml.core.environment import DockerConfiguration, Environment
-from airflow_azml.exceptions import UserErrorException
 
 __all__ = [
     "RunConfiguration",
@@ -128,7 +127,7 @@ def _environment_notes(env: Any) -> dict[str, Any]:
 
 
 def runconfig_distribution(runconfig: Any, step: str = "?") -> dict[str, Any] | None:
-    """How many processes a RunConfiguration asks for, as plan data (refusing several nodes)."""
+    """How many processes a RunConfiguration asks for, as plan data (several nodes run on one worker)."""
     if runconfig is None:
         return None
     dist = getattr(runconfig, "distributed_job_config", None)
@@ -143,8 +142,4 @@ def runconfig_distribution(runconfig: Any, step: str = "?") -> dict[str, Any] | 
         backend = str(runconfig.communicator).lower().replace("intelmpi", "mpi")
     else:
         per_node, backend = 1, None
-    if nodes > 1:
-        from airflow_azml.execution.distributed import multi_node_error
-
-        raise UserErrorException(multi_node_error(f"Step {step!r}", nodes))
     return {"node_count": nodes, "process_count_per_node": per_node, "backend": backend}

@@ -7,8 +7,9 @@ WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, NODE_RANK) and MPI-style
 succeeds only if every rank exits 0; the first failing rank stops the others.
 
 Several nodes would need a compute target that places one task per node and a rendezvous
-across hosts; none is available here, so ``node_count > 1`` is refused when the pipeline is
-built (see :func:`multi_node_error`).
+across hosts; none is available here, so ``node_count > 1`` runs every node's ranks on the one
+worker (``node_count × process_count_per_node`` processes, NODE_RANK / LOCAL_RANK as each node
+would see them) and the step log says so (see :func:`multi_node_note`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from airflow_azml.execution.process import StepProcess
 __all__ = [
     "BACKENDS",
     "MULTI_NODE_TARGETS",
-    "multi_node_error",
+    "multi_node_note",
     "check_distribution",
     "rank_env",
     "free_port",
@@ -40,29 +41,27 @@ BACKENDS = ("mpi", "gloo", "nccl", "pytorch")
 MULTI_NODE_TARGETS: tuple[str, ...] = ()
 
 
-def multi_node_error(what: str, node_count: int) -> str:
-    """Why ``node_count > 1`` cannot run (``what``: "Step 'train'", "PyTorch for 'train.py'"), and what can."""
-    can = ", ".join(MULTI_NODE_TARGETS) or "none: no compute target type here spans several hosts"
+def multi_node_note(step: str, node_count: int, per_node: int) -> str:
+    """What the step log says when ``node_count > 1`` runs on one worker, and how to get several hosts."""
+    can = ", ".join(MULTI_NODE_TARGETS) or "none here"
     return (
-        f"{what} asks for node_count={node_count}. One step runs as one Airflow task on one worker, so "
-        f"multi-node training needs a compute target that spans hosts (available: {can}). Use node_count=1 with "
-        "process_count_per_node=N to run N ranks on one worker, or run the training on Databricks "
-        "(DatabricksStep)."
+        f"Step {step!r} asks for node_count={node_count}: one step runs as one Airflow task on one worker and no "
+        f"compute target spans hosts ({can}), so the {node_count} nodes' {node_count * per_node} ranks run on this "
+        "worker, each with the NODE_RANK / LOCAL_RANK it would have on its node. For training across hosts, run it "
+        "on Databricks (DatabricksStep)."
     )
 
 
 def check_distribution(dist: dict[str, Any] | None, step: str) -> None:
-    """Refuse what cannot run: several nodes, a count below 1, an unknown backend with several ranks."""
+    """Refuse what cannot run: a count below 1, an unknown backend with several ranks."""
     if not dist:
         return
     nodes = int(dist.get("node_count") or 1)
     count = int(dist.get("process_count_per_node") or 1)
-    if nodes > 1:
-        raise UserErrorException(multi_node_error(f"Step {step!r}", nodes))
     if count < 1 or nodes < 1:
         raise UserErrorException(f"Step {step!r}: node_count and process_count_per_node must be >= 1.")
     backend = (dist.get("backend") or "mpi").lower()
-    if count > 1 and backend not in BACKENDS:
+    if count * nodes > 1 and backend not in BACKENDS:
         raise UserErrorException(
             f"Step {step!r}: distributed backend {backend!r} cannot start {count} processes; use one of "
             f"{', '.join(BACKENDS)} (Mpi(), Gloo(), Nccl() or PyTorchConfiguration())."
@@ -76,23 +75,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def rank_env(env: dict[str, str], rank: int, world: int, port: int, backend: str) -> dict[str, str]:
-    """``env`` plus what torch.distributed, Horovod/MPI and PMI-based launchers read for ``rank``."""
+def rank_env(
+    env: dict[str, str], rank: int, world: int, port: int, backend: str, per_node: int | None = None
+) -> dict[str, str]:
+    """``env`` plus what torch.distributed, Horovod/MPI and PMI-based launchers read for ``rank``
+    (``per_node`` ranks to a node; all of them on one node when not given)."""
     out = dict(env)
+    per_node = per_node or world
+    local, node = rank % per_node, rank // per_node
     values = {
         "RANK": rank,
-        "LOCAL_RANK": rank,
+        "LOCAL_RANK": local,
         "WORLD_SIZE": world,
-        "LOCAL_WORLD_SIZE": world,
-        "NODE_RANK": 0,
-        "GROUP_RANK": 0,
+        "LOCAL_WORLD_SIZE": per_node,
+        "NODE_RANK": node,
+        "GROUP_RANK": node,
+        "AZUREML_NODE_COUNT": world // per_node,
         "MASTER_ADDR": "127.0.0.1",
         "MASTER_PORT": port,
         "OMPI_COMM_WORLD_RANK": rank,
         "OMPI_COMM_WORLD_SIZE": world,
-        "OMPI_COMM_WORLD_LOCAL_RANK": rank,
-        "OMPI_COMM_WORLD_LOCAL_SIZE": world,
-        "OMPI_COMM_WORLD_NODE_RANK": 0,
+        "OMPI_COMM_WORLD_LOCAL_RANK": local,
+        "OMPI_COMM_WORLD_LOCAL_SIZE": per_node,
+        "OMPI_COMM_WORLD_NODE_RANK": node,
         "PMI_RANK": rank,
         "PMI_SIZE": world,
         "AZML_DISTRIBUTED_BACKEND": backend,
@@ -136,6 +141,7 @@ class DistributedLaunch:
         process_count: int,
         backend: str,
         step: str = "?",
+        per_node: int | None = None,
     ):
         self.log = log
         self.step = step
@@ -146,7 +152,7 @@ class DistributedLaunch:
             RankProcess(
                 argv,
                 cwd=cwd,
-                env=rank_env(env, r, process_count, self.port, backend),
+                env=rank_env(env, r, process_count, self.port, backend, per_node),
                 log=log,
                 logdir=logdir,
                 prefix=f"[rank {r}] ",
@@ -224,12 +230,23 @@ def launch_process(
     distribution: dict[str, Any] | None,
     step: str,
 ) -> StepProcess | DistributedLaunch:
-    """A single process, or one per rank when the step asks for process_count_per_node > 1."""
+    """A single process, or one per rank when the step asks for several (nodes × processes per node)."""
     check_distribution(distribution, step)
     count = int((distribution or {}).get("process_count_per_node") or 1)
-    if count == 1:
+    nodes = int((distribution or {}).get("node_count") or 1)
+    if count * nodes == 1:
         return StepProcess(argv, cwd=cwd, env=env, log=log, logdir=logdir)
+    if nodes > 1:
+        log.warning("%s", multi_node_note(step, nodes, count))
     backend = str((distribution or {}).get("backend") or "mpi").lower()
     return DistributedLaunch(
-        argv, cwd=cwd, env=env, log=log, logdir=logdir, process_count=count, backend=backend, step=step
+        argv,
+        cwd=cwd,
+        env=env,
+        log=log,
+        logdir=logdir,
+        process_count=count * nodes,
+        backend=backend,
+        step=step,
+        per_node=count,
     )

@@ -56,11 +56,6 @@ class MMLBaseEstimator:
             raise UserErrorException(
                 f"{type(self).__name__} is single-node: node_count and process_count_per_node must be 1."
             )
-        nodes = max(int(node_count), int(getattr(distributed_training, "node_count", 1) or 1))
-        if nodes > 1:
-            from airflow_azml.execution.distributed import multi_node_error
-
-            raise UserErrorException(multi_node_error(f"{type(self).__name__} for {entry_script!r}", nodes))
         self.source_directory = source_directory
         self.compute_target = compute_target
         self.entry_script = entry_script
@@ -100,15 +95,16 @@ class MMLBaseEstimator:
         return spec
 
     def distribution_spec(self) -> dict[str, Any]:
-        """Nodes, processes per node and backend, as plan data (several nodes are refused in __init__)."""
+        """Nodes, processes per node and backend, as plan data (several nodes run on one worker)."""
         dist = self.distributed_training
+        nodes = max(self.node_count, int(getattr(dist, "node_count", 1) or 1))
         backend = getattr(dist, "backend", None) or (dist.lower() if isinstance(dist, str) else None)
         per_node = self.process_count_per_node
         if per_node == 1 and getattr(dist, "process_count_per_node", None):
             per_node = int(dist.process_count_per_node)
         if per_node == 1 and getattr(dist, "process_count", None):
-            per_node = max(1, int(dist.process_count) // max(1, self.node_count))
-        return {"node_count": self.node_count, "process_count_per_node": per_node, "backend": backend}
+            per_node = max(1, int(dist.process_count) // nodes)
+        return {"node_count": nodes, "process_count_per_node": per_node, "backend": backend}
 
 
 class Estimator(MMLBaseEstimator):

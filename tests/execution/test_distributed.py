@@ -158,24 +158,51 @@ def test_failing_rank_stops_the_others(tmp_path, caplog):
     assert pids and all(_dead(p) for p in pids), "rank 0 and its child must be gone"
 
 
-def test_several_nodes_refused_at_build_time(tmp_path):
+NODE_ENV = """
+import os
+keys = ("RANK", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "AZUREML_NODE_COUNT",
+        "OMPI_COMM_WORLD_NODE_RANK")
+print(" ".join(f"{k}={os.environ[k]}" for k in keys))
+"""
+
+
+def test_several_nodes_run_their_ranks_on_this_worker(tmp_path, caplog):
     write(tmp_path / "train.py", "")
-    with pytest.raises(UserErrorException, match=r"node_count=2.*available: none"):
-        Estimator(str(tmp_path), entry_script="train.py", node_count=2)
-    with pytest.raises(UserErrorException, match="node_count=3"):
-        PyTorch(
-            str(tmp_path), entry_script="train.py", distributed_training=PyTorchConfiguration(node_count=3)
-        )
+    est = Estimator(str(tmp_path), entry_script="train.py", node_count=2)
+    assert est.distribution_spec()["node_count"] == 2
+    pt = PyTorch(
+        str(tmp_path), entry_script="train.py", distributed_training=PyTorchConfiguration(node_count=3)
+    )
+    assert pt.distribution_spec()["node_count"] == 3
     rc = RunConfiguration()
     rc.node_count = 2
     from airflow_azml.core.runconfig import runconfig_distribution
 
-    with pytest.raises(UserErrorException, match="Step 'cmd' asks for node_count=2"):
-        runconfig_distribution(rc, "cmd")
-    with pytest.raises(UserErrorException, match="node_count=2"):
-        check_distribution({"node_count": 2, "process_count_per_node": 1}, "s")
+    assert runconfig_distribution(rc, "cmd")["node_count"] == 2
     with pytest.raises(UserErrorException, match="backend 'horovod'"):
-        check_distribution({"node_count": 1, "process_count_per_node": 2, "backend": "horovod"}, "s")
+        check_distribution({"node_count": 2, "process_count_per_node": 1, "backend": "horovod"}, "s")
+
+    write(tmp_path / "env.py", NODE_ENV)
+    caplog.set_level(logging.INFO)
+    launch = launch_process(
+        [sys.executable, "env.py"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log=logging.getLogger("nodes"),
+        logdir=tmp_path / "logs",
+        distribution={"node_count": 2, "process_count_per_node": 2, "backend": "mpi"},
+        step="train",
+    )
+    assert isinstance(launch, DistributedLaunch) and launch.run() == 0
+    assert "node_count=2" in caplog.text and "4 ranks run on this worker" in caplog.text
+    seen = sorted(
+        line.split("] ", 1)[1] for line in (tmp_path / "logs" / "stdout.txt").read_text().splitlines()
+    )
+    assert seen == sorted(
+        f"RANK={r} LOCAL_RANK={r % 2} NODE_RANK={r // 2} WORLD_SIZE=4 LOCAL_WORLD_SIZE=2 AZUREML_NODE_COUNT=2 "
+        f"OMPI_COMM_WORLD_NODE_RANK={r // 2}"
+        for r in range(4)
+    )
 
 
 def test_distribution_specs(tmp_path):
