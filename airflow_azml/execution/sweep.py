@@ -132,7 +132,8 @@ class Sweep:
 
     def _watch(self) -> None:
         for child in self.running():
-            child.series = list(child.handle.series())
+            series = list(child.handle.series())
+            grew, child.series = len(series) > len(child.series), series
             reason = self._judge(child)
             if reason is not None:
                 child.handle.kill()
@@ -142,6 +143,8 @@ class Sweep:
             if code is not None:
                 child.series = list(child.handle.series())
                 self._end(child, "Completed" if code == 0 else "Failed", code, None)
+            elif grew:  # a running child's record shows its metric as it is logged
+                self._on_change(child)
 
     def _judge(self, child: SweepChild) -> str | None:
         """The policy on each interval the child reached since last looked at."""

@@ -20,11 +20,13 @@ from airflow_azml.pipeline.core import Pipeline, PipelineData, TrainingOutput
 from airflow_azml.pipeline.steps import HyperDriveStep, PythonScriptStep
 from airflow_azml.train.hyperdrive import (
     BanditPolicy,
+    BayesianParameterSampling,
     GridParameterSampling,
     HyperDriveConfig,
     PrimaryMetricGoal,
     RandomParameterSampling,
     choice,
+    uniform,
 )
 from tests.conftest import write
 
@@ -169,3 +171,29 @@ def test_bandit_stops_the_obviously_bad_children_only(embedded_airflow_home, wor
         assert reason.startswith("Bandit: ") and "/ (1 + 0.2)" in reason and "at interval 2" in reason
         assert len(child.get_metrics()["accuracy"]) < 4  # stopped before its end
     assert _overlap(children) <= 4
+
+
+def test_bayesian_sweep_and_reuse_of_the_whole_step(embedded_airflow_home, workspace_dir):
+    ws = Workspace.from_config(workspace_dir)
+    sampling = BayesianParameterSampling({"--learning_rate": uniform(0.0, 1.0), "--layers": choice(1, 2, 3)})
+    cfg = _sweep(workspace_dir / "train", sampling, max_total_runs=6, max_concurrent_runs=2)
+    pipeline = Pipeline(ws, [HyperDriveStep("bayes", cfg)])
+    first = Experiment(ws, "bayes").submit(pipeline)
+    assert first.wait_for_completion(show_output=False) == "Finished"
+    hd_run = first.find_step_run("bayes")[0]
+    children = hd_run.get_children()
+    assert len(children) == 6 and {c.get_status() for c in children} == {"Completed"}
+    assert all(0.0 <= c.get_hyperparameters()["--learning_rate"] <= 1.0 for c in children)
+    assert _overlap(children) <= 2
+    best = hd_run.get_best_run_by_primary_metric()
+    finals = {c.id: c.get_metrics()["accuracy"][-1] for c in children}
+    assert finals[best.id] == max(finals.values())
+    assert hd_run.get_metrics(None)[best.id]["accuracy"][-1] == finals[best.id]
+    ranked = hd_run.get_children_sorted_by_primary_metric(top=2)
+    assert ranked[0]["run_id"] == best.id and len(ranked) == 2
+
+    again = Experiment(ws, "bayes").submit(pipeline)
+    assert again.wait_for_completion(show_output=False) == "Finished"
+    reused = again.find_step_run("bayes")[0]
+    assert reused.get_status() == "Reused"
+    assert reused.get_best_run_by_primary_metric().id == best.id  # the children of the run it reused

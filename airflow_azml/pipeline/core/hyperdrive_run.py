@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from airflow_azml.execution.hyperdrive import CANCEL_FLAG, CHILDREN_DIR
+from airflow_azml.execution.records import RunRecords
 from airflow_azml.pipeline.core.run import StepRun
 
 __all__ = ["HyperDriveStepRun", "HyperDriveChildRun"]
@@ -64,7 +65,13 @@ class HyperDriveStepRun(StepRun):
         return step.get("hyperdrive") or {}
 
     def _children_prefix(self) -> str:
-        return f"{self.pipeline_run.records.prefix}/{self.task_id}/{CHILDREN_DIR}"
+        """Where the children's records are: this run's, or for a reused step the run it reused."""
+        records = self.pipeline_run.records
+        earlier = (self.record or {}).get("reused_from") if self.reused else None
+        if earlier:
+            other = RunRecords(records.store, records.dag_id, earlier["run_id"])
+            return f"{other.prefix}/{earlier.get('task_id') or self.task_id}/{CHILDREN_DIR}"
+        return f"{records.prefix}/{self.task_id}/{CHILDREN_DIR}"
 
     def get_children(self, recursive: bool = False, **_: Any) -> list[HyperDriveChildRun]:
         """The child runs started so far, in the order they started."""
