@@ -14,7 +14,8 @@ JWT itself with Airflow's code, from ``Authorization: Bearer`` or the UI session
 cookie (what the iframe sends), then asks the auth manager whether the user may read the
 DAG's runs. No token -> 401 (an HTML request is redirected to the login page), a bad token
 -> 401, no access -> 403. Airflow data (tasks, task states, tags, DAG file) comes from
-Airflow's REST API called with the same token, so its authorization applies too.
+Airflow's REST API called with the same token (through the package's one REST client,
+``client/rest.py``), so its authorization applies too.
 
 Where the run records are: the DAG's workspace is ``$AZML_WORKSPACE_CONFIG`` or
 ``[azml] workspace_config`` when set, else the workspace file (config.json) found from the
@@ -24,11 +25,11 @@ default local workspace ($AZML_HOME). Its default datastore holds ``.azml/runs``
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -80,33 +81,35 @@ async def _to_login(request: Request, _exc: _LoginRequired) -> Response:
 
 
 async def _airflow(token: str, dag_id: str, run_id: str) -> dict[str, Any]:
-    """The DAG's details, tasks and this run's task instances, from Airflow's REST API."""
+    """The DAG's details, tasks and this run's task instances, from Airflow's REST API: the one REST
+    client (``client/rest.py``) with the caller's token, in a worker thread (it is synchronous)."""
+    return await asyncio.to_thread(_airflow_data, token, dag_id, run_id)
+
+
+def _airflow_data(token: str, dag_id: str, run_id: str) -> dict[str, Any]:
     from airflow.configuration import conf as airflow_conf
 
-    base = airflow_conf.get("api", "base_url", fallback="http://127.0.0.1:8080").rstrip("/")
+    from airflow_azml.client.rest import AirflowRestClient
+    from airflow_azml.exceptions import AirflowApiError
+
+    client = AirflowRestClient(
+        airflow_conf.get("api", "base_url", fallback="http://127.0.0.1:8080"), token=token
+    )
     dag, run = quote(dag_id, safe=""), quote(run_id, safe="")
-    async with httpx.AsyncClient(
-        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    ) as client:
-        details = await client.get(f"/api/v2/dags/{dag}/details")
-        if details.status_code != 200:
-            raise HTTPException(details.status_code, f"DAG {dag_id!r}: {_detail(details)}")
-        tasks = await client.get(f"/api/v2/dags/{dag}/tasks")
-        tis = await client.get(f"/api/v2/dags/{dag}/dagRuns/{run}/taskInstances", params={"limit": 1000})
+    try:
+        details = client.request("GET", f"/api/v2/dags/{dag}/details").json()
+        tasks = client.request("GET", f"/api/v2/dags/{dag}/tasks").json()["tasks"]
+        tis = client.request(
+            "GET", f"/api/v2/dags/{dag}/dagRuns/{run}/taskInstances", params={"limit": 1000}, ok=(200, 404)
+        )
+    except AirflowApiError as exc:
+        raise HTTPException(exc.status_code or 502, f"DAG {dag_id!r}: {exc}") from exc
+    finally:
+        client.close()
     if tis.status_code == 404:
         raise HTTPException(404, f"DAG {dag_id!r} has no run {run_id!r}.")
-    for resp in (tasks, tis):
-        if resp.status_code != 200:
-            raise HTTPException(resp.status_code, _detail(resp))
     states = {ti["task_id"]: ti for ti in tis.json()["task_instances"] if ti.get("map_index", -1) in (-1, 0)}
-    return {"details": details.json(), "tasks": tasks.json()["tasks"], "tis": states}
-
-
-def _detail(resp: httpx.Response) -> str:
-    try:
-        return str(resp.json().get("detail", resp.text))
-    except ValueError:
-        return resp.text
+    return {"details": details, "tasks": tasks, "tis": states}
 
 
 def workspace_for(dag_file: str | None) -> Any:
