@@ -147,15 +147,18 @@ class Sweep:
                 self._on_change(child)
 
     def _judge(self, child: SweepChild) -> str | None:
-        """The policy on each interval the child reached since last looked at."""
+        """The policy on each interval the child reached since last looked at, and again on its
+        latest one at every poll: children started a little later reach an interval a little later,
+        and the comparison at an interval counts only the children that have reached it."""
         others = {c.number: c.series for c in self.children}
         finished = frozenset(c.number for c in self.children if c.status == "Completed")
-        while child.evaluated < len(child.series):
-            child.evaluated += 1
-            series = {**others, child.number: child.series[: child.evaluated]}
+        latest = len(child.series)
+        for interval in range(child.evaluated + 1, latest + 1) or ([latest] if latest else []):
+            series = {**others, child.number: child.series[:interval]}
             reason = evaluate(self.spec["policy"], child.number, series, self.maximize, finished)
             if reason is not None:
                 return reason
+        child.evaluated = latest
         return None
 
     def _end(self, child: SweepChild, status: str, code: int | None, reason: str | None) -> None:
