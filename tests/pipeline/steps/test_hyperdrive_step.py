@@ -112,3 +112,21 @@ def test_bad_step_arguments_are_refused(workspace_dir):
         TrainingOutput("Weights")
     with pytest.raises(UserErrorException, match="model_file is for TrainingOutput\\('Model'"):
         TrainingOutput("Metrics", model_file="outputs/m.pkl")
+
+
+def test_an_estimator_sweep_takes_its_script_params_then_the_step_arguments(ws, workspace_dir):
+    from airflow_azml.train.estimator import Estimator
+
+    est = Estimator(
+        str(workspace_dir / "tf-mnist"),
+        entry_script="tf_mnist.py",
+        script_params={"--epochs": 3, "--verbose": ""},
+        compute_target="cpu",
+        pip_packages=["numpy"],
+    )
+    cfg = _config(workspace_dir, run_config=None, estimator=est, policy=None)
+    step = HyperDriveStep("hd", cfg, estimator_entry_script_arguments=["--seed", 7])
+    spec = compile_pipeline(Pipeline(ws, [step]), "hd")["steps"]["hd"]
+    assert spec["arguments"] == ["--epochs", 3, "--verbose", "--seed", 7]
+    assert spec["script_name"] == "tf_mnist.py" and spec["compute_target"] == "cpu"
+    assert "numpy" in spec["environment"]["pip"]
