@@ -185,9 +185,14 @@ class HyperDriveExecution(StepExecution):
             for c in children
         ]
         metric = self.step["hyperdrive"]["primary_metric_name"]
+        why = (
+            f" The sweep ended early: {self.sweep.stopped_reason}."
+            if self.sweep and self.sweep.stopped_reason
+            else ""
+        )
         return (
             f"HyperDriveStep {self.step['name']!r}: no child run completed with the primary metric {metric!r} "
-            f"logged, so there is no best run.\n" + "\n".join(lines)
+            f"logged, so there is no best run.{why}\n" + "\n".join(lines)
         )
 
     def _publish(self, children: list[SweepChild], best: SweepChild, outputs: dict[str, str]) -> None:

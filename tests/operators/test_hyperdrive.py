@@ -197,3 +197,51 @@ def test_bayesian_sweep_and_reuse_of_the_whole_step(embedded_airflow_home, works
     reused = again.find_step_run("bayes")[0]
     assert reused.get_status() == "Reused"
     assert reused.get_best_run_by_primary_metric().id == best.id  # the children of the run it reused
+
+
+SLOW = """
+import argparse, time
+from airflow_azml.core import Run
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--slow", type=int)
+parser.add_argument("--seed", type=int)
+args = parser.parse_args()
+Run.get_context().log("accuracy", 0.5 + args.seed / 10)
+time.sleep(60 if args.slow else 0)
+"""
+
+
+def test_cancel_stops_the_sweep_and_the_best_so_far_stands(embedded_airflow_home, workspace_dir):
+    import time
+
+    ws = Workspace.from_config(workspace_dir)
+    write(workspace_dir / "slow" / "train.py", SLOW)
+    cfg = HyperDriveConfig(
+        run_config=ScriptRunConfig(source_directory=str(workspace_dir / "slow"), script="train.py"),
+        hyperparameter_sampling=GridParameterSampling({"--slow": choice(0, 1), "--seed": choice(0, 1, 2)}),
+        primary_metric_name="accuracy",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_concurrent_runs=2,
+    )
+    run = Experiment(ws, "cancel").submit(Pipeline(ws, [HyperDriveStep("sweep", cfg)]))
+    started = time.monotonic()
+    while time.monotonic() - started < 120:
+        steps = run.find_step_run("sweep")
+        if steps and any(c.get_hyperparameters()["--slow"] == 1 for c in steps[0].get_children()):
+            break
+        time.sleep(0.5)
+    steps[0].cancel()
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    assert time.monotonic() - started < 50  # the 60 s children did not run to their end
+    hd_run = run.find_step_run("sweep")[0]
+    children = hd_run.get_children()
+    fast = [c for c in children if c.get_hyperparameters()["--slow"] == 0]
+    slow = [c for c in children if c.get_hyperparameters()["--slow"] == 1]
+    assert [c.get_status() for c in fast] == ["Completed"] * 3
+    assert slow and len(slow) <= 2 and all(c.get_status() == "Canceled" for c in slow)
+    assert slow[0].get_details()["terminationReason"] == "the sweep was canceled (cancel())"
+    assert hd_run.get_best_run_by_primary_metric(include_canceled=False).get_hyperparameters() == {
+        "--slow": 0,
+        "--seed": 2,
+    }
