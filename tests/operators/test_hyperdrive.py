@@ -133,6 +133,11 @@ def test_grid_finds_the_true_best_and_hands_the_model_on(embedded_airflow_home, 
     assert _overlap(children) <= 2
     assert hd_run.get_metrics()[best.id]["accuracy"] == [0.25, 0.5, 0.75, 1.0]
     assert hd_run.get_hyperparameters()[best.id] == {"--learning_rate": 0.3, "layers": 2}
+    assert {"outputs/model.txt", "logs/stdout.txt"} <= set(best.get_file_names())
+    saved = best.download_file("outputs/model.txt", str(tmp_path))
+    assert Path(saved).read_text() == "lr=0.3 layers=2"
+    model = best.register_model("hd-best-model", model_path="outputs/model.txt")
+    assert model.name == "hd-best-model" and model.version == 1
 
     local = Path(run.find_step_run("use_model")[0].get_output_data("deployed").download(str(tmp_path / "dl")))
     text = (local / "deployed.txt").read_text()

@@ -8,23 +8,46 @@ ends), so they can be listed while the sweep runs and from another machine.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from airflow_azml.execution.hyperdrive import CANCEL_FLAG, CHILDREN_DIR
 from airflow_azml.execution.records import RunRecords
 from airflow_azml.pipeline.core.run import StepRun
+from airflow_azml.pipeline.core.run_files import StepRunFiles, utc
 
 __all__ = ["HyperDriveStepRun", "HyperDriveChildRun"]
 
 
-class HyperDriveChildRun:
-    """One child run of a sweep: its hyperparameters, status, metrics and why it was stopped."""
+class HyperDriveChildRun(StepRunFiles):
+    """One child run of a sweep: its hyperparameters, status, metrics and why it was stopped, and
+    its files (``outputs/...`` as the script saved them, ``logs/...``) to download or register."""
 
-    def __init__(self, parent: HyperDriveStepRun, record: dict[str, Any]):
+    def __init__(self, parent: HyperDriveStepRun, record: dict[str, Any], folder: str):
         self.parent = parent
+        self.pipeline_run = parent.pipeline_run
         self.record = record
         self.id: str = record["run_id"]
         self.number: int = record["number"]
+        self.name = f"{parent.name}_HD_{self.number}"
+        self.task_id = parent.task_id
+        self._folder = folder
+
+    def _folders(self) -> list[str]:
+        return [self._folder]
+
+    def register_model(self, model_name: str, model_path: str | None = None, **kwargs: Any) -> Any:
+        """v1's ``best_run.register_model(model_name, model_path="outputs/model.pkl")``: a file or
+        folder of this child's files, registered in the pipeline's workspace."""
+        import tempfile
+
+        from airflow_azml.core.model import Model
+
+        where = Path(tempfile.mkdtemp(prefix="azml-hd-model-"))
+        if not self.download_files(prefix=model_path or "outputs", output_directory=str(where)):
+            self._file(model_path or "outputs")  # raises, listing the child's files
+        local = where / (model_path or "outputs")
+        return Model.register(self.pipeline_run.workspace, str(local), model_name, _run_id=self.id, **kwargs)
 
     def get_status(self) -> str:
         return str(self.record["status"])
@@ -46,11 +69,16 @@ class HyperDriveChildRun:
         return {
             "runId": self.id,
             "status": rec["status"],
-            "startTimeUtc": rec.get("start_time"),
-            "endTimeUtc": rec.get("end_time"),
+            "startTimeUtc": utc(rec.get("start_time")),
+            "endTimeUtc": utc(rec.get("end_time")),
             "properties": {"hyperparameters": json.dumps(rec["hyperparameters"])},
             "terminationReason": rec.get("termination_reason"),
             "error": rec.get("error"),
+            "logFiles": {
+                n: self.pipeline_run.records.store.uri(r)
+                for n, r in self._files().items()
+                if n.startswith("logs/")
+            },
         }
 
     def __repr__(self) -> str:
@@ -83,7 +111,7 @@ class HyperDriveStepRun(StepRun):
         for rel in records.store.list_files(prefix):
             name = rel[len(prefix) + 1 :]
             if "/" not in name and name.endswith(".json"):
-                found.append(HyperDriveChildRun(self, json.loads(records.store.read_bytes(rel))))
+                found.append(HyperDriveChildRun(self, json.loads(records.store.read_bytes(rel)), rel[:-5]))
         return sorted(found, key=lambda c: c.number)
 
     def _maximize(self) -> bool:
