@@ -23,6 +23,7 @@ from airflow_azml.execution.process import StepProcess
 from airflow_azml.execution.records import step_run_id
 from airflow_azml.execution.step import StepExecution
 from airflow_azml.execution.sweep import Sweep, SweepChild, best_child, best_value
+from airflow_azml.pipeline.core.training_output import METRICS_FILE
 from airflow_azml.runtime.metrics import read_metrics, summarize
 
 __all__ = ["HyperDriveExecution", "child_run_id", "hyperparameter_arguments", "CHILDREN_DIR"]
@@ -204,8 +205,6 @@ class HyperDriveExecution(StepExecution):
             target = Path(outputs[name])
             target.mkdir(parents=True, exist_ok=True)
             if training["type"] == "Metrics":
-                from airflow_azml.pipeline.steps.hyperdrive_step import METRICS_FILE
-
                 (target / METRICS_FILE).write_text(json.dumps(every, indent=1, default=str))
                 continue
             rel = training["model_file"] or "outputs"

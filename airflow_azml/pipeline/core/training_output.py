@@ -6,9 +6,11 @@ from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
 
-__all__ = ["TrainingOutput", "TRAINING_OUTPUT_TYPES"]
+__all__ = ["TrainingOutput", "TRAINING_OUTPUT_TYPES", "METRICS_FILE"]
 
 TRAINING_OUTPUT_TYPES = ("Metrics", "Model")
+#: the file in a TrainingOutput("Metrics") output: every child run's metrics, by child run id
+METRICS_FILE = "hyperdrive_metrics.json"
 
 
 class TrainingOutput:

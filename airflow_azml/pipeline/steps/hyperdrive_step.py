@@ -13,13 +13,11 @@ from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core.builder import PipelineStep
-from airflow_azml.pipeline.core.training_output import TrainingOutput
+from airflow_azml.pipeline.core.training_output import METRICS_FILE, TrainingOutput
 from airflow_azml.pipeline.steps.python_script_step import script_problems
 from airflow_azml.train.hyperdrive.config import HyperDriveConfig
 
 __all__ = ["HyperDriveStep", "METRICS_FILE"]
-
-METRICS_FILE = "hyperdrive_metrics.json"
 
 
 class HyperDriveStep(PipelineStep):
