@@ -10,6 +10,7 @@ or by the environment: ``AZML_AIRFLOW_URL``, ``AZML_AIRFLOW_USERNAME``, ``AZML_A
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -190,6 +191,32 @@ class AirflowRestClient:
             headers={"Accept": "text/plain"},
         )
         return resp.text
+
+    # -- connections -----------------------------------------------------------------------------
+    def put_connection(self, conn_id: str, fields: dict[str, Any]) -> str:
+        """Create the connection ``conn_id`` (POST), or replace its fields when it exists (PATCH).
+
+        ``fields``: conn_type, host, login, password, schema, port, extra (a dict or a JSON string).
+        Returns ``"created"`` or ``"updated"``. An error's text is the server's, which may quote the
+        request: callers that send a secret redact it before showing the error.
+        """
+        extra = fields.get("extra")
+        body = {
+            "connection_id": conn_id,
+            "conn_type": fields["conn_type"],
+            **{k: fields.get(k) for k in ("description", "host", "login", "password", "schema", "port")},
+            "extra": extra if extra is None or isinstance(extra, str) else json.dumps(extra),
+        }
+        resp = self.request("POST", "/api/v2/connections", ok=(201, 409), json=body)
+        if resp.status_code == 201:
+            return "created"
+        self.request("PATCH", f"/api/v2/connections/{_q(conn_id)}", json=body)
+        return "updated"
+
+    def get_connection(self, conn_id: str) -> dict[str, Any] | None:
+        """The connection ``conn_id`` as the server shows it (password and secret extras masked), or None."""
+        resp = self.request("GET", f"/api/v2/connections/{_q(conn_id)}", ok=(200, 404))
+        return None if resp.status_code == 404 else dict(resp.json())
 
     def close(self) -> None:
         self._http.close()

@@ -214,7 +214,7 @@ def _record(workspace: Any, name: str, config: Any, attached: bool) -> ComputeTa
     if connection is not None:
         spec["conn_id"] = spec.get("conn_id") or f"azml_{name}"
         try:
-            _write_connection(spec["conn_id"], connection, container=None)
+            _write_connection(spec["conn_id"], connection, container=None, workspace=workspace)
         except DatastoreError as exc:
             raise ComputeTargetException(f"Compute target {name!r}: {exc}") from exc
     merged = {**spec, **workspace._compute_specs.get(name, {})}

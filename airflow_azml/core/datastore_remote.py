@@ -9,7 +9,9 @@ exists (the recommended way on a deployment: secrets backends, env vars, the UI)
 
 The connection is written by a short ``python`` subprocess that imports Airflow against the
 deployment's ``AIRFLOW_HOME`` when one is set, else the embedded home; the secrets travel on
-its stdin, never in argv (visible to ``ps``) or the environment.
+its stdin, never in argv (visible to ``ps``) or the environment. When the workspace runs its
+pipelines on a running Airflow (``AZML_AIRFLOW_URL`` or the workspace file's ``airflow`` section),
+the connection is also created (or updated) there through its REST API, where the tasks read it.
 """
 
 from __future__ import annotations
@@ -120,7 +122,8 @@ def register_remote(workspace: Any, kind: str, name: str, **kwargs: Any) -> Any:
     connection = connection_for(kind, kwargs)
     create = bool(kwargs.get("create_if_not_exists")) and kind in ("azure_blob", "adls_gen2")
     if connection is not None or create:
-        _write_connection(conn_id, connection, container=spec.get("container_name") if create else None)
+        container = spec.get("container_name") if create else None
+        _write_connection(conn_id, connection, container=container, workspace=workspace)
     elif kind == "azure_blob" and not kwargs.get("conn_id"):
         spec = {k: v for k, v in spec.items() if k != "conn_id"} | {"anonymous": True}
     elif not kwargs.get("conn_id"):
@@ -277,8 +280,46 @@ if payload["container"]:
 """
 
 
-def _write_connection(conn_id: str, connection: dict[str, Any] | None, container: str | None) -> None:
-    """Create/replace the connection in Airflow's DB (and the container when asked), in a subprocess."""
+def _write_connection(
+    conn_id: str, connection: dict[str, Any] | None, container: str | None, workspace: Any = None
+) -> None:
+    """Create/replace the connection in Airflow's DB (and the container when asked), in a subprocess;
+    and when ``workspace`` runs its pipelines on a running Airflow, there too, over its REST API."""
+    _write_local_connection(conn_id, connection, container)
+    if connection is not None and workspace is not None:
+        from airflow_azml.pipeline.core.backends import uses_remote_airflow
+
+        if uses_remote_airflow(workspace):
+            _write_remote_connection(workspace, conn_id, connection)
+
+
+def _write_remote_connection(workspace: Any, conn_id: str, connection: dict[str, Any]) -> None:
+    """Create or update ``conn_id`` on the workspace's running Airflow (where ``Experiment.submit`` runs).
+
+    The local copy stays too: this process reads the datastore through it (``upload``, ``download``).
+    """
+    from airflow_azml.client.rest import AirflowRestClient
+    from airflow_azml.exceptions import AirflowApiError, WorkspaceConfigError
+
+    try:
+        client = AirflowRestClient.from_workspace(workspace)
+    except WorkspaceConfigError as exc:
+        raise DatastoreError(f"Could not create the Airflow connection {conn_id!r}: {exc}") from None
+    try:
+        client.put_connection(conn_id, connection)
+    except (AirflowApiError, WorkspaceConfigError) as exc:
+        # `from None`: the server's validation errors may quote the request body, secret included
+        raise DatastoreError(
+            f"Could not create the Airflow connection {conn_id!r} on the Airflow at {client.base_url}: "
+            f"{_redact(str(exc), connection)}\nCreate it there yourself (airflow connections add, the UI, a "
+            "secrets backend) with the user's rights to write connections, and pass conn_id=."
+        ) from None
+    finally:
+        client.close()
+
+
+def _write_local_connection(conn_id: str, connection: dict[str, Any] | None, container: str | None) -> None:
+    """Create/replace the connection in the local Airflow's DB (and the container when asked)."""
     env = _airflow_env()
     payload = json.dumps({"conn_id": conn_id, "connection": connection, "container": container})
     proc = subprocess.run(
