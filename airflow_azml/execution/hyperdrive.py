@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.exceptions import StepFailedError
+from airflow_azml.execution.hyperdrive_reuse import ChildIndex, ReusedChild
 from airflow_azml.execution.params import expand_arguments
 from airflow_azml.execution.process import StepProcess
 from airflow_azml.execution.records import step_run_id
@@ -79,6 +80,11 @@ class HyperDriveExecution(StepExecution):
     """:class:`StepExecution` whose process is a sweep of child runs."""
 
     sweep: Sweep | None = None
+    index: ChildIndex | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.reused_children: dict[int, str] = {}  # child number -> the earlier child run it reuses
 
     def _launch(self, params: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str]) -> int:
         from airflow_azml.execution.environments import interpreter_for
@@ -91,6 +97,8 @@ class HyperDriveExecution(StepExecution):
         def start(number: int, values: dict[str, Any]) -> _ChildProcess:
             return self._start_child(number, values, base_ctx, args, params, python)
 
+        fp = getattr(self.attempt.gate, "fp", None) if self.step.get("allow_reuse", True) else None
+        self.index = ChildIndex(self.records.store, self.inv.dag_id, getattr(fp, "components", None), spec)
         flag = f"{self.records.prefix}/{self.step['task_id']}/{CANCEL_FLAG}"
         self.sweep = Sweep(
             spec, start, self._record_child, log=self.log, cancelled=lambda: self.records.store.exists(flag)
@@ -117,6 +125,14 @@ class HyperDriveExecution(StepExecution):
     ) -> _ChildProcess:
         folder = self._child_dir(number)
         shutil.rmtree(folder, ignore_errors=True)
+        earlier = self.index.find(values) if self.index is not None else None
+        if earlier is not None:
+            self.index.restore(earlier, folder)
+            self.reused_children[number] = earlier["record"]["run_id"]
+            self.log.info(
+                "HyperDrive child HD_%s %s: reused from %s", number, values, earlier["record"]["run_id"]
+            )
+            return ReusedChild(earlier["record"])
         snapshot = folder / "snapshot"
         shutil.copytree(
             self.step["source_directory"], snapshot, ignore=shutil.ignore_patterns("outputs", "logs")
@@ -146,7 +162,8 @@ class HyperDriveExecution(StepExecution):
     def _child_record(self, child: SweepChild) -> dict[str, Any]:
         folder = self._child_dir(child.number)
         handle = child.handle
-        tail = list(handle.process.stderr_tail) if handle is not None and child.status == "Failed" else []
+        process = getattr(handle, "process", None)
+        tail = list(process.stderr_tail) if process is not None and child.status == "Failed" else []
         return {
             "run_id": child_run_id(step_run_id(self.inv.run_id, self.step["task_id"]), child.number),
             "number": child.number,
@@ -160,6 +177,7 @@ class HyperDriveExecution(StepExecution):
             "best_primary_metric": best_value(child.series, self.sweep.maximize) if self.sweep else None,
             "metrics": summarize(read_metrics(folder / "metrics.jsonl")),
             "error": "\n".join(tail) or None,
+            "reused_from": self.reused_children.get(child.number),
         }
 
     def _record_child(self, child: SweepChild) -> None:
@@ -174,15 +192,27 @@ class HyperDriveExecution(StepExecution):
                 self.records.put_file(task, f"{name}/{Path(file).name}", folder / file)
             if (folder / "files").exists():
                 self.records.put_file(task, f"{name}/files", folder / "files")
-        record = json.dumps(self._child_record(child), indent=1, default=str).encode()
-        self.records.store.write_bytes(f"{self.records.prefix}/{task}/{name}.json", record)
+        record = self._child_record(child)
+        self.records.store.write_bytes(
+            f"{self.records.prefix}/{task}/{name}.json", json.dumps(record, indent=1, default=str).encode()
+        )
+        if (
+            child.status == "Completed"
+            and self.index is not None
+            and child.number not in self.reused_children
+        ):
+            self.index.remember(record, f"{self.records.prefix}/{task}/{name}")
 
     def _no_best(self, children: list[SweepChild]) -> str:
         lines = [
             f"  HD_{c.number} {c.hyperparameters}: {c.status}"
             + (f" ({c.reason})" if c.reason else "")
             + (f" exit code {c.exit_code}" if c.exit_code else "")
-            + (f": {c.handle.process.stderr_tail[-1]}" if c.handle and c.handle.process.stderr_tail else "")
+            + (
+                f": {c.handle.process.stderr_tail[-1]}"
+                if getattr(c.handle, "process", None) and c.handle.process.stderr_tail
+                else ""
+            )
             for c in children
         ]
         metric = self.step["hyperdrive"]["primary_metric_name"]

@@ -250,3 +250,28 @@ def test_cancel_stops_the_sweep_and_the_best_so_far_stands(embedded_airflow_home
         "--slow": 0,
         "--seed": 2,
     }
+
+
+def test_a_wider_sweep_reuses_the_children_that_already_finished(embedded_airflow_home, workspace_dir):
+    ws = Workspace.from_config(workspace_dir)
+    grid = GridParameterSampling({"--learning_rate": choice(0.1, 0.3, 0.5), "layers": choice(2)})
+    first = Experiment(ws, "widen").submit(
+        Pipeline(ws, [HyperDriveStep("sweep", _sweep(workspace_dir / "train", grid, max_total_runs=2))])
+    )
+    assert first.wait_for_completion(show_output=False) == "Finished"
+    before = first.find_step_run("sweep")[0].get_children()
+
+    wider = _sweep(workspace_dir / "train", grid, max_total_runs=3)
+    again = Experiment(ws, "widen").submit(Pipeline(ws, [HyperDriveStep("sweep", wider)]))
+    assert again.wait_for_completion(show_output=False) == "Finished"
+    hd_run = again.find_step_run("sweep")[0]
+    assert hd_run.get_status() == "Finished"  # the step ran (its sweep changed) ...
+    children = hd_run.get_children()
+    assert [c.record["reused_from"] for c in children] == [
+        before[0].id,
+        before[1].id,
+        None,
+    ]  # ... 2 children did not
+    assert children[0].get_metrics() == before[0].get_metrics()
+    assert "outputs/model.txt" in children[1].get_file_names()
+    assert hd_run.get_best_run_by_primary_metric().get_hyperparameters()["--learning_rate"] == 0.3
