@@ -2,8 +2,9 @@
 
 Run as ``python -m airflow_azml.runtime.parallel CONFIG.json [ARGS...]`` inside the step's
 process (the step's environment, its run context). ``node_count × process_count_per_node``
-worker processes (forked, so each inherits the compat switch and the cut) take mini-batch
-indexes from one queue: work is handed out, never sliced up front. A mini-batch whose run()
+worker processes (forked, so each inherits the compat switch and the cut; ``parallel_pool.py``)
+are handed the next mini-batch index whenever one is free: work is handed out, never sliced
+up front, so a slow process holds nothing back. A mini-batch whose run()
 raises or times out is tried again up to ``run_max_try`` times; a worker that dies is replaced.
 Failed items and failed mini-batches are counted against error_threshold /
 allowed_failed_count / allowed_failed_percent, and the step stops as soon as one is exceeded.
@@ -14,10 +15,9 @@ layer turns into the step's error. Exit codes: 0 ok, 3 too many failures, 4 init
 
 from __future__ import annotations
 
+import collections
 import json
-import multiprocessing as mp
 import os
-import queue
 import sys
 import time
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any
 
 from airflow_azml.runtime.parallel_batches import MiniBatch, plan_batches
 from airflow_azml.runtime.parallel_checkpoint import Checkpoint, fingerprint
-from airflow_azml.runtime.parallel_worker import worker_main
+from airflow_azml.runtime.parallel_pool import WorkerPool
 
 __all__ = ["Driver", "main", "SUMMARY_FILE", "EXIT_THRESHOLD", "EXIT_INIT"]
 
@@ -99,66 +99,74 @@ class Driver:
         return todo
 
     def _work(self, todo: list[int], out: Any) -> None:
-        ctx = mp.get_context("fork")
-        tasks, results = ctx.Queue(), ctx.Queue()
-        for i in todo:
-            tasks.put(i)
-        procs = {w: self._spawn(ctx, w, tasks, results) for w in range(self.nworkers)}
-        inflight: dict[int, tuple[int, float]] = {}
-        left, last_say = set(todo), time.monotonic()
+        pool = WorkerPool(self.cfg, self.batches)
+        for worker in range(self.nworkers):
+            pool.spawn(worker)
+        pending, left = collections.deque(todo), set(todo)
+        last_say = time.monotonic()
+        limit = float(self.cfg["run_invocation_timeout"]) + float(self.cfg.get("kill_grace_seconds", _GRACE))
         try:
             while left and self.abort is None:
-                try:
-                    msg = results.get(timeout=0.5)
-                except queue.Empty:
-                    self._watch(ctx, procs, inflight, tasks, results, left)
-                else:
-                    self._handle(msg, inflight, tasks, left, out)
+                for worker, msg in pool.events(0.5):
+                    self._handle(pool, worker, msg, pending, left, out)
+                for worker in pool.stuck(limit):
+                    pool.kill(worker)  # reported as dead by the next events()
+                for worker in pool.free():
+                    if not pending or self.abort is not None:
+                        break
+                    pool.give(worker, pending.popleft())
                 if time.monotonic() - last_say >= float(self.cfg.get("progress_seconds", 5)):
                     self._progress(len(left))
                     last_say = time.monotonic()
         finally:
-            self._stop(procs, tasks)
+            pool.stop(quick=self.abort is not None)
 
-    def _spawn(self, ctx: Any, worker: int, tasks: Any, results: Any) -> Any:
-        proc = ctx.Process(
-            target=worker_main, args=(worker, self.cfg, self.batches, tasks, results), daemon=True
-        )
-        proc.start()
-        return proc
-
-    def _stop(self, procs: dict[int, Any], tasks: Any) -> None:
-        for _ in procs:
-            tasks.put(None)
-        deadline = time.monotonic() + (2.0 if self.abort else 30.0)
-        for proc in procs.values():
-            proc.join(timeout=max(0.1, deadline - time.monotonic()))
-            if proc.is_alive():
-                proc.kill()
-                proc.join(timeout=5)
-
-    # -- messages from workers ------------------------------------------------------------
+    # -- what workers say -----------------------------------------------------------------
     def _handle(
-        self, msg: tuple, inflight: dict[int, tuple[int, float]], tasks: Any, left: set, out: Any
+        self,
+        pool: WorkerPool,
+        worker: int,
+        msg: tuple | None,
+        pending: collections.deque,
+        left: set,
+        out: Any,
     ) -> None:
+        if msg is None:
+            self._died(pool, worker, pending, left)
+            return
         kind = msg[0]
         if kind == "init_failed":
             self.abort = f"init() of the entry script failed in worker process {msg[1]}:\n{msg[2]}"
             self.stats["init_failed"] = 1
-        elif kind == "start":
-            inflight[msg[1]] = (msg[2], time.monotonic())
-        elif kind == "done":
-            _, index, items, results, rows, _elapsed, worker = msg
-            inflight.pop(worker, None)
+            return
+        if kind == "ready":
+            pool.ready.add(worker)
+            return
+        pool.finished(worker)
+        if kind == "done":
+            _, index, items, results, rows, _elapsed, _worker = msg
             left.discard(index)
             self.checkpoint.add(self.batches[index]["id"], {"items": items, "results": results, "rows": rows})
             self._count_done(items, results, rows, out)
-            self.per_node.setdefault(worker // self.pcount, [0, 0])[0] += 1
-            self.per_node[worker // self.pcount][1] += items
+            node = self.per_node.setdefault(worker // self.pcount, [0, 0])
+            node[0], node[1] = node[0] + 1, node[1] + items
         elif kind == "failed":
-            _, index, items, reason, trace, described, worker = msg
-            inflight.pop(worker, None)
-            self._failed_try(index, items, reason, trace, described, tasks, left)
+            _, index, items, reason, trace, described, _worker = msg
+            self._failed_try(index, items, reason, trace, described, pending, left)
+
+    def _died(self, pool: WorkerPool, worker: int, pending: collections.deque, left: set) -> None:
+        """A worker ended: the try of the mini-batch it held failed; a new worker takes its place."""
+        running, code = pool.running(worker), pool.procs[worker].exitcode
+        waiting = [int(i) for i, _ in (pool.held.get(worker) or [])[1:]]
+        pending.extendleft(reversed(waiting))  # never started: handed out again, no try counted
+        if running is not None:
+            batch = self.batches[running]
+            reason = f"worker process {worker} ended (exit code {code}) while running {batch['id']}"
+            self._failed_try(running, len(batch.get("files") or []), reason, reason, [], pending, left)
+        if left and self.abort is None:
+            pool.replace(worker)
+        else:
+            pool.held.pop(worker, None)
 
     def _count_done(self, items: int, results: int, rows: str, out: Any) -> None:
         self.stats["done"] += 1
@@ -171,7 +179,14 @@ class Driver:
             out.write(rows)
 
     def _failed_try(
-        self, index: int, items: int, reason: str, trace: str, described: list[str], tasks: Any, left: set
+        self,
+        index: int,
+        items: int,
+        reason: str,
+        trace: str,
+        described: list[str],
+        pending: collections.deque,
+        left: set,
     ) -> None:
         batch = self.batches[index]
         self.tries[index] = tries = self.tries.get(index, 0) + 1
@@ -180,7 +195,7 @@ class Driver:
             self._say(
                 f"mini-batch {batch['id']} failed (try {tries}/{self.cfg['run_max_try']}): {reason}; retrying"
             )
-            tasks.put(index)
+            pending.append(index)
             return
         left.discard(index)
         self.stats["failed"] += 1
@@ -206,25 +221,6 @@ class Driver:
                 "traceback": trace,
             }
         )
-
-    def _watch(self, ctx: Any, procs: dict, inflight: dict, tasks: Any, results: Any, left: set) -> None:
-        """Replace dead workers (their mini-batch try failed) and kill ones stuck past the timeout."""
-        limit = float(self.cfg["run_invocation_timeout"]) + _GRACE
-        for worker, proc in list(procs.items()):
-            held = inflight.get(worker)
-            if proc.is_alive() and held and time.monotonic() - held[1] > limit:
-                proc.kill()
-                proc.join(timeout=5)
-            if proc.is_alive() or not left:
-                continue
-            held = inflight.pop(worker, None)
-            if held is not None:
-                batch = self.batches[held[0]]
-                reason = (
-                    f"worker process {worker} ended (exit code {proc.exitcode}) while running {batch['id']}"
-                )
-                self._failed_try(held[0], len(batch.get("files") or []), reason, reason, [], tasks, left)
-            procs[worker] = self._spawn(ctx, worker, tasks, results)
 
     # -- limits, progress, summary --------------------------------------------------------
     def _check_limits(self) -> None:

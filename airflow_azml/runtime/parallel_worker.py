@@ -176,8 +176,8 @@ def _one(module: types.ModuleType, batches: list[MiniBatch], cfg: dict[str, Any]
     return ("done", index, len(data), count, text, time.monotonic() - started)
 
 
-def worker_main(worker: int, cfg: dict[str, Any], batches: list[MiniBatch], tasks: Any, results: Any) -> None:
-    """A worker process's life: init() once, then mini-batches until the queue says stop."""
+def worker_main(worker: int, cfg: dict[str, Any], batches: list[MiniBatch], conn: Any) -> None:
+    """A worker process's life: init() once, then the mini-batches the driver sends until it says stop."""
     _STATE.update(
         worker=worker,
         node=worker // max(1, int(cfg["process_count_per_node"])),
@@ -192,15 +192,17 @@ def worker_main(worker: int, cfg: dict[str, Any], batches: list[MiniBatch], task
         if callable(getattr(module, "init", None)):
             module.init()
     except BaseException:
-        results.put(("init_failed", worker, traceback.format_exc()))
+        conn.send(("init_failed", worker, traceback.format_exc()))
         return
-    results.put(("ready", worker))
+    conn.send(("ready", worker))
     while True:
-        index = tasks.get()
+        try:
+            index = conn.recv()
+        except EOFError:  # the driver is gone
+            return
         if index is None:
             break
-        results.put(("start", worker, index))
-        results.put((*_one(module, batches, cfg, index), worker))
+        conn.send((*_one(module, batches, cfg, index), worker))
     shutdown = getattr(module, "shutdown", None)
     if callable(shutdown):
         shutdown()

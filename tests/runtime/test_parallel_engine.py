@@ -269,3 +269,35 @@ def test_tabular_partition_keys_group_rows(tmp_path):
     cfg["definitions"] = {"t": cfg["input_values"]["t"]["definition"]}
     assert Driver(cfg).run() == 0
     assert sorted(Path(cfg["append_row_path"]).read_text().splitlines()) == ["a 1 4", "a 3 4", "b 2 2"]
+
+
+def test_stuck_or_dying_workers_are_replaced_and_their_mini_batch_retried(tmp_path):
+    script = (
+        "import os, signal, time\n"
+        "def init():\n    pass\n"
+        "def run(mb):\n"
+        "    name = os.path.basename(mb[0])\n"
+        "    if name == 'f0000.txt':\n"
+        "        signal.signal(signal.SIGALRM, signal.SIG_IGN)  # deaf to the timeout: the driver kills it\n"
+        "        time.sleep(60)\n"
+        "    if name == 'f0001.txt':\n"
+        "        os._exit(9)  # the process dies\n"
+        "    return mb\n"
+    )
+    data = _files(tmp_path / "data", 9)
+    cfg = _cfg(
+        tmp_path,
+        script,
+        {"data": {"path": str(data)}},
+        run_invocation_timeout=1,
+        kill_grace_seconds=1,
+        run_max_try=2,
+        error_threshold=-1,
+        process_count_per_node=2,
+    )
+    assert Driver(cfg).run() == 0
+    summary = _summary(tmp_path)
+    assert summary["mini_batches"] == {"total": 3, "succeeded": 1, "failed": 2, "from_checkpoint": 0}
+    errors = {f["mini_batch"]: f["errors"] for f in summary["failures"]}
+    assert all("ended (exit code" in e for e in errors["data-000000"] + errors["data-000001"])
+    assert len(errors["data-000000"]) == 2  # killed twice (run_max_try=2)

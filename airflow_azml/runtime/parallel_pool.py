@@ -1,0 +1,111 @@
+"""The ParallelRunStep's worker processes, each on its own pipe to the driver.
+
+One pipe per worker (not a queue shared by all) so that the driver always knows which
+mini-batch each worker holds, and a worker that dies — killed for a timeout, ``os._exit``, a
+crash in native code — breaks only its own pipe: the driver sees it at once (the pipe's end of
+file or the process sentinel), counts the held mini-batch's try as failed and starts a new
+worker in its place. Workers are forked, so they inherit the driver's imports, compat switch
+and the cut of mini-batches without pickling them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from multiprocessing.connection import wait
+from typing import Any
+
+from airflow_azml.runtime.parallel_worker import worker_main
+
+__all__ = ["WorkerPool"]
+
+
+class WorkerPool:
+    """Workers ``0..n-1``: ``give`` one a mini-batch index, read what they say with ``events``.
+
+    Each worker holds up to ``depth`` mini-batches (the one it runs and the next, waiting in its
+    pipe), so it never waits for the driver between two mini-batches on a busy machine.
+    """
+
+    def __init__(self, cfg: dict[str, Any], batches: list[Any], depth: int = 2):
+        self.cfg, self.batches, self.depth = cfg, batches, depth
+        self.ctx = mp.get_context("fork")
+        self.conns: dict[int, Any] = {}
+        self.procs: dict[int, Any] = {}
+        self.held: dict[int, list[list[float]]] = {}  # worker -> [[mini-batch index, since], ...] in order
+        self.ready: set[int] = set()  # workers whose init() is done
+
+    def spawn(self, worker: int) -> None:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=worker_main, args=(worker, self.cfg, self.batches, child), daemon=True)
+        proc.start()
+        child.close()
+        self.conns[worker], self.procs[worker] = parent, proc
+
+    def replace(self, worker: int) -> None:
+        """Forget a dead worker and start a new one under the same number."""
+        self.conns.pop(worker).close()
+        self.procs.pop(worker).join(timeout=5)
+        self.held.pop(worker, None)
+        self.ready.discard(worker)
+        self.spawn(worker)
+
+    def free(self) -> list[int]:
+        """Ready workers with room for another mini-batch, the least loaded first."""
+        room = [w for w in self.ready if len(self.held.get(w, [])) < self.depth]
+        return sorted(room, key=lambda w: (len(self.held.get(w, [])), w))
+
+    def give(self, worker: int, index: int) -> None:
+        self.held.setdefault(worker, []).append([index, time.monotonic()])
+        self.conns[worker].send(index)
+
+    def finished(self, worker: int) -> None:
+        """The worker answered for its oldest mini-batch; the next one's clock starts now."""
+        queue = self.held.get(worker) or []
+        if queue:
+            queue.pop(0)
+        if queue:
+            queue[0][1] = time.monotonic()
+
+    def running(self, worker: int) -> int | None:
+        queue = self.held.get(worker) or []
+        return int(queue[0][0]) if queue else None
+
+    def events(self, timeout: float) -> list[tuple[int, tuple | None]]:
+        """What workers said within ``timeout`` seconds; ``None`` for a worker that died."""
+        sentinels = {proc.sentinel: w for w, proc in self.procs.items()}
+        ready = set(wait([*self.conns.values(), *sentinels], timeout))
+        out: list[tuple[int, tuple | None]] = []
+        for worker, conn in list(self.conns.items()):
+            if conn in ready or (self.procs[worker].sentinel in ready and conn.poll()):
+                try:
+                    out.append((worker, conn.recv()))
+                except (EOFError, OSError):
+                    out.append((worker, None))
+            elif self.procs[worker].sentinel in ready:
+                out.append((worker, None))
+        return out
+
+    def stuck(self, limit: float) -> list[int]:
+        """Workers holding a mini-batch for longer than ``limit`` seconds (deaf to the timeout)."""
+        now = time.monotonic()
+        return [w for w, queue in self.held.items() if queue and now - queue[0][1] > limit]
+
+    def kill(self, worker: int) -> None:
+        self.procs[worker].kill()
+
+    def stop(self, quick: bool) -> None:
+        """Tell every worker to end (its shutdown() runs), then kill what is left."""
+        for conn in self.conns.values():
+            try:
+                conn.send(None)
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + (2.0 if quick else 30.0)
+        for proc in self.procs.values():
+            proc.join(timeout=max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+        for conn in self.conns.values():
+            conn.close()
