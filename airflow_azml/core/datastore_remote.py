@@ -37,6 +37,8 @@ CONN_TYPES = {
 }
 _SECRET_ARGS = ("account_key", "sas_token", "client_secret", "password", "connection_string")
 _PLACEHOLDER = re.compile(r"<[^<>]*>")
+#: what Airflow accepts as a connection id (its REST API refuses anything else)
+_CONN_ID = re.compile(r"[\w.-]{1,200}")
 #: v1 arguments kept for the signature's sake: nothing here reads them, so a placeholder there is harmless
 _UNUSED = {
     "subscription_id",
@@ -285,6 +287,11 @@ def _write_connection(
 ) -> None:
     """Create/replace the connection in Airflow's DB (and the container when asked), in a subprocess;
     and when ``workspace`` runs its pipelines on a running Airflow, there too, over its REST API."""
+    if not _CONN_ID.fullmatch(conn_id):
+        raise DatastoreError(
+            f"conn_id={conn_id!r} is not a valid Airflow connection id: use up to 200 letters, digits, "
+            "'_', '.' or '-' (no spaces)."
+        )
     _write_local_connection(conn_id, connection, container)
     if connection is not None and workspace is not None:
         from airflow_azml.pipeline.core.backends import uses_remote_airflow

@@ -30,7 +30,9 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
     """The connections attach would write to Airflow's DB, captured instead (the DB write is tested live)."""
     written: list[tuple[str, Any]] = []
     monkeypatch.setattr(
-        compute_module, "_write_connection", lambda conn_id, conn, container: written.append((conn_id, conn))
+        compute_module,
+        "_write_connection",
+        lambda conn_id, conn, container, workspace=None: written.append((conn_id, conn)),
     )
     return written
 
