@@ -77,17 +77,20 @@ def test_blob_account_key_reaches_the_running_airflow(
     ws = Workspace.from_config()
     container = f"live{uuid.uuid4().hex[:8]}"
     azurite.create_container(container)
-    for _ in range(2):  # the second call updates the connection that exists (PATCH)
+    hosts = []
+    for endpoint in ("core.windows.net", azurite.blob_endpoint):  # the second call updates it (PATCH)
         ds = Datastore.register_azure_blob_container(
             ws,
             "liveblob",
             container_name=container,
             account_name=ACCOUNT_NAME,
             account_key=ACCOUNT_KEY,
-            endpoint=azurite.blob_endpoint,
+            endpoint=endpoint,
         )
-    conn = _connection(live, "azml_liveblob")
-    assert (conn["conn_type"], conn["host"], conn["login"]) == ("wasb", azurite.blob_endpoint, ACCOUNT_NAME)
+        conn = _connection(live, "azml_liveblob")
+        hosts.append(conn["host"])
+    assert hosts == [f"https://{ACCOUNT_NAME}.blob.core.windows.net", azurite.blob_endpoint]
+    assert (conn["conn_type"], conn["login"]) == ("wasb", ACCOUNT_NAME)
     assert conn["password"] != ACCOUNT_KEY  # the API masks it; it is stored all the same
 
     write(
