@@ -301,3 +301,23 @@ def test_stuck_or_dying_workers_are_replaced_and_their_mini_batch_retried(tmp_pa
     errors = {f["mini_batch"]: f["errors"] for f in summary["failures"]}
     assert all("ended (exit code" in e for e in errors["data-000000"] + errors["data-000001"])
     assert len(errors["data-000000"]) == 2  # killed twice (run_max_try=2)
+
+
+def test_node_count_multiplies_processes_and_allowed_failed_percent(tmp_path):
+    data = _files(tmp_path / "data", 20, {0: "boom"})
+    slowish = SCORE.replace("out = []", "out = []\n    __import__('time').sleep(0.05)")
+    cfg = _cfg(
+        tmp_path,
+        slowish,
+        {"data": {"path": str(data)}},
+        node_count=2,
+        process_count_per_node=1,
+        mini_batch_size=2,
+        error_threshold=-1,
+        run_max_try=1,
+    )
+    assert Driver({**cfg, "allowed_failed_percent": 10}).run() == 0  # 1 of 10 mini-batches: 10%, not over
+    summary = _summary(tmp_path)
+    assert summary["workers"] == 2 and set(summary["per_node"]) == {"0", "1"}  # both nodes took mini-batches
+    assert Driver({**cfg, "allowed_failed_percent": 5, "checkpoint_prefix": ""}).run() == EXIT_THRESHOLD
+    assert "over allowed_failed_percent=5" in (tmp_path / "failure.txt").read_text()
