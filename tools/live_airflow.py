@@ -49,6 +49,11 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--azml-home", default=os.environ.get("AZML_HOME") or str(Path.home() / ".azml"))
     parser.add_argument("--env-file")
     parser.add_argument("--home")
+    parser.add_argument(
+        "--db-url",
+        help="Airflow's metadata DB (default SQLite; a PostgreSQL URL such as "
+        "postgresql+psycopg2://postgres@127.0.0.1:5432/azml_live stands up to concurrent runs better)",
+    )
     return parser.parse_args(argv)
 
 
@@ -59,7 +64,7 @@ def main(argv: list[str]) -> int:
     dags = Path(tempfile.mkdtemp(prefix="azml_live_dags_"))
     write_loader(dags)
     env = {"AZML_HOME": str(azml_home)}
-    af = LiveAirflow(dags, home=args.home, extra_env=env)
+    af = LiveAirflow(dags, home=args.home, extra_env=env, db_url=args.db_url)
     try:
         af.start()
     except LiveAirflowError as exc:
