@@ -106,6 +106,8 @@ def test_blob_account_key_reaches_the_running_airflow(
     blobs = [b.name for b in azurite.blob_service_client().get_container_client(container).list_blobs()]
     assert [b for b in blobs if b.endswith("/a.txt")], blobs
     assert _logs_hold(live, ACCOUNT_KEY) == []
+    audit = live.api("GET", "/api/v2/eventLogs", params={"limit": 1000, "event_pattern": "connection"})
+    assert audit.status_code == 200 and "azml_liveblob" in audit.text and ACCOUNT_KEY not in audit.text
 
 
 def test_databricks_attach_reaches_the_running_airflow(live: LiveAirflow) -> None:
