@@ -8,6 +8,7 @@ when it exists): read back over REST, used by a pipeline that runs there, and no
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,3 +158,31 @@ def test_a_refused_connection_says_where_and_never_shows_the_secret(
     assert live.base_url in message and "azml_viewerblob" in message and secret not in message
     assert denied.value.__cause__ is None and denied.value.__suppress_context__
     assert live.api("GET", "/api/v2/connections/azml_viewerblob").status_code == 404
+
+
+def test_the_workspace_files_airflow_section_is_enough(
+    live: LiveAirflow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No AZML_AIRFLOW_* variables: the workspace file names the Airflow (password from a variable)."""
+    for name in ("AZML_AIRFLOW_URL", "AZML_AIRFLOW_USERNAME", "AZML_AIRFLOW_PASSWORD"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LIVE_AF_PW", PASSWORDS["admin"])
+    section = {"base_url": live.base_url, "username": "admin", "password_env": "LIVE_AF_PW"}
+    (tmp_path / "config.json").write_text(json.dumps({"workspace_name": "ws", "airflow": section}))
+    ws = Workspace.from_config(str(tmp_path))
+    Datastore.register_azure_postgre_sql(
+        ws,
+        "livepg",
+        server_name="127.0.0.1",
+        database_name="postgres",
+        user_id="postgres",
+        user_password="pg-pw-x",
+    )
+    conn = _connection(live, "azml_livepg")
+    assert (conn["conn_type"], conn["host"], conn["schema"], conn["login"], conn["port"]) == (
+        "postgres",
+        "127.0.0.1",
+        "postgres",
+        "postgres",
+        5432,
+    )
