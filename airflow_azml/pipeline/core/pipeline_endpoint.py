@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
+from airflow_azml.pipeline.core._entry import RegistryEntry
 from airflow_azml.pipeline.core.published import (
     ENDPOINT_SUBMIT_ROUTE,
     REGISTRY_PREFIX,
@@ -51,29 +52,13 @@ class PipelineVersion:
         return f"PipelineVersion(version={self.version!r}, pipeline_id={self.pipeline_id!r})"
 
 
-class PipelineEndpoint:
+class PipelineEndpoint(RegistryEntry):
     """``PipelineEndpoint.publish(ws, name, description, pipeline)`` / ``get`` / ``list``; versions and the default."""
 
-    def __init__(self, workspace: Any, entry: dict[str, Any]):
-        self._workspace = workspace
-        self._entry = entry
-
-    # -- attributes -------------------------------------------------------------------------------
+    # -- attributes (name, description, status: RegistryEntry) -----------------------------------
     @property
     def id(self) -> str:
         return str(self._entry.get("id") or self._entry["name"])
-
-    @property
-    def name(self) -> str:
-        return str(self._entry["name"])
-
-    @property
-    def description(self) -> str | None:
-        return self._entry.get("description")
-
-    @property
-    def status(self) -> str:
-        return str(self._entry.get("status", "Active"))
 
     @property
     def default_version(self) -> str:

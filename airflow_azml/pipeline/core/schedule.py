@@ -24,6 +24,7 @@ import json
 from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
+from airflow_azml.pipeline.core._entry import RegistryEntry
 from airflow_azml.pipeline.core.recurrence import ScheduleRecurrence, TimeZone
 from airflow_azml.pipeline.core.schedule_store import (
     SCHEDULE_ID_PREFIX,
@@ -48,21 +49,12 @@ __all__ = [
 ]
 
 
-class Schedule:
+class Schedule(RegistryEntry):
     """A schedule of a published pipeline: recurrence-based, or datastore-based (one run per new blob)."""
 
     def __init__(self, workspace: Any, entry: dict[str, Any]):
-        self._workspace = workspace
-        self._entry = entry
+        super().__init__(workspace, entry)
         self.id: str = entry["id"]
-
-    @property
-    def name(self) -> str:
-        return str(self._entry["name"])
-
-    @property
-    def description(self) -> str | None:
-        return self._entry.get("description")
 
     @property
     def experiment_name(self) -> str:
@@ -77,10 +69,6 @@ class Schedule:
     def pipeline_id(self) -> str | None:
         """The published pipeline the schedule runs (for an endpoint schedule: its current default)."""
         return scheduled_pipeline_id(self._workspace, self._entry)
-
-    @property
-    def status(self) -> str:
-        return str(self._entry.get("status", "Active"))
 
     @property
     def recurrence(self) -> ScheduleRecurrence | None:
