@@ -93,7 +93,23 @@ class ModuleInterface:
         )
 
 
-class ModuleVersion:
+class _StatusActions:
+    """v1's ``enable`` / ``disable`` / ``deprecate`` of a Module and a ModuleVersion: each saves a status."""
+
+    def _update(self, **changes: Any) -> None:
+        raise NotImplementedError
+
+    def enable(self) -> None:
+        self._update(status="Active")
+
+    def disable(self) -> None:
+        self._update(status="Disabled")
+
+    def deprecate(self) -> None:
+        self._update(status="Deprecated")
+
+
+class ModuleVersion(_StatusActions):
     """One version of a Module: the computation a ModuleStep runs. Made by ``Module.publish_python_script``."""
 
     def __init__(self, workspace: Any, module_id: str, entry: dict[str, Any], module_name: str | None = None):
@@ -138,15 +154,6 @@ class ModuleVersion:
     def set_description(self, description: str) -> None:
         self._update(description=description)
 
-    def enable(self) -> None:
-        self._update(status="Active")
-
-    def disable(self) -> None:
-        self._update(status="Disabled")
-
-    def deprecate(self) -> None:
-        self._update(status="Deprecated")
-
     def _update(self, **changes: Any) -> None:
         module = self.module()
         for entry in module._entry["versions"]:
@@ -161,7 +168,7 @@ class ModuleVersion:
         )
 
 
-class Module:
+class Module(_StatusActions):
     """A named container of versions (``Module.create`` / ``Module.get``), kept in the workspace registry."""
 
     def __init__(self, workspace: Any, entry: dict[str, Any]):
@@ -354,15 +361,6 @@ class Module:
         self._update(default_version=str(version_id))
 
     # -- status and metadata ---------------------------------------------------------
-    def enable(self) -> None:
-        self._update(status="Active")
-
-    def disable(self) -> None:
-        self._update(status="Disabled")
-
-    def deprecate(self) -> None:
-        self._update(status="Deprecated")
-
     def set_name(self, name: str) -> None:
         if not name:
             raise UserErrorException("Module.set_name needs a name.")
