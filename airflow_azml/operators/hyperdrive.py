@@ -10,12 +10,7 @@ Killing the task stops every child.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from airflow_azml.operators.step import AzmlStepOperator
-
-if TYPE_CHECKING:
-    from airflow_azml.execution.lifecycle import StepAttempt
 
 __all__ = ["HyperDriveStepOperator"]
 
@@ -24,9 +19,4 @@ class HyperDriveStepOperator(AzmlStepOperator):
     """A HyperDriveStep: the training script once per sampled set of hyperparameters."""
 
     ui_color = "#dcfce7"
-
-    def run_step(self, attempt: StepAttempt, context: Any) -> dict[str, Any]:
-        from airflow_azml.execution.hyperdrive import HyperDriveExecution
-
-        self._execution = HyperDriveExecution(attempt.inv, log=attempt.log)
-        return self._execution.work(attempt)
+    execution_path = "airflow_azml.execution.hyperdrive:HyperDriveExecution"

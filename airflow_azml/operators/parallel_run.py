@@ -9,12 +9,7 @@ target routes it to (see docs/architecture.md for why one task and not one task 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from airflow_azml.operators.step import AzmlStepOperator
-
-if TYPE_CHECKING:
-    from airflow_azml.execution.lifecycle import StepAttempt
 
 __all__ = ["ParallelRunStepOperator"]
 
@@ -23,9 +18,4 @@ class ParallelRunStepOperator(AzmlStepOperator):
     """A ParallelRunStep: init() once per worker process, run(mini_batch) per mini-batch taken."""
 
     ui_color = "#fef3c7"
-
-    def run_step(self, attempt: StepAttempt, context: Any) -> dict[str, Any]:
-        from airflow_azml.execution.parallel import ParallelRunExecution
-
-        self._execution = ParallelRunExecution(attempt.inv, log=attempt.log)
-        return self._execution.work(attempt)
+    execution_path = "airflow_azml.execution.parallel:ParallelRunExecution"

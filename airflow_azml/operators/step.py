@@ -3,11 +3,13 @@
 Every step operator runs :meth:`AzmlStepOperator.execute`: the continue-on-failure gate, the
 invocation gathered from Airflow's context, a :class:`StepAttempt` (run record, reuse, finish)
 around the step kind's own :meth:`~AzmlStepOperator.run_step`, then the XCom a later step and the
-UI read. A step kind (SQL, data transfer, Databricks) overrides ``run_step`` only.
+UI read. A step kind (SQL, data transfer, Databricks) overrides ``run_step`` only; one that only
+needs another StepExecution class (HyperDrive, ParallelRun) names it in ``execution_path``.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
@@ -84,6 +86,9 @@ class AzmlStepOperator(BaseOperator):
     operator_extra_links = (ReusedFromLink(), PipelineViewLink(), StepOutputsLink())
     step: dict[str, Any] | None = None
     pipeline: dict[str, Any] | None = None
+    #: "module:Class" of the StepExecution (sub)class the default ``run_step`` drives; a string so
+    #: that DAG parsing never imports the execution layer.
+    execution_path = "airflow_azml.execution:StepExecution"
     # Set while the step runs.
     _execution: StepExecution | None = None
     _azml_reuse: dict[str, Any] | None = None
@@ -144,10 +149,11 @@ class AzmlStepOperator(BaseOperator):
 
     def run_step(self, attempt: StepAttempt, context: Any) -> dict[str, Any]:
         """The step kind's run part: do the work (``attempt.decide`` first, for reuse); return the
-        committed outputs. Script steps start their process through StepExecution."""
-        from airflow_azml.execution import StepExecution
-
-        self._execution = StepExecution(attempt.inv, log=attempt.log)
+        committed outputs. By default the :attr:`execution_path` class's ``work`` (script steps:
+        StepExecution, which starts their process)."""
+        module, _, name = self.execution_path.partition(":")
+        execution_type = getattr(importlib.import_module(module), name)
+        self._execution = execution_type(attempt.inv, log=attempt.log)
         return self._execution.work(attempt)
 
     def _stop_if_a_step_failed(self, context: Any) -> None:
