@@ -26,10 +26,10 @@ from airflow_azml.pipeline.core import (
     Schedule,
     ScheduleRecurrence,
 )
-from airflow_azml.pipeline.core.published_loader import write_loader
 from airflow_azml.pipeline.steps import PythonScriptStep
 from tests.conftest import write
-from tests.support.live_airflow import PASSWORDS, LiveAirflow, live_airflow
+from tests.support.live_airflow import LiveAirflow
+from tests.support.live_notebook import notebook_airflow
 
 pytestmark = pytest.mark.slow
 
@@ -38,20 +38,7 @@ SCRIPT = "import sys\nprint('greeting', sys.argv[1:])\n"
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAirflow]:
-    root = tmp_path_factory.mktemp("publishing_live")
-    dags, home = root / "dags", root / "azml_home"
-    write_loader(dags)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AZML_HOME", str(home))
-    mp.delenv("AZML_WORKSPACE_CONFIG", raising=False)
-    try:
-        for af in live_airflow(dags, extra_env={"AZML_HOME": str(home)}):
-            mp.setenv("AZML_AIRFLOW_URL", af.base_url)
-            mp.setenv("AZML_AIRFLOW_USERNAME", "admin")
-            mp.setenv("AZML_AIRFLOW_PASSWORD", PASSWORDS["admin"])
-            yield af
-    finally:
-        mp.undo()
+    yield from notebook_airflow(tmp_path_factory.mktemp("publishing_live"))
 
 
 @pytest.fixture

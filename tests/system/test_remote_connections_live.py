@@ -19,12 +19,12 @@ from airflow_azml.core import Datastore, Experiment, Workspace
 from airflow_azml.core.compute import ComputeTarget, DatabricksCompute
 from airflow_azml.exceptions import DatastoreError
 from airflow_azml.pipeline.core import Pipeline, PipelineData
-from airflow_azml.pipeline.core.published_loader import write_loader
 from airflow_azml.pipeline.steps import DatabricksStep, PythonScriptStep
 from tests.conftest import write
 from tests.fakes.databricks_server import SUCCESS, FakeDatabricks
 from tests.support.azurite import ACCOUNT_KEY, ACCOUNT_NAME, AzuriteServer, require_azurite
-from tests.support.live_airflow import PASSWORDS, LiveAirflow, live_airflow
+from tests.support.live_airflow import PASSWORDS, LiveAirflow
+from tests.support.live_notebook import notebook_airflow
 
 pytestmark = pytest.mark.slow
 
@@ -41,20 +41,7 @@ def azurite() -> Iterator[AzuriteServer]:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, embedded_airflow_home: Path) -> Iterator[LiveAirflow]:
     """A deployment whose dags folder holds only the loader, and this process pointed at it."""
-    root = tmp_path_factory.mktemp("remote_connections")
-    dags, home = root / "dags", root / "azml_home"
-    write_loader(dags)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AZML_HOME", str(home))
-    mp.delenv("AZML_WORKSPACE_CONFIG", raising=False)
-    try:
-        for af in live_airflow(dags, extra_env={"AZML_HOME": str(home)}):
-            mp.setenv("AZML_AIRFLOW_URL", af.base_url)
-            mp.setenv("AZML_AIRFLOW_USERNAME", "admin")
-            mp.setenv("AZML_AIRFLOW_PASSWORD", PASSWORDS["admin"])
-            yield af
-    finally:
-        mp.undo()
+    yield from notebook_airflow(tmp_path_factory.mktemp("remote_connections"))
 
 
 def _connection(live: LiveAirflow, conn_id: str) -> dict:
