@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REPO", "median_of", "run_timed", "report"]
+__all__ = ["REPO", "median_of", "run_timed", "run_dag_timed", "report"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,6 +28,19 @@ def run_timed(argv: list[str], env: dict[str, str] | None = None, cwd: Path | No
     if proc.returncode != 0:
         raise RuntimeError(f"{argv} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
     return elapsed
+
+
+def run_dag_timed(dag_file: Path, env: dict[str, str]) -> float:
+    """Wall seconds of one ``dag.test()`` run of ``dag_file`` by the embedded runner; raises unless it succeeds."""
+    from airflow_azml.local.embedded import runner_argv
+
+    status = dag_file.with_suffix(".status.json")
+    argv = runner_argv(dag_file, status)
+    seconds = run_timed(argv, env={**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)})
+    state = json.loads(status.read_text())["state"]
+    if state != "success":
+        raise RuntimeError(f"{dag_file.name} ended {state}")
+    return seconds
 
 
 def median_of(values: list[float]) -> float:

@@ -8,13 +8,11 @@ script with fixed folders.
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-from bench._common import median_of, report, run_timed
+from bench._common import median_of, report, run_dag_timed
 
 STEPS = 10
 REPEATS = 5
@@ -62,26 +60,6 @@ with DAG("bench_chain_hand", schedule=None) as dag:
 """
 
 
-def _run(dag_file: Path, env: dict[str, str]) -> float:
-    status = dag_file.with_suffix(".status.json")
-    seconds = run_timed(
-        [
-            sys.executable,
-            "-m",
-            "airflow_azml.local.runner",
-            "--dag-file",
-            str(dag_file),
-            "--status-file",
-            str(status),
-        ],
-        env={**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)},
-    )
-    state = json.loads(status.read_text())["state"]
-    if state != "success":
-        raise RuntimeError(f"{dag_file.name} ended {state}")
-    return seconds
-
-
 def main() -> list[dict]:
     from airflow_azml.local.embedded import embedded_env, ensure_db
 
@@ -99,8 +77,8 @@ def main() -> list[dict]:
         hand.write_text(HAND.format(steps=STEPS, data=root / "data", src=root / "hand" / "src"))
         t_ours, t_hand = [], []
         for _ in range(REPEATS):
-            t_ours.append(_run(ours, env))
-            t_hand.append(_run(hand, env))
+            t_ours.append(run_dag_timed(ours, env))
+            t_hand.append(run_dag_timed(hand, env))
     o, h = median_of(t_ours), median_of(t_hand)
     rows = [
         {

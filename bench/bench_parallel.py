@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench._common import median_of, report, run_timed
+from bench._common import median_of, report, run_dag_timed, run_timed
 
 FILES = 2000
 BATCH = 10
@@ -180,24 +180,6 @@ def _engine_config(root: Path, data: Path, src: Path) -> Path:
     return path
 
 
-def _dag_run(dag_file: Path, env: dict[str, str]) -> float:
-    status = dag_file.with_suffix(".status.json")
-    argv = [
-        sys.executable,
-        "-m",
-        "airflow_azml.local.runner",
-        "--dag-file",
-        str(dag_file),
-        "--status-file",
-        str(status),
-    ]
-    seconds = run_timed(argv, env={**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)})
-    state = json.loads(status.read_text())["state"]
-    if state != "success":
-        raise RuntimeError(f"{dag_file.name} ended {state}")
-    return seconds
-
-
 def _airflow(root: Path, src: Path, data: Path) -> dict[str, float]:
     from airflow_azml.core import Workspace
     from airflow_azml.local.embedded import embedded_env, ensure_db
@@ -218,9 +200,9 @@ def _airflow(root: Path, src: Path, data: Path) -> dict[str, float]:
     mapped.write_text(MAPPED.format(src=str(src), data=str(data), out=str(root / "mapped_out"), batch=BATCH))
     repeats = int(os.environ.get("BENCH_PARALLEL_DAG_REPEATS", "1"))
     return {
-        "step": median_of([_dag_run(ours, env) for _ in range(repeats)]),
-        "mapped": median_of([_dag_run(mapped, env) for _ in range(repeats)]),
-        "empty": median_of([_dag_run(empty, env) for _ in range(repeats)]),
+        "step": median_of([run_dag_timed(ours, env) for _ in range(repeats)]),
+        "mapped": median_of([run_dag_timed(mapped, env) for _ in range(repeats)]),
+        "empty": median_of([run_dag_timed(empty, env) for _ in range(repeats)]),
     }
 
 

@@ -20,7 +20,15 @@ from typing import Any
 from airflow_azml.core._home import azml_home
 from airflow_azml.exceptions import AzmlError
 
-__all__ = ["airflow_home", "embedded_env", "ensure_db", "LocalRunHandle", "start_local_run", "LOADER_NAME"]
+__all__ = [
+    "airflow_home",
+    "embedded_env",
+    "ensure_db",
+    "LocalRunHandle",
+    "runner_argv",
+    "start_local_run",
+    "LOADER_NAME",
+]
 
 LOADER_NAME = "azml_submitted_dags.py"
 _LOADER = '''"""DAGs submitted from Python with Experiment.submit (written by airflow-azml)."""
@@ -126,6 +134,19 @@ class LocalRunHandle:
                 self.proc.kill()
 
 
+def runner_argv(
+    dag_file: Path, status_file: Path, *, conf: dict[str, Any] | None = None, dag_id: str | None = None
+) -> list[str]:
+    """The command line of ``python -m airflow_azml.local.runner`` for one run of ``dag_file``."""
+    argv = [sys.executable, "-m", "airflow_azml.local.runner", "--dag-file", str(dag_file)]
+    if conf is not None:
+        argv += ["--conf", json.dumps(conf)]
+    argv += ["--status-file", str(status_file)]
+    if dag_id:
+        argv += ["--dag-id", dag_id]
+    return argv
+
+
 def start_local_run(
     dag_file: Path, dag_id: str | None, conf: dict[str, Any], *, wait: bool = False
 ) -> LocalRunHandle:
@@ -137,19 +158,7 @@ def start_local_run(
     runs.mkdir(parents=True, exist_ok=True)
     stamp = f"{dag_id or dag_file.stem}-{time.time_ns()}"
     status_file, log_file = runs / f"{stamp}.json", runs / f"{stamp}.log"
-    argv = [
-        sys.executable,
-        "-m",
-        "airflow_azml.local.runner",
-        "--dag-file",
-        str(dag_file),
-        "--conf",
-        json.dumps(conf),
-        "--status-file",
-        str(status_file),
-    ]
-    if dag_id:
-        argv += ["--dag-id", dag_id]
+    argv = runner_argv(dag_file, status_file, conf=conf, dag_id=dag_id)
     with open(log_file, "wb") as log:
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     handle = LocalRunHandle(proc, status_file, log_file)
