@@ -14,22 +14,6 @@ from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
 
-__all__ = [
-    "choice",
-    "randint",
-    "uniform",
-    "quniform",
-    "loguniform",
-    "qloguniform",
-    "normal",
-    "qnormal",
-    "lognormal",
-    "qlognormal",
-    "EXPRESSIONS",
-    "check_expression",
-    "sample",
-]
-
 EXPRESSIONS = (
     "choice",
     "randint",
@@ -42,6 +26,8 @@ EXPRESSIONS = (
     "lognormal",
     "qlognormal",
 )
+
+__all__ = [*EXPRESSIONS, "EXPRESSIONS", "check_expression", "sample"]
 
 
 def _number(fn: str, name: str, value: Any) -> float:
@@ -56,15 +42,19 @@ def _q(fn: str, q: Any) -> float:
     return q
 
 
-def _range(fn: str, low: Any, high: Any) -> None:
-    if _number(fn, "min_value", low) >= _number(fn, "max_value", high):
-        raise UserErrorException(f"{fn}({low!r}, {high!r}): the first bound must be below the second.")
+def _bounded(kind: str, low: Any, high: Any, *q: Any) -> list[Any]:
+    """``[kind, [low, high(, q)]]`` once the bounds (and the step ``q``, if any) are checked."""
+    if _number(kind, "min_value", low) >= _number(kind, "max_value", high):
+        raise UserErrorException(f"{kind}({low!r}, {high!r}): the first bound must be below the second.")
+    return [kind, [low, high, *(_q(kind, step) for step in q)]]
 
 
-def _sigma(fn: str, mu: Any, sigma: Any) -> None:
-    _number(fn, "mu", mu)
-    if _number(fn, "sigma", sigma) <= 0:
-        raise UserErrorException(f"{fn}(): sigma={sigma!r} must be > 0.")
+def _gaussian(kind: str, mu: Any, sigma: Any, *q: Any) -> list[Any]:
+    """``[kind, [mu, sigma(, q)]]`` once mu, sigma (and the step ``q``, if any) are checked."""
+    _number(kind, "mu", mu)
+    if _number(kind, "sigma", sigma) <= 0:
+        raise UserErrorException(f"{kind}(): sigma={sigma!r} must be > 0.")
+    return [kind, [mu, sigma, *(_q(kind, step) for step in q)]]
 
 
 def choice(*options: Any) -> list[Any]:
@@ -90,44 +80,36 @@ def randint(upper: int) -> list[Any]:
 
 
 def uniform(min_value: float, max_value: float) -> list[Any]:
-    _range("uniform", min_value, max_value)
-    return ["uniform", [min_value, max_value]]
+    return _bounded("uniform", min_value, max_value)
 
 
 def quniform(min_value: float, max_value: float, q: float) -> list[Any]:
-    _range("quniform", min_value, max_value)
-    return ["quniform", [min_value, max_value, _q("quniform", q)]]
+    return _bounded("quniform", min_value, max_value, q)
 
 
 def loguniform(min_value: float, max_value: float) -> list[Any]:
     """``exp(uniform(min_value, max_value))``: the bounds are natural logarithms, as in v1."""
-    _range("loguniform", min_value, max_value)
-    return ["loguniform", [min_value, max_value]]
+    return _bounded("loguniform", min_value, max_value)
 
 
 def qloguniform(min_value: float, max_value: float, q: float) -> list[Any]:
-    _range("qloguniform", min_value, max_value)
-    return ["qloguniform", [min_value, max_value, _q("qloguniform", q)]]
+    return _bounded("qloguniform", min_value, max_value, q)
 
 
 def normal(mu: float, sigma: float) -> list[Any]:
-    _sigma("normal", mu, sigma)
-    return ["normal", [mu, sigma]]
+    return _gaussian("normal", mu, sigma)
 
 
 def qnormal(mu: float, sigma: float, q: float) -> list[Any]:
-    _sigma("qnormal", mu, sigma)
-    return ["qnormal", [mu, sigma, _q("qnormal", q)]]
+    return _gaussian("qnormal", mu, sigma, q)
 
 
 def lognormal(mu: float, sigma: float) -> list[Any]:
-    _sigma("lognormal", mu, sigma)
-    return ["lognormal", [mu, sigma]]
+    return _gaussian("lognormal", mu, sigma)
 
 
 def qlognormal(mu: float, sigma: float, q: float) -> list[Any]:
-    _sigma("qlognormal", mu, sigma)
-    return ["qlognormal", [mu, sigma, _q("qlognormal", q)]]
+    return _gaussian("qlognormal", mu, sigma, q)
 
 
 def check_expression(name: str, expr: Any) -> str:
