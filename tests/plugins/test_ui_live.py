@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO
-from tests.support.live_airflow import LiveAirflow, LiveAirflowError
+from tests.support.live_airflow import LiveAirflow, live_airflow
 
 pytestmark = pytest.mark.slow
 
@@ -27,23 +27,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAirflow]:
     root = tmp_path_factory.mktemp("ui_live")
     dags = root / "dags"
     shutil.copytree(REPO / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
-    af = LiveAirflow(
+    yield from live_airflow(
         dags,
+        wait_dag=DAG_ID,
         home=root / "airflow",
         extra_env={"AZML_HOME": str(root / "azml_home")},
         processes=(("dag-processor", ["dag-processor"]),),
     )
-    try:
-        af.start()
-        af.wait_dag(DAG_ID)
-    except LiveAirflowError as exc:
-        af.stop()
-        pytest.fail(str(exc))
-    try:
-        yield af
-    finally:
-        af.stop()
-        af.cleanup()
 
 
 def _view_url(af: LiveAirflow, run_id: str) -> str:

@@ -371,12 +371,16 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def live_airflow(dags_folder: Path, **kwargs: Any) -> Iterator[LiveAirflow]:
-    """Generator for a pytest fixture: ``yield from live_airflow(folder, extra_env=...)``."""
+def live_airflow(dags_folder: Path, *, wait_dag: str | None = None, **kwargs: Any) -> Iterator[LiveAirflow]:
+    """Generator for a pytest fixture: ``yield from live_airflow(folder, extra_env=...)``; with
+    ``wait_dag`` it yields once the dag-processor has parsed that DAG."""
     af = LiveAirflow(dags_folder, **kwargs)
     try:
         af.start()
+        if wait_dag:
+            af.wait_dag(wait_dag)
     except LiveAirflowError as exc:
+        af.stop()
         pytest.fail(str(exc))
     try:
         yield af
