@@ -6,8 +6,9 @@ import functools
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-__all__ = ["azml_home", "caller_dir"]
+__all__ = ["azml_home", "caller_dir", "uses_remote_airflow"]
 
 # Frames' co_filename carry the path the package was imported from (not resolved), so compare
 # against that form (and the resolved one, for a package imported through a symlink).
@@ -45,3 +46,10 @@ def _folder_of(filename: str) -> Path | None:
     """The resolved folder of an existing source file (cached: DAG files build many steps)."""
     path = Path(filename)
     return path.resolve().parent if path.is_file() else None
+
+
+def uses_remote_airflow(workspace: Any) -> bool:
+    """True when the workspace file (``airflow.base_url``) or ``AZML_AIRFLOW_URL`` names a running Airflow."""
+    return bool(
+        (workspace._config.get("airflow") or {}).get("base_url") or os.environ.get("AZML_AIRFLOW_URL")
+    )

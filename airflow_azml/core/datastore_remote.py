@@ -23,6 +23,7 @@ import subprocess
 import sys
 from typing import Any
 
+from airflow_azml.core._home import uses_remote_airflow
 from airflow_azml.exceptions import DatastoreError
 
 __all__ = ["register_remote", "connection_for", "CONN_TYPES"]
@@ -294,8 +295,6 @@ def _write_connection(
         )
     _write_local_connection(conn_id, connection, container)
     if connection is not None and workspace is not None:
-        from airflow_azml.pipeline.core.backends import uses_remote_airflow
-
         if uses_remote_airflow(workspace):
             _write_remote_connection(workspace, conn_id, connection)
 

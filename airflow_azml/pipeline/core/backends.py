@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from airflow_azml.core._home import uses_remote_airflow
 from airflow_azml.pipeline.core.run import PipelineRun
 
 __all__ = ["submit_plan", "LocalBackend", "uses_remote_airflow"]
@@ -35,13 +35,6 @@ class LocalBackend:
 
     def error(self) -> str | None:
         return self.handle.status().get("error")
-
-
-def uses_remote_airflow(workspace: Any) -> bool:
-    """True when the workspace file (``airflow.base_url``) or ``AZML_AIRFLOW_URL`` names a running Airflow."""
-    return bool(
-        (workspace._config.get("airflow") or {}).get("base_url") or os.environ.get("AZML_AIRFLOW_URL")
-    )
 
 
 def submit_plan(experiment: Any, plan: dict[str, Any], conf: dict[str, Any]) -> PipelineRun:
