@@ -135,7 +135,13 @@ class PipelineDraft:
             )
         experiment = experiment_name or pipeline_run.experiment.name
         return cls._new(
-            workspace, plan, name=name, description=description, experiment_name=experiment, tags=tags
+            workspace,
+            plan,
+            name=name,
+            description=description,
+            experiment_name=experiment,
+            tags=tags,
+            parent_pipeline_run_id=pipeline_run.id,
         )
 
     @classmethod
