@@ -32,6 +32,7 @@ __all__ = ["Driver", "main", "SUMMARY_FILE", "EXIT_THRESHOLD", "EXIT_INIT"]
 SUMMARY_FILE = "parallel_run_summary.json"
 EXIT_THRESHOLD, EXIT_INIT = 3, 4
 _GRACE = 10.0  # seconds past run_invocation_timeout before a stuck worker is killed
+_INIT_TIMEOUT = 600.0  # seconds init() may take (at least run_invocation_timeout) before the worker is killed
 
 
 class Driver:
@@ -54,6 +55,7 @@ class Driver:
         self.stats = {"items": 0, "failed_items": 0, "done": 0, "failed": 0, "reused": 0}
         self.per_node: dict[int, list[int]] = {}
         self.abort: str | None = None
+        self.unready: dict[int, int] = {}  # worker -> how many times in a row it ended before ready
         self.started = time.monotonic()
 
     # -- the run ----------------------------------------------------------------------------
@@ -104,13 +106,14 @@ class Driver:
             pool.spawn(worker)
         pending, left = collections.deque(todo), set(todo)
         last_say = time.monotonic()
-        limit = float(self.cfg["run_invocation_timeout"]) + float(self.cfg.get("kill_grace_seconds", _GRACE))
+        limit, init_limit = self._limits()
         try:
             while left and self.abort is None:
                 for worker, msg in pool.events(0.5):
                     self._handle(pool, worker, msg, pending, left, out)
-                for worker in pool.stuck(limit):
+                for worker in pool.stuck(limit, init_limit):
                     pool.kill(worker)  # reported as dead by the next events()
+                self._recover_lost(pool, pending, left)
                 for worker in pool.free():
                     if not pending or self.abort is not None:
                         break
@@ -120,6 +123,28 @@ class Driver:
                     last_say = time.monotonic()
         finally:
             pool.stop(quick=self.abort is not None)
+
+    def _limits(self) -> tuple[float, float]:
+        """Seconds a worker may hold a mini-batch, and may take to become ready, before it is killed.
+
+        Every wait of the driver is bounded by these: a worker that cannot answer (deaf to
+        run_invocation_timeout, hung in init() or in a lock its fork inherited) is killed and
+        replaced; one that never gets ready run_max_try times in a row stops the step.
+        """
+        grace = float(self.cfg.get("kill_grace_seconds", _GRACE))
+        timeout = float(self.cfg["run_invocation_timeout"])
+        init = self.cfg.get("init_timeout_seconds") or max(_INIT_TIMEOUT, timeout)
+        return timeout + grace, float(init) + grace
+
+    def _recover_lost(self, pool: WorkerPool, pending: collections.deque, left: set) -> None:
+        """Hand out again any unfinished mini-batch neither waiting nor held by a worker (never
+        expected; the driver must not wait forever for an answer nobody owes it)."""
+        if pending or not left:
+            return
+        lost = sorted(left - pool.holding())
+        if lost:
+            self._say(f"mini-batches {lost} were held by no worker; handing them out again")
+            pending.extend(lost)
 
     # -- what workers say -----------------------------------------------------------------
     def _handle(
@@ -141,6 +166,7 @@ class Driver:
             return
         if kind == "ready":
             pool.ready.add(worker)
+            self.unready.pop(worker, None)
             return
         pool.finished(worker)
         if kind == "done":
@@ -157,6 +183,8 @@ class Driver:
     def _died(self, pool: WorkerPool, worker: int, pending: collections.deque, left: set) -> None:
         """A worker ended: the try of the mini-batch it held failed; a new worker takes its place."""
         running, code = pool.running(worker), pool.procs[worker].exitcode
+        if worker not in pool.ready and self._never_ready(worker, code):
+            return
         waiting = [int(i) for i, _ in (pool.held.get(worker) or [])[1:]]
         pending.extendleft(reversed(waiting))  # never started: handed out again, no try counted
         if running is not None:
@@ -167,6 +195,22 @@ class Driver:
             pool.replace(worker)
         else:
             pool.held.pop(worker, None)
+
+    def _never_ready(self, worker: int, code: int | None) -> bool:
+        """A worker ended before its init() finished; after run_max_try such ends in a row the step stops."""
+        self.unready[worker] = count = self.unready.get(worker, 0) + 1
+        if count < int(self.cfg["run_max_try"]):
+            self._say(
+                f"worker process {worker} ended before init() finished (exit code {code}); restarting it"
+            )
+            return False
+        self.abort = (
+            f"worker process {worker} ended {count} times before init() of the entry script finished (last exit "
+            f"code {code}; a worker is killed when it is not ready {self._limits()[1]:.0f}s after it started: "
+            "init_timeout_seconds + kill_grace_seconds)"
+        )
+        self.stats["init_failed"] = 1
+        return True
 
     def _count_done(self, items: int, results: int, rows: str, out: Any) -> None:
         self.stats["done"] += 1

@@ -34,18 +34,28 @@ class WorkerPool:
         self.procs: dict[int, Any] = {}
         self.held: dict[int, list[list[float]]] = {}  # worker -> [[mini-batch index, since], ...] in order
         self.ready: set[int] = set()  # workers whose init() is done
+        self.born: dict[int, float] = {}  # worker -> when it was started (bounds its init())
 
     def spawn(self, worker: int) -> None:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=worker_main, args=(worker, self.cfg, self.batches, child), daemon=True)
+        # The child inherits the driver's ends of the other workers' pipes: it closes them at
+        # once, so each worker sees end of file when the driver (the only other holder) is gone.
+        others = [c.fileno() for c in self.conns.values()] + [parent.fileno()]
+        proc = self.ctx.Process(
+            target=worker_main, args=(worker, self.cfg, self.batches, child, others), daemon=True
+        )
         proc.start()
         child.close()
         self.conns[worker], self.procs[worker] = parent, proc
+        self.born[worker] = time.monotonic()
 
     def replace(self, worker: int) -> None:
-        """Forget a dead worker and start a new one under the same number."""
+        """Forget a dead worker (killed here if it still lives) and start a new one under the same number."""
         self.conns.pop(worker).close()
-        self.procs.pop(worker).join(timeout=5)
+        proc = self.procs.pop(worker)
+        if proc.is_alive():
+            proc.kill()
+        proc.join(timeout=5)
         self.held.pop(worker, None)
         self.ready.discard(worker)
         self.spawn(worker)
@@ -56,8 +66,13 @@ class WorkerPool:
         return sorted(room, key=lambda w: (len(self.held.get(w, [])), w))
 
     def give(self, worker: int, index: int) -> None:
+        """Hand a mini-batch over; if the worker just died the next ``events()`` reports it and
+        the held mini-batch is handed out again."""
         self.held.setdefault(worker, []).append([index, time.monotonic()])
-        self.conns[worker].send(index)
+        try:
+            self.conns[worker].send(index)
+        except OSError:  # its end is closed: dead (or dying); killed so the sentinel fires
+            self.procs[worker].kill()
 
     def finished(self, worker: int) -> None:
         """The worker answered for its oldest mini-batch; the next one's clock starts now."""
@@ -86,13 +101,22 @@ class WorkerPool:
                 out.append((worker, None))
         return out
 
-    def stuck(self, limit: float) -> list[int]:
-        """Workers holding a mini-batch for longer than ``limit`` seconds (deaf to the timeout)."""
+    def stuck(self, limit: float, init_limit: float) -> list[int]:
+        """Workers that cannot answer: holding a mini-batch for longer than ``limit`` seconds (deaf
+        to run_invocation_timeout), or not ready ``init_limit`` seconds after they were started
+        (init() hangs, or the fork inherited a lock that no thread of the child will release)."""
         now = time.monotonic()
-        return [w for w, queue in self.held.items() if queue and now - queue[0][1] > limit]
+        busy = [w for w, queue in self.held.items() if queue and now - queue[0][1] > limit]
+        unborn = [w for w in self.procs if w not in self.ready and now - self.born.get(w, now) > init_limit]
+        return sorted(set(busy + unborn))
+
+    def holding(self) -> set[int]:
+        """Every mini-batch index some worker holds (running or waiting in its pipe)."""
+        return {int(i) for queue in self.held.values() for i, _ in queue}
 
     def kill(self, worker: int) -> None:
-        self.procs[worker].kill()
+        if self.procs[worker].is_alive():
+            self.procs[worker].kill()
 
     def stop(self, quick: bool) -> None:
         """Tell every worker to end (its shutdown() runs), then kill what is left."""

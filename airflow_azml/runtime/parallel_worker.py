@@ -176,8 +176,30 @@ def _one(module: types.ModuleType, batches: list[MiniBatch], cfg: dict[str, Any]
     return ("done", index, len(data), count, text, time.monotonic() - started)
 
 
-def worker_main(worker: int, cfg: dict[str, Any], batches: list[MiniBatch], conn: Any) -> None:
-    """A worker process's life: init() once, then the mini-batches the driver sends until it says stop."""
+def _next_index(conn: Any, driver: int) -> int | None:
+    """The next mini-batch index the driver sends (``None``: stop). Raises EOFError when the
+    driver is gone (end of file, or this process was re-parented): a worker never waits on nobody."""
+    while not conn.poll(1.0):
+        if os.getppid() != driver:
+            raise EOFError("the driver process is gone")
+    try:
+        return conn.recv()
+    except OSError as exc:
+        raise EOFError(str(exc)) from exc
+
+
+def worker_main(
+    worker: int, cfg: dict[str, Any], batches: list[MiniBatch], conn: Any, inherited: list[int] = ()
+) -> None:
+    """A worker process's life: init() once, then the mini-batches the driver sends until it says stop.
+
+    ``inherited`` are the driver's ends of the pipes (this worker's and the others') the fork
+    copied into this process: closed first, so only the driver holds them.
+    """
+    driver = os.getppid()
+    for fd in inherited:
+        with contextlib.suppress(OSError):
+            os.close(fd)
     _STATE.update(
         worker=worker,
         node=worker // max(1, int(cfg["process_count_per_node"])),
@@ -197,8 +219,8 @@ def worker_main(worker: int, cfg: dict[str, Any], batches: list[MiniBatch], conn
     conn.send(("ready", worker))
     while True:
         try:
-            index = conn.recv()
-        except EOFError:  # the driver is gone
+            index = _next_index(conn, driver)
+        except EOFError:  # the driver is gone: nobody to answer to
             return
         if index is None:
             break
