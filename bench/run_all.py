@@ -15,7 +15,16 @@ import sys
 
 from bench._common import REPO
 
-MODULES = ["bench_parse", "bench_chain", "bench_trigger", "bench_data", "bench_envs", "bench_reuse"]
+MODULES = [
+    "bench_parse",
+    "bench_chain",
+    "bench_trigger",
+    "bench_data",
+    "bench_envs",
+    "bench_reuse",
+    "bench_parallel",
+    "bench_hyperdrive",
+]
 
 
 def _fmt(value: object) -> str:
