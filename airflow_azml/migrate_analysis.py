@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from airflow_azml import migrate_rules as rules
 from airflow_azml import v1map
-from airflow_azml.migrate_checks import CallChecks, placeholder
+from airflow_azml.migrate_checks import CallChecks, ours_has, placeholder
 from airflow_azml.migrate_types import (
     V1Type,
     argument,
@@ -26,7 +26,6 @@ from airflow_azml.migrate_types import (
     element,
     member_of,
 )
-from airflow_azml.v1map.coverage import has_member
 
 __all__ = ["Analyzer", "Finding", "char_col", "normalize"]
 
@@ -105,6 +104,11 @@ class Analyzer(CallChecks):
             for node in ast.walk(unit.tree):
                 if isinstance(node, ast.Import | ast.ImportFrom):
                     self._import(node, report=True)
+        for unit in parsed if self.v1_file else ():
+            self.unit = unit
+            for node in ast.walk(unit.tree):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    self._installed(node)
         for unit in parsed:
             self.unit = unit
             self._block(unit.tree.body)
@@ -273,7 +277,10 @@ class Analyzer(CallChecks):
         if base is not None and base.kind == "gone":
             self._tainted(node, base)
             return base
-        if base is None or node.attr.startswith("_"):
+        if base is None:
+            return None
+        if node.attr.startswith("_"):
+            self._private(node, base)
             return None
         if base.kind == "module":
             path = f"{base.key}.{node.attr}"
@@ -293,16 +300,6 @@ class Analyzer(CallChecks):
             self._member(node, base, entry)
         return attr_type
 
-    def _tainted(self, node: ast.Attribute, base: V1Type) -> None:
-        """A use of a value that comes from something airflow-azml does not have (said where that is)."""
-        if not isinstance(node.value, ast.Name) or not base.name:
-            return
-        if (self.unit.cell, node.value.id) not in self.tainted_uses:
-            self.tainted_uses.add((self.unit.cell, node.value.id))
-            origin = "it" if node.value.id == base.name else base.name
-            advice = f"{node.value.id} comes from {origin}, which airflow-azml does not have (see there)"
-            self._add(node, ast.unparse(node), rules.Rule(rules.UNKNOWN, advice))
-
     def _member(self, node: ast.Attribute, owner: V1Type, entry: dict[str, Any] | None) -> None:
         """The finding for ``owner.member``: a hand rule, else the map's verdict."""
         name = f"{owner.short}.{node.attr}"
@@ -311,7 +308,7 @@ class Analyzer(CallChecks):
             self._add(node, name, rules.USE_RULES[name])
         elif entry is None:
             cls = table.classes.get(owner.key, {})
-            if cls.get("status") != v1map.UNSUPPORTED and not _ours_has(cls, node.attr):
+            if cls.get("status") != v1map.UNSUPPORTED and not ours_has(cls, node.attr):
                 advice = f"v1's {owner.short} has no member {node.attr!r} in the map: nothing is promised"
                 self._add(node, name, rules.Rule(rules.UNKNOWN, advice))
         elif table.classes.get(owner.key, {}).get("status") != v1map.UNSUPPORTED:  # else its import said so
@@ -376,12 +373,6 @@ class Analyzer(CallChecks):
             owner = self.env.get(value.id) if isinstance(value, ast.Name) else None
             if owner is not None and owner.kind == "instance":
                 self.env[value.id] = replace(owner, mark=mark)
-
-
-def _ours_has(cls: dict[str, Any], name: str) -> bool:
-    """Whether our class has ``name`` although v1's does not (``Pipeline.to_dag``)."""
-    ours = v1map.import_path(cls["ours"]) if cls.get("ours") else None
-    return ours is not None and has_member(ours, name)
 
 
 def _unsupported_class(callee: V1Type) -> bool:

@@ -6,21 +6,29 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import importlib.util
+import sys
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from airflow_azml import migrate_rules as rules
 from airflow_azml import v1map
 from airflow_azml.migrate_types import V1Type, argument, rule_applies
+from airflow_azml.v1map.coverage import has_member
 
-__all__ = ["CallChecks", "placeholder"]
+__all__ = ["CallChecks", "ours_has", "placeholder"]
 
 
 class CallChecks:
     """Mixed into the analyzer: needs ``_add``, ``types``, ``placeholders`` and ``carried``."""
 
+    path: str
+    unit: Any
     types: dict[int, V1Type | None]
     placeholders: set[str]
     carried: dict[str, dict[str, Any]]
+    tainted_uses: set[tuple[int | None, str]]
 
     def _add(self, node: ast.AST, name: str, rule: rules.Rule) -> None:
         raise NotImplementedError
@@ -43,6 +51,40 @@ class CallChecks:
             advice = self.carried[mark]["why"]
             self._add(value, f"{callee.short}({ast.unparse(value)})", rules.Rule(rules.CHANGE, advice))
         return marked[0][1] if marked else None
+
+    def _tainted(self, node: ast.Attribute, base: V1Type) -> None:
+        """A use of a value that comes from something airflow-azml does not have (said where that is)."""
+        if not isinstance(node.value, ast.Name) or not base.name:
+            return
+        if (self.unit.cell, node.value.id) not in self.tainted_uses:
+            self.tainted_uses.add((self.unit.cell, node.value.id))
+            origin = "it" if node.value.id == base.name else base.name
+            advice = f"{node.value.id} comes from {origin}, which airflow-azml does not have (see there)"
+            self._add(node, ast.unparse(node), rules.Rule(rules.UNKNOWN, advice))
+
+    def _private(self, node: ast.Attribute, base: V1Type) -> None:
+        """v1 samples reach into private attributes (``output._path_on_datastore``): not API."""
+        cls = v1map.load().classes.get(base.key, {}) if base.kind in ("class", "instance") else {}
+        if node.attr.startswith("__") or cls.get("status") in (None, v1map.UNSUPPORTED):
+            return
+        if not ours_has(cls, node.attr):
+            advice = f"a private attribute of v1's {base.short}, not part of its API; airflow-azml's has none"
+            self._add(node, f"{base.short}.{node.attr}", rules.Rule(rules.UNKNOWN, advice))
+
+    def _installed(self, node: ast.Import | ast.ImportFrom) -> None:
+        """A module v1 code imports that the Python running this does not have (v1's images had
+        it): said once per cell, since nothing can promise the line runs."""
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        for name in names if getattr(node, "level", 0) == 0 else ():
+            top = name.split(".")[0]
+            if (
+                top
+                and (self.unit.cell, top) not in self.tainted_uses
+                and _missing(top, Path(self.path).parent)
+            ):
+                self.tainted_uses.add((self.unit.cell, top))
+                advice = "not installed in the Python that runs azml migrate: install it where this code runs"
+                self._add(node, top, rules.Rule(rules.UNKNOWN, advice))
 
     def _call_rules(self, node: ast.Call, callee: V1Type) -> None:
         label = {"class": callee.short, "member": f"{callee.short}.{callee.name}"}.get(callee.kind)
@@ -100,3 +142,22 @@ def placeholder(value: ast.expr) -> bool:
 
 def _index(node: ast.Call, value: ast.expr) -> int:
     return next((i for i, arg in enumerate(node.args) if arg is value), -1)
+
+
+def ours_has(cls: dict[str, Any], name: str) -> bool:
+    """Whether our class has ``name`` although v1's does not (``Pipeline.to_dag``)."""
+    ours = v1map.import_path(cls["ours"]) if cls.get("ours") else None
+    return ours is not None and has_member(ours, name)
+
+
+@cache
+def _missing(top: str, folder: Path) -> bool:
+    """Whether ``import top`` would fail: not the standard library, not beside the file, not installed."""
+    if top in sys.stdlib_module_names or top in ("azureml", "airflow_azml"):
+        return False
+    if (folder / f"{top}.py").exists() or (folder / top).is_dir():
+        return False
+    try:
+        return importlib.util.find_spec(top) is None
+    except (ImportError, ValueError):
+        return True

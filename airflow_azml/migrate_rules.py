@@ -4,8 +4,9 @@ code, a workspace named in code, docker settings on unknown objects).
 
 Four verdicts: ``unchanged`` (runs as it is once ``airflow_azml.compat.enable()`` is called, or
 after the imports are rewritten), ``change`` (needs an edit, the advice says which),
-``unsupported`` (nothing in airflow_azml does it: it fails) and ``unknown`` (used on a v1 object,
-but the map cannot tell what it is, so nothing is promised).
+``unsupported`` (nothing in airflow_azml does it: it fails) and ``unknown`` (nothing can be
+promised: a member the map does not know, a use of something airflow_azml does not have, a
+branch that runs only if a try fails, a module this Python does not have).
 """
 
 from __future__ import annotations

@@ -33,7 +33,9 @@ categories:
   unchanged    runs as it is with airflow_azml.compat.enable() (or after --rewrite-imports)
   change       needs an edit; the advice says which
   unsupported  nothing in airflow_azml does it: the line fails
-  unknown      used on a v1 object, but the v1 map cannot tell what it is: nothing is promised
+  unknown      nothing can be promised: a member of a v1 object the v1 map does not know (or a
+               private one), a use of something airflow_azml does not have, a branch that runs
+               only if a try fails, a module this Python does not have
 
 Uses of names imported from azureml are followed through assignments, attribute chains, calls,
 loops over returned lists and dict items, across the cells of a notebook: a method or attribute

@@ -218,3 +218,21 @@ def test_members_airflow_azml_adds_are_not_unknown(tmp_path: Path) -> None:
         (1, "unchanged", "Pipeline"),
         (3, "unknown", "Pipeline.no_such_member_anywhere"),
     ]
+
+
+def test_private_attributes_and_modules_not_installed(tmp_path: Path) -> None:
+    """v1 samples reach into private attributes and import what v1's images had: neither is promised."""
+    (tmp_path / "helpers.py").write_text("X = 1\n")
+    (tmp_path / "sample.py").write_text(
+        "import os, helpers, surely_not_installed_xyz\n"
+        "from surely_not_installed_xyz.sub import thing\n"
+        "from azureml.core import Workspace\n"
+        "ws = Workspace.from_config()\n"
+        "ws._no_such_private_attribute\n"
+        "ws.__class__\n"
+    )
+    assert [(line, category, name) for _, line, category, name in found(tmp_path / "sample.py")] == [
+        (1, "unknown", "surely_not_installed_xyz"),  # once per file (per cell in a notebook)
+        (3, "unchanged", "Workspace"),
+        (5, "unknown", "Workspace._no_such_private_attribute"),
+    ]
