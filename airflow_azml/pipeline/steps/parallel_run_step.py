@@ -258,7 +258,11 @@ class ParallelRunStep(PipelineStep):
             and not isinstance(cfg.mini_batch_size, bool)
         ):
             parse_size(cfg.mini_batch_size)
-        if kind == "file" and isinstance(cfg.mini_batch_size, str):
+        if (
+            kind == "file"
+            and isinstance(cfg.mini_batch_size, str)
+            and not cfg.mini_batch_size.strip().isdigit()
+        ):
             raise UserErrorException(
                 f"ParallelRunStep {self.name!r}: mini_batch_size={cfg.mini_batch_size!r} is a size, but the inputs "
                 "are FileDatasets: give a number of files per mini-batch, e.g. mini_batch_size=10."

@@ -142,6 +142,11 @@ def test_input_checks(ws, workspace_dir):
         ParallelRunStep(
             "sized", _config(workspace_dir, mini_batch_size="1MB"), [_files(ws).as_named_input("f")]
         )
+    # v1 samples give a file count as a string: mini_batch_size="5"
+    counted = ParallelRunStep(
+        "counted", _config(workspace_dir, mini_batch_size="5"), [_files(ws).as_named_input("f")]
+    )
+    assert counted.parallel_run_config.mini_batch_size == "5"
     with pytest.raises(UserErrorException, match="must be a ParallelRunConfig"):
         ParallelRunStep("noconf", {"entry_script": "x"}, [_files(ws).as_named_input("f")])
 
