@@ -51,15 +51,22 @@ else:
     print(f"rank {rank} met rank {sock.recv(16).decode()}")
 """
 
-# rank 1 fails at once; rank 0 would sleep for a minute and leaves a child behind unless stopped.
+# rank 1 fails as soon as rank 0 has started its child (so the pids are known); rank 0 would sleep for a
+# minute and leave that child behind unless stopped.
 ONE_FAILS = """
 import os, subprocess, sys, time
 rank = int(os.environ["RANK"])
 if rank == 1:
+    for _ in range(600):
+        if os.path.exists(os.path.join(sys.argv[1], "pids_0")):
+            break
+        time.sleep(0.05)
     print("rank one gives up", file=sys.stderr)
     sys.exit(3)
 child = subprocess.Popen(["sleep", "300"])
-open(os.path.join(sys.argv[1], f"pids_{rank}"), "w").write(f"{os.getpid()} {child.pid}")
+tmp = os.path.join(sys.argv[1], f".pids_{rank}")
+open(tmp, "w").write(f"{os.getpid()} {child.pid}")
+os.replace(tmp, os.path.join(sys.argv[1], f"pids_{rank}"))
 time.sleep(60)
 """
 
