@@ -1,0 +1,215 @@
+"""Stable names for data: a datastore + logical path (or a SQL table) as an Asset / OpenLineage dataset.
+
+Pure (standard library only, no I/O): everything comes from a datastore's spec, the dict a
+workspace keeps per datastore and a plan carries in ``plan["workspace"]["config"]["datastores"]``
+(``{"type": "azure_blob", "account_name": ..., "container_name": ..., "endpoint": ...}``).
+
+One location gives one :class:`AssetRef` with four views of the same identity:
+
+``name``
+    The conventional form, shown on Airflow's Assets page:
+    ``abfs://<container>@<account>.dfs.core.windows.net/<path>`` for Blob and ADLS Gen2,
+    ``file:///<abs path>`` for a local folder, ``postgres://host:5432/db/schema/table``
+    (``mssql://``, ``mysql://host:3306/db/table``) for a table, ``adl://<store>.azuredatalakestore.net/<path>``
+    for ADLS Gen1, ``dbfs:/<path>`` for DBFS.
+``uri``
+    What Airflow keys the asset by. Same as ``name`` except for Blob/ADLS: Airflow drops
+    everything before an ``@`` in a URI's host as credentials (with a warning), which would lose
+    the container, so the container moves into the path: ``abfs://<account>.dfs.core.windows.net/<container>/<path>``.
+``namespace`` / ``path``
+    The OpenLineage dataset (``namespace`` = ``name`` without its path; ``path`` = the path
+    below it, or ``db.schema.table`` for a table).
+
+Non-ASCII characters and spaces are percent-encoded (Airflow refuses non-ASCII names and URIs).
+A datastore whose spec is unknown at parse time gets Azure ML's own form,
+``azureml://datastores/<name>/paths/<path>`` (with the workspace's subscription, resource group
+and name in front when they are given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+__all__ = [
+    "AssetRef",
+    "datastore_asset",
+    "table_asset",
+    "logical_output_path",
+    "run_output_path",
+    "AZURE_STORAGE_KINDS",
+    "SQL_KINDS",
+]
+
+AZURE_STORAGE_KINDS = ("azure_blob", "adls_gen2")
+# datastore kind -> (URI scheme, default port, default schema or None when the database has none)
+SQL_KINDS: dict[str, tuple[str, int, str | None]] = {
+    "postgres": ("postgres", 5432, "public"),
+    "azure_sql": ("mssql", 1433, "dbo"),
+    "mysql": ("mysql", 3306, None),
+}
+_SQL_SUFFIX = {
+    "postgres": "postgres.database.azure.com",
+    "azure_sql": "database.windows.net",
+    "mysql": "mysql.database.azure.com",
+}
+_SAFE = "/:-._~!$&'()*+,;=@"  # kept as they are; everything else (spaces, non-ASCII, %, ?, #) is encoded
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    """One piece of data, named for Airflow (``name``, ``uri``) and OpenLineage (``namespace``, ``path``)."""
+
+    name: str
+    uri: str
+    namespace: str
+    path: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "uri": self.uri, "namespace": self.namespace, "path": self.path}
+
+
+def _clean(path: str) -> str:
+    """A datastore-relative path: no leading/trailing '/', no empty or '.' segments, percent-encoded."""
+    parts = [p for p in str(path or "").replace("\\", "/").split("/") if p not in ("", ".")]
+    return quote("/".join(parts), safe=_SAFE)
+
+
+def _join(base: str, rel: str) -> str:
+    return f"{base}/{rel}" if rel else base
+
+
+def _same(namespace: str, rel: str) -> AssetRef:
+    full = _join(namespace, rel)
+    return AssetRef(name=full, uri=full, namespace=namespace, path=rel)
+
+
+def datastore_asset(
+    spec: Mapping[str, Any] | None,
+    path: str = "",
+    *,
+    datastore: str = "",
+    workspace: Mapping[str, Any] | None = None,
+) -> AssetRef:
+    """The asset for ``path`` on the datastore described by ``spec`` (its ``type`` says the kind).
+
+    ``datastore`` (its name) and ``workspace`` (a workspace config: ``subscription_id``,
+    ``resource_group``, ``workspace_name``) name a datastore whose spec is not known.
+    """
+    rel = _clean(path)
+    kind = str((spec or {}).get("type") or "")
+    if kind in AZURE_STORAGE_KINDS:
+        return _azure_storage(spec or {}, rel, datastore)
+    if kind == "local" and (spec or {}).get("path"):
+        root = _clean(str(spec["path"]))  # type: ignore[index]
+        full = f"file:///{_join(root, rel)}"
+        return AssetRef(name=full, uri=full, namespace="file", path=f"/{_join(root, rel)}")
+    if kind == "adls_gen1" and (spec or {}).get("store_name"):
+        return _same(f"adl://{spec['store_name']}.azuredatalakestore.net", rel)  # type: ignore[index]
+    if kind == "dbfs":
+        full = f"dbfs:/{rel}"
+        return AssetRef(name=full, uri=full, namespace="dbfs", path=f"/{rel}")
+    if kind in SQL_KINDS:
+        raise ValueError(
+            f"Datastore {datastore or '?'!r} ({kind}) holds tables, not files: name a table with table_asset()."
+        )
+    return _same(_azureml_base(datastore or "unknown", workspace), rel)
+
+
+def _azure_storage(spec: Mapping[str, Any], rel: str, datastore: str) -> AssetRef:
+    account = str(spec.get("account_name") or "")
+    container = str(spec.get("container_name") or "")
+    if not (account and container):
+        raise ValueError(
+            f"Datastore {datastore or '?'!r} ({spec.get('type')}) has no account_name/container_name in its spec; "
+            "register it with Datastore.register_azure_blob_container(...) or declare both in the workspace file."
+        )
+    endpoint = str(spec.get("endpoint") or "")
+    if endpoint.startswith(
+        ("http://", "https://")
+    ):  # an emulator or private endpoint: the URL is the account
+        url = urlsplit(endpoint)
+        host = f"{url.netloc}{url.path.rstrip('/')}"
+    else:
+        host = f"{account}.dfs.{endpoint or 'core.windows.net'}"
+    namespace = f"abfs://{container}@{host}"
+    return AssetRef(
+        name=_join(namespace, rel),
+        uri=_join(f"abfs://{host}/{container}", rel),
+        namespace=namespace,
+        path=rel,
+    )
+
+
+def _azureml_base(datastore: str, workspace: Mapping[str, Any] | None) -> str:
+    ws = workspace or {}
+    scope = ""
+    if ws.get("subscription_id") and ws.get("resource_group") and ws.get("workspace_name"):
+        scope = (
+            f"subscriptions/{ws['subscription_id']}/resourcegroups/{ws['resource_group']}"
+            f"/workspaces/{ws['workspace_name']}/"
+        )
+    return f"azureml://{quote(scope, safe='/')}datastores/{quote(datastore, safe='')}/paths"
+
+
+def table_asset(spec: Mapping[str, Any] | None, table: str, *, datastore: str = "") -> AssetRef:
+    """The asset for ``table`` (``table`` or ``schema.table``) in the SQL datastore ``spec``.
+
+    The host is ``server_name`` when it has a dot, else Azure's host for it
+    (``<server>.postgres.database.azure.com``, ``<server>.database.windows.net``); the port is
+    always written (``port`` or the kind's default), as Airflow's postgres normalizer would.
+    """
+    spec = spec or {}
+    kind = str(spec.get("type") or "")
+    if kind not in SQL_KINDS:
+        raise ValueError(
+            f"Datastore {datastore or '?'!r} ({kind or 'unknown kind'}) is not a SQL datastore; "
+            f"table {table!r} needs one of: {', '.join(sorted(SQL_KINDS))}."
+        )
+    scheme, default_port, default_schema = SQL_KINDS[kind]
+    server = str(spec.get("server_name") or "")
+    database = str(spec.get("database_name") or "")
+    if not (server and database and table):
+        raise ValueError(
+            f"Datastore {datastore or '?'!r} ({kind}) needs server_name and database_name, and a table name, "
+            f"to name table {table!r}."
+        )
+    host = server if "." in server else f"{server}.{spec.get('endpoint') or _SQL_SUFFIX[kind]}"
+    port = int(spec.get("port") or default_port)
+    parts = [p.strip('"[]`') for p in str(table).split(".")]
+    if default_schema is None:
+        names = [database, parts[-1]]
+    else:
+        names = [database, parts[-2] if len(parts) > 1 else default_schema, parts[-1]]
+    names = [quote(n, safe="") for n in names]
+    namespace = f"{scheme}://{host.lower()}:{port}"
+    full = f"{namespace}/{'/'.join(names)}"
+    return AssetRef(name=full, uri=full, namespace=namespace, path=".".join(names))
+
+
+def run_output_path(output: Mapping[str, Any], run_slug: str, task_id: str) -> str:
+    """Where one run publishes a step output (plan output spec): the run-scoped datastore path.
+
+    ``azureml/<run>/<task>/<name>`` for PipelineData; an OutputFileDatasetConfig's destination with
+    ``{run-id}`` = ``<run>_<task>`` and ``{output-name}`` filled in.
+    """
+    if output.get("kind") == "output_dataset":
+        dest = str(output.get("destination") or "dataset/{run-id}/{output-name}")
+        return (
+            dest.replace("{run-id}", f"{run_slug}_{task_id}")
+            .replace("{output-name}", output["name"])
+            .strip("/")
+        )
+    return f"azureml/{run_slug}/{task_id}/{output['name']}"
+
+
+def logical_output_path(output: Mapping[str, Any], dag_id: str, task_id: str) -> str:
+    """The stable location of a step output: :func:`run_output_path` with the run replaced by the pipeline.
+
+    Every run of DAG ``dag_id`` publishes the output under the same logical path
+    (``azureml/<dag_id>/<task>/<name>``, ``dataset/<dag_id>_<task>/<name>``), which names the Asset;
+    a destination without ``{run-id}`` is its own logical path (every run writes the same place).
+    """
+    return run_output_path(output, dag_id, task_id)
