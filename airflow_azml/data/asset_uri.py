@@ -4,21 +4,14 @@ Pure (standard library only, no I/O): everything comes from a datastore's spec, 
 workspace keeps per datastore and a plan carries in ``plan["workspace"]["config"]["datastores"]``
 (``{"type": "azure_blob", "account_name": ..., "container_name": ..., "endpoint": ...}``).
 
-One location gives one :class:`AssetRef` with four views of the same identity:
-
-``name``
-    The conventional form, shown on Airflow's Assets page:
-    ``abfs://<container>@<account>.dfs.core.windows.net/<path>`` for Blob and ADLS Gen2,
-    ``file:///<abs path>`` for a local folder, ``postgres://host:5432/db/schema/table``
-    (``mssql://``, ``mysql://host:3306/db/table``) for a table, ``adl://<store>.azuredatalakestore.net/<path>``
-    for ADLS Gen1, ``dbfs:/<path>`` for DBFS.
-``uri``
-    What Airflow keys the asset by. Same as ``name`` except for Blob/ADLS: Airflow drops
-    everything before an ``@`` in a URI's host as credentials (with a warning), which would lose
-    the container, so the container moves into the path: ``abfs://<account>.dfs.core.windows.net/<container>/<path>``.
-``namespace`` / ``path``
-    The OpenLineage dataset (``namespace`` = ``name`` without its path; ``path`` = the path
-    below it, or ``db.schema.table`` for a table).
+One location gives one :class:`AssetRef`: ``uri`` (also the Asset's ``name``, so everything that
+declares the same location declares the same Asset) and the OpenLineage dataset it is
+(``namespace`` = the URI without its path; ``path`` = the path below it, or ``db.schema.table``):
+``abfs://<container>@<account>.dfs.core.windows.net/<path>`` for Blob and ADLS Gen2 (the
+endpoint's host for a sovereign cloud or an emulator), ``file:///<abs path>`` for a local folder,
+``postgres://host:5432/db/schema/table`` (``mssql://``, ``mysql://host:3306/db/table``) for a table,
+``adl://<store>.azuredatalakestore.net/<path>`` for ADLS Gen1, ``dbfs:/<path>`` for DBFS.
+Airflow 3.3 keeps ``<container>@`` in an Asset URI (it drops user info only with a password).
 
 Non-ASCII characters and spaces are percent-encoded (Airflow refuses non-ASCII names and URIs).
 A datastore whose spec is unknown at parse time gets Azure ML's own form,
@@ -60,7 +53,7 @@ _SAFE = "/:-._~!$&'()*+,;=@"  # kept as they are; everything else (spaces, non-A
 
 @dataclass(frozen=True)
 class AssetRef:
-    """One piece of data, named for Airflow (``name``, ``uri``) and OpenLineage (``namespace``, ``path``)."""
+    """One piece of data, named for Airflow (``name`` = ``uri``) and OpenLineage (``namespace``, ``path``)."""
 
     name: str
     uri: str
@@ -134,13 +127,7 @@ def _azure_storage(spec: Mapping[str, Any], rel: str, datastore: str) -> AssetRe
         host = f"{url.netloc}{url.path.rstrip('/')}"
     else:
         host = f"{account}.dfs.{endpoint or 'core.windows.net'}"
-    namespace = f"abfs://{container}@{host}"
-    return AssetRef(
-        name=_join(namespace, rel),
-        uri=_join(f"abfs://{host}/{container}", rel),
-        namespace=namespace,
-        path=rel,
-    )
+    return _same(f"abfs://{container}@{host}", rel)
 
 
 def _azureml_base(datastore: str, workspace: Mapping[str, Any] | None) -> str:

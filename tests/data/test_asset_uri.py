@@ -14,11 +14,9 @@ from airflow_azml.data.asset_uri import (
 BLOB = {"type": "azure_blob", "account_name": "acct", "container_name": "data", "conn_id": "azml_blob"}
 
 
-def test_blob_and_adls_gen2_name_the_container_and_keep_it_in_the_airflow_uri():
+def test_blob_and_adls_gen2_name_container_and_account():
     ref = datastore_asset(BLOB, "/azureml/train/prep/out/")
-    assert ref.name == "abfs://data@acct.dfs.core.windows.net/azureml/train/prep/out"
-    # Airflow drops "data@" from a URI's host as credentials: the container moves into the path
-    assert ref.uri == "abfs://acct.dfs.core.windows.net/data/azureml/train/prep/out"
+    assert ref.uri == ref.name == "abfs://data@acct.dfs.core.windows.net/azureml/train/prep/out"
     assert (ref.namespace, ref.path) == ("abfs://data@acct.dfs.core.windows.net", "azureml/train/prep/out")
     gen2 = datastore_asset({**BLOB, "type": "adls_gen2"}, "azureml/train/prep/out")
     assert gen2 == ref
@@ -29,7 +27,6 @@ def test_sovereign_cloud_and_emulator_endpoints():
     assert china.name == "abfs://data@acct.dfs.core.chinacloudapi.cn/x"
     azurite = datastore_asset({**BLOB, "endpoint": "http://127.0.0.1:10000/devstoreaccount1/"}, "x")
     assert azurite.name == "abfs://data@127.0.0.1:10000/devstoreaccount1/x"
-    assert azurite.uri == "abfs://127.0.0.1:10000/devstoreaccount1/data/x"
 
 
 def test_blob_without_account_or_container_says_how_to_fix():
