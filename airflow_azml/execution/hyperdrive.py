@@ -173,6 +173,8 @@ class HyperDriveExecution(StepExecution):
             "termination_reason": child.reason,
             "start_time": child.start_time,
             "end_time": child.end_time,
+            "primary_metric_name": self.step["hyperdrive"]["primary_metric_name"],
+            "primary_metric_goal": self.step["hyperdrive"]["primary_metric_goal"],
             "primary_metric_series": child.series,
             "best_primary_metric": best_value(child.series, self.sweep.maximize) if self.sweep else None,
             "metrics": summarize(read_metrics(folder / "metrics.jsonl")),

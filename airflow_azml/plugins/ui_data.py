@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_azml.execution.records import RUNS_PREFIX, RunRecords, run_slug
 from airflow_azml.pipeline.core.status import QUEUED, RUNNING, step_status
+from airflow_azml.plugins.ui_sweep import sweep_view
 
 __all__ = ["pipeline_view", "tasks_from_plan", "run_history", "split_metrics", "display_status"]
 
@@ -164,6 +165,9 @@ def pipeline_view(
     records = RunRecords(store, dag_id, run_id).steps()
     tis = task_instances or {}
     steps = [_step(t, tis.get(t["task_id"], {}), records.get(t["task_id"]), store_of) for t in tasks]
+    for s in steps:  # a HyperDriveStep's children, best, stopped ones (plugins/ui_sweep.py)
+        if s["kind"] == "hyperdrive" or s["kind"].startswith("HyperDrive"):
+            s["sweep"] = sweep_view(store, dag_id, run_id, s["task_id"], records.get(s["task_id"]))
     history = run_history(store, dag_id, history_limit)
     return {
         "dag_id": dag_id,

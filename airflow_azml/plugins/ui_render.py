@@ -15,6 +15,7 @@ from airflow_azml.plugins.ui_svg import STATUS_COLORS, graph_svg, line_chart
 from airflow_azml.plugins.ui_svg import esc as _e
 from airflow_azml.plugins.ui_svg import fmt_value as _fmt
 from airflow_azml.plugins.ui_svg import is_number as _num
+from airflow_azml.plugins.ui_sweep import sweep_html
 
 __all__ = ["render_page", "graph_svg", "line_chart", "format_size", "STATUS_COLORS"]
 
@@ -126,6 +127,12 @@ def _steps_table(view: dict[str, Any]) -> str:
     )
 
 
+def _sweeps(view: dict[str, Any]) -> str:
+    """HyperDriveSteps' sweeps: children, best marked, stopped ones and why, charts (plugins/ui_sweep.py)."""
+    parts = [sweep_html(s) for s in view["steps"] if s.get("sweep")]
+    return f'<h2>HyperDrive sweeps</h2><div id="azml-sweeps">{"".join(parts)}</div>' if parts else ""
+
+
 def _metrics_table(view: dict[str, Any]) -> str:
     rows = []
     for s in view["steps"]:
@@ -202,6 +209,7 @@ def render_page(
             graph_svg(view),
             _detail(focus, logs or {}) if focus else "",
             _steps_table(view),
+            _sweeps(view),
             _metrics_table(view),
             _charts(view, file_url),
             f'<script src="{_e(static_url)}"></script></body></html>',
