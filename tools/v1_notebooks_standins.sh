@@ -29,6 +29,9 @@ for _ in $(seq 1 120); do [ -s "$work/airflow.env" ] && break; sleep 2; done
 [ -s "$work/airflow.env" ] || { echo "live Airflow did not start: $work/live_airflow.log" >&2; exit 1; }
 # shellcheck disable=SC1091
 source "$work/airflow.env"
+# the live Airflow's workers were started before the runner's web proxy: the notebooks' pipelines carry
+# the notebook process's proxy and CA bundle to them (airflow_azml/core/network.py)
+export AZML_AIRFLOW_FORWARD_NETWORK=1
 # ADLS Gen1 (retired: registration works, moving data says so), ADLS Gen2 and SQL service principals
 export ADL_SUBSCRIPTION_62=00000000-0000-0000-0000-000000000001 ADL_RESOURCE_GROUP_62=rg-local
 export ADL_STORENAME_62=adlslocal ADL_TENANT_62=00000000-0000-0000-0000-000000000002

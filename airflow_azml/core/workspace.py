@@ -9,9 +9,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from airflow_azml.core._home import azml_home, caller_dir
+from airflow_azml.core._home import azml_home, caller_dir, uses_remote_airflow
 from airflow_azml.core.datastore import datastore_from_spec
 from airflow_azml.core.datastore_registry import datastore_not_found, load_registered, save_registered
+from airflow_azml.core.network import client_network, forwards_network
 from airflow_azml.exceptions import WorkspaceConfigError, did_you_mean
 
 __all__ = ["Workspace", "DEFAULT_DATASTORE"]
@@ -210,6 +211,8 @@ class Workspace:
             compute_targets=self._compute_specs,
             datasets=self._declared_datasets,
         )
+        if uses_remote_airflow(self) and forwards_network(self):
+            cfg["network"] = client_network()  # see core/network.py: the workers fetch data as this process would
         return {"config": cfg, "config_path": str(self._config_path) if self._config_path else None}
 
     @classmethod

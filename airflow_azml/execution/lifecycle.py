@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypedDict
 
+from airflow_azml.core.network import applied_network
 from airflow_azml.core.workspace import Workspace
 from airflow_azml.execution.job_log import JOB_LOG, JobLog
 from airflow_azml.execution.records import RunRecords, step_run_id
@@ -124,7 +125,8 @@ class StepAttempt:
         if start:
             self.write()
         try:
-            outputs = work(self)
+            with applied_network(self.ws._config.get("network"), self.log):  # core/network.py
+                outputs = work(self)
         except passthrough:
             self._keep_job_log()  # a deferred attempt goes on later from what it logged so far
             raise
