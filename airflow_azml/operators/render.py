@@ -12,6 +12,7 @@ from airflow.sdk import DAG, Param
 
 from airflow_azml.compiler import load_plan
 from airflow_azml.operators.hyperdrive import HyperDriveStepOperator
+from airflow_azml.operators.lineage import lineage_enabled, plan_assets
 from airflow_azml.operators.step import AzmlStepOperator, EstimatorStepOperator, PythonScriptStepOperator
 
 __all__ = ["render_dag", "load_submitted_dags", "OPERATORS", "describe_plan"]
@@ -125,6 +126,10 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
         extra = dag_arguments(schedule)
         schedule = extra.pop("schedule")
         dag_kwargs = {**extra, **dag_kwargs}
+    elif schedule is not None and not isinstance(schedule, str):  # registered datasets/models: their Assets
+        from airflow_azml.triggers import schedule_assets
+
+        schedule = schedule_assets(schedule, plan["workspace"])
     dag_kwargs.setdefault("doc_md", describe_plan(plan))
     dag_kwargs.setdefault("description", (plan.get("description") or "")[:200] or None)
     dag_kwargs.setdefault("catchup", False)
@@ -139,9 +144,15 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
     dag = DAG(dag_id=plan["dag_id"], schedule=schedule, params=params, **dag_kwargs)
     shared = {"workspace": plan["workspace"], "parameters": plan["parameters"], "compat": _compat_enabled()}
     tasks: dict[str, AzmlStepOperator] = {}
+    assets = plan_assets(plan) if lineage_enabled() else {}
     for task_id, step in plan["steps"].items():
         op = _operator(step["operator"])
-        tasks[task_id] = op.for_step(task_id=task_id, step=step, pipeline=shared, dag=dag, **_routing(step))
+        lineage: dict[str, Any] = {}
+        if task_id in assets:  # the data it reads and writes, as Assets (known without I/O)
+            lineage = dict(zip(("lineage", "inlets", "outlets"), assets[task_id], strict=True))
+        tasks[task_id] = op.for_step(
+            task_id=task_id, step=step, pipeline=shared, dag=dag, **lineage, **_routing(step)
+        )
     for task_id, step in plan["steps"].items():
         for up in step["upstream"]:
             tasks[up] >> tasks[task_id]

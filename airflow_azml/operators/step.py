@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
+from airflow_azml.operators.lineage import LineageMixin
 from airflow_azml.operators.links import PipelineViewLink, StepOutputsLink
 
 if TYPE_CHECKING:  # imported in execute(): DAG parsing never pays for the execution layer
+    from airflow_azml.compiler.lineage import StepLineage
     from airflow_azml.execution import StepExecution, StepInvocation
     from airflow_azml.execution.lifecycle import StepAttempt, StepResult
 
@@ -69,7 +71,7 @@ def _require_plan(op: Any) -> None:
         )
 
 
-class AzmlStepOperator(BaseOperator):
+class AzmlStepOperator(BaseOperator, LineageMixin):
     """Runs one compiled pipeline step. ``step`` is the step's plan; ``pipeline`` the shared part.
 
     Inputs produced by upstream steps arrive as XCom references (datastore + path); this
@@ -94,12 +96,21 @@ class AzmlStepOperator(BaseOperator):
     _azml_reuse: dict[str, Any] | None = None
 
     @classmethod
-    def for_step(cls, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any) -> AzmlStepOperator:
-        """The task of one plan step; ``kwargs`` are BaseOperator's (task_id, dag, routing...)."""
+    def for_step(
+        cls,
+        *,
+        step: dict[str, Any],
+        pipeline: dict[str, Any],
+        lineage: StepLineage | None = None,
+        **kwargs: Any,
+    ) -> AzmlStepOperator:
+        """The task of one plan step; ``kwargs`` are BaseOperator's (task_id, dag, routing, inlets,
+        outlets...); ``lineage`` names the step's inlets/outlets (for asset events and OpenLineage)."""
         kwargs.setdefault("do_xcom_push", False)
         op = cls(**kwargs)
         op.step = step
         op.pipeline = pipeline
+        op.lineage = lineage
         return op
 
     def _invocation(self, context: Any) -> StepInvocation:
@@ -138,6 +149,7 @@ class AzmlStepOperator(BaseOperator):
         attempt = StepAttempt(self._invocation(context), log=self.log)
         result = attempt.run(lambda a: self.run_step(a, context), passthrough=(TaskDeferred,))
         self._finish(context, result)
+        self._emit_asset_events(context, attempt, result)
 
     def resume(self, context: Any, work: Any) -> None:
         """The lifecycle of a task back from deferral: the attempt's stored record, ``work``, then XCom."""
@@ -145,7 +157,9 @@ class AzmlStepOperator(BaseOperator):
 
         _require_plan(self)
         attempt = StepAttempt.resume(self._invocation(context), log=self.log)
-        self._finish(context, attempt.run(work, start=False))
+        result = attempt.run(work, start=False)
+        self._finish(context, result)
+        self._emit_asset_events(context, attempt, result)
 
     def run_step(self, attempt: StepAttempt, context: Any) -> dict[str, Any]:
         """The step kind's run part: do the work (``attempt.decide`` first, for reuse); return the

@@ -1,0 +1,118 @@
+"""Lineage of a plan: the data each step reads (inlets) and writes (outlets), as stable asset names.
+
+Pure and cheap (no I/O, no Airflow): computed from the plan when the DAG is rendered, so every
+task declares its Assets at parse time. A step output's asset names its *logical* location
+(``azureml/<dag_id>/<task>/<name>`` on its datastore, see ``data/asset_uri.py``), the same for
+every run; each run's own path goes into the asset event. A consumer's inlet is the very asset
+its producer declares as outlet, so Airflow draws the edge.
+
+What each kind of step reads and writes:
+
+- outputs (PipelineData, OutputFileDatasetConfig, HyperDrive/ParallelRun/Databricks outputs):
+  the output's datastore + logical path; a DataTransferStep's output is its destination
+  (a fixed datastore path, or a SQL table, which has no output port: it is keyed ``sql:<table>``);
+- inputs from another step: that step's output asset; from a DataReference or a DataPath
+  parameter (its default): the datastore path; a DataTransferStep's SQL source table;
+- registered datasets are named by the registry (``registry_asset`` in ``data/watch.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_azml.data.asset_uri import AssetRef, datastore_asset, logical_output_path, table_asset
+
+__all__ = ["StepLineage", "plan_lineage", "SQL_OUTLET_PREFIX"]
+
+SQL_OUTLET_PREFIX = "sql:"
+
+
+@dataclass
+class StepLineage:
+    """A step's inlets (input name -> asset) and outlets (output name -> asset), in plan order."""
+
+    inlets: dict[str, AssetRef] = field(default_factory=dict)
+    outlets: dict[str, AssetRef] = field(default_factory=dict)
+
+
+class _Namer:
+    """Asset names from the plan's workspace (datastore specs), one AssetRef per location."""
+
+    def __init__(self, plan: Mapping[str, Any]):
+        cfg = (plan.get("workspace") or {}).get("config") or {}
+        self.cfg = cfg
+        self.datastores: Mapping[str, Any] = cfg.get("datastores") or {}
+        self.default = str(cfg.get("default_datastore") or "workspaceblobstore")
+        self.dag_id = str(plan["dag_id"])
+        self._cache: dict[tuple[str, str, str], AssetRef] = {}
+
+    def path(self, datastore: str | None, path: str) -> AssetRef:
+        name = datastore or self.default
+        key = ("path", name, path)
+        if key not in self._cache:
+            spec = self.datastores.get(name)
+            try:
+                ref = datastore_asset(spec, path, datastore=name, workspace=self.cfg)
+            except ValueError:  # an incomplete spec or a SQL datastore: the step itself reports that
+                ref = datastore_asset(None, path, datastore=name, workspace=self.cfg)
+            self._cache[key] = ref
+        return self._cache[key]
+
+    def table(self, datastore: str | None, table: str) -> AssetRef | None:
+        name = datastore or self.default
+        try:
+            return table_asset(self.datastores.get(name), table, datastore=name)
+        except ValueError:
+            return None
+
+    def output(self, step: Mapping[str, Any], out: Mapping[str, Any]) -> AssetRef:
+        dest = step.get("destination") if step.get("kind") == "data_transfer" else None
+        if dest and dest.get("kind") == "datastore" and out["name"] == step.get("output_name"):
+            return self.path(dest.get("datastore"), str(dest.get("path") or ""))
+        return self.path(out.get("datastore"), logical_output_path(out, self.dag_id, step["task_id"]))
+
+
+def plan_lineage(plan: Mapping[str, Any]) -> dict[str, StepLineage]:
+    """task_id -> StepLineage for every step of ``plan``."""
+    namer = _Namer(plan)
+    steps: Mapping[str, Any] = plan["steps"]
+    lineage = {task_id: StepLineage() for task_id in steps}
+    for task_id, step in steps.items():
+        outlets = lineage[task_id].outlets
+        for out in step.get("outputs") or ():
+            outlets[out["name"]] = namer.output(step, out)
+        dest = step.get("destination") if step.get("kind") == "data_transfer" else None
+        if dest and dest.get("kind") == "sql" and dest.get("sql_table"):
+            table = namer.table(dest.get("datastore"), dest["sql_table"])
+            if table is not None:
+                outlets[f"{SQL_OUTLET_PREFIX}{dest['sql_table']}"] = table
+    for task_id, step in steps.items():
+        inlets = lineage[task_id].inlets
+        for spec in step.get("inputs") or ():
+            ref = _input(namer, lineage, plan, spec)
+            if ref is not None:
+                inlets[spec["name"]] = ref
+        src = step.get("source") if step.get("kind") == "data_transfer" else None
+        if src and src.get("kind") == "sql" and src.get("sql_table"):
+            table = namer.table(src.get("datastore"), src["sql_table"])
+            if table is not None:
+                inlets[f"{SQL_OUTLET_PREFIX}{src['sql_table']}"] = table
+    return lineage
+
+
+def _input(
+    namer: _Namer, lineage: Mapping[str, StepLineage], plan: Mapping[str, Any], spec: Mapping[str, Any]
+) -> AssetRef | None:
+    source = spec.get("source")
+    if source == "step_output":
+        producer = lineage.get(spec["step"])
+        return producer.outlets.get(spec["output"]) if producer is not None else None
+    if source == "datastore":
+        return namer.path(spec.get("datastore"), str(spec.get("path") or ""))
+    if source == "param":
+        default = ((plan.get("parameters") or {}).get(spec.get("param")) or {}).get("default")
+        if isinstance(default, Mapping) and "path_on_datastore" in default:  # a DataPath's default
+            return namer.path(default.get("datastore"), str(default.get("path_on_datastore") or ""))
+    return None
