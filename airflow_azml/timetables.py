@@ -6,16 +6,18 @@ with interval 1, and ``RecurrenceTimetable`` (registered by the airflow-azml plu
 scheduler can deserialize it) for what cron cannot say, such as every other day at 22:30. The
 fire-time arithmetic is ``ScheduleRecurrence.next_fire_time`` (pure, in the v1 model).
 
-The watcher DAG of a datastore schedule: every ``polling_interval`` minutes it lists the
-schedule's folder (no subfolders) on the datastore, then triggers the published pipeline once per
-new or changed blob with the blob passed as the DataPath parameter. Each trigger uses a run id
-derived from the blob's path and version, and ``skip_when_already_exists``: Airflow itself
-guarantees a blob version never starts two runs, even if recording the seen versions failed.
+The watcher DAG of a datastore schedule is scheduled on the Asset of the schedule's folder. The
+asset's watcher, ``airflow_azml.triggers.DatastoreChangeTrigger`` in Airflow's triggerer, lists the
+folder (no subfolders) every ``polling_interval`` minutes and fires one asset event per new or
+changed blob, none when nothing changed; each run of the DAG triggers the published pipeline once
+per blob event it was triggered by (Airflow may fold several events into one run), with the blob
+passed as the DataPath parameter. Each trigger uses a run id derived from the blob's path and
+version, and ``skip_when_already_exists``: a blob version never starts two runs, even if an event
+is repeated (a trigger restarted before its state was kept).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -101,44 +103,52 @@ def dag_arguments(schedule: Any) -> dict[str, Any]:
 
 
 def datastore_watcher_dag(entry: dict[str, Any], workspace: Any) -> DAG:
-    """The DAG ``entry['id']`` that polls ``entry['path_on_datastore']`` and triggers ``entry['pipeline_id']``."""
+    """The DAG ``entry['id']``: scheduled on the Asset of ``entry['path_on_datastore']``, whose watcher
+    (``airflow_azml.triggers.DatastoreChangeTrigger`` in the triggerer) fires one event per new or
+    changed blob; each run starts ``entry['pipeline_id']`` once per event it was triggered by."""
     # deferred: the plugin imports this module in every Airflow process, the watcher is rarely needed
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
-    spec = workspace.to_spec()
+    from airflow_azml.pipeline.core.schedule_store import schedule_key
+    from airflow_azml.triggers import folder_asset
+
+    key = schedule_key(entry)
+    asset = folder_asset(
+        workspace,
+        entry["datastore"],
+        entry.get("path_on_datastore") or "",
+        poll_interval=60.0 * int(entry.get("polling_interval") or 5),
+        watcher=f"azml_sched_{key}",
+    )
     with DAG(
         dag_id=entry["id"],
-        schedule=DeltaTriggerTimetable(timedelta(minutes=int(entry.get("polling_interval") or 5))),
+        schedule=[asset],
         start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
         catchup=False,
-        max_active_runs=1,
         is_paused_upon_creation=entry.get("status") != "Active",
         tags=["azml", "azml-schedule"],
         doc_md=f"Datastore schedule **{entry['name']}**: one run of `{entry['pipeline_id']}` per new or changed "
-        f"blob in `{entry['datastore']}/{entry.get('path_on_datastore') or ''}`.",
+        f"blob in `{entry['datastore']}/{entry.get('path_on_datastore') or ''}` (asset `{asset.name}`, "
+        "watched by the triggerer).",
     ) as dag:
 
-        @task(task_id="find_new_blobs")
-        def find_new_blobs() -> list[dict[str, Any]]:
-            from airflow_azml.core.workspace import Workspace
-            from airflow_azml.pipeline.core.schedule import new_blobs
+        @task(task_id="blob_runs", inlets=[asset])
+        def blob_runs(**context: Any) -> list[dict[str, Any]]:
+            """One pipeline run per blob event that triggered this run (a manual run has none)."""
+            from airflow_azml.pipeline.core.schedule_store import blob_run
 
-            return new_blobs(Workspace.from_spec(spec), entry)
+            out, done = [], set()
+            for event in context["triggering_asset_events"].get(asset, []):
+                payload = (event.extra or {}).get("payload") or {}
+                if payload.get("path") and (payload["path"], payload.get("version")) not in done:
+                    done.add((payload["path"], payload.get("version")))
+                    out.append(blob_run(entry, payload["path"], str(payload.get("version"))))
+            return out
 
-        @task(task_id="record_seen", trigger_rule="none_failed")
-        def record(found: list[dict[str, Any]]) -> int:
-            from airflow_azml.core.workspace import Workspace
-            from airflow_azml.pipeline.core.schedule import record_seen
-
-            record_seen(Workspace.from_spec(spec), entry, found)
-            return len(found)
-
-        found = find_new_blobs()
-        triggers = TriggerDagRunOperator.partial(
+        TriggerDagRunOperator.partial(
             task_id="trigger_pipeline",
             trigger_dag_id=entry["pipeline_id"],
             skip_when_already_exists=True,
             logical_date=None,
-        ).expand_kwargs(found)
-        triggers >> record(found)
+        ).expand_kwargs(blob_runs())
     return dag

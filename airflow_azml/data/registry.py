@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from airflow_azml.data.watch import stored_versions
 from airflow_azml.exceptions import DatasetNotFoundError, UserErrorException, check_data_name, did_you_mean
 
 __all__ = [
@@ -41,16 +42,7 @@ class VersionedRegistry:
 
     def versions(self, name: str) -> list[int]:
         """The stored versions of ``name``, ascending (only ``<name>/<n>.json`` counts)."""
-        folder = f"{self.prefix}/{name}"
-        if not self.store.exists(folder):
-            return []
-        out = []
-        for rel in self.store.list_files(folder):
-            parent, _, leaf = rel.rpartition("/")
-            stem = leaf.removesuffix(".json")
-            if parent == folder and leaf.endswith(".json") and stem.isdigit():
-                out.append(int(stem))
-        return sorted(out)
+        return stored_versions(self.store, f"{self.prefix}/{name}")
 
     def read(self, name: str, version: int) -> dict[str, Any]:
         return json.loads(self.store.read_bytes(f"{self.prefix}/{name}/{version}.json"))

@@ -178,6 +178,15 @@ class ObjectStore(Store):
             digest.update(f"{name}\0{files[name].get('etag')}\0{files[name].get('size')}\n".encode())
         return digest.hexdigest()[:32]
 
+    def versions(self, rel: str) -> dict[str, str]:
+        """{file: etag} of the committed files below ``rel``, from one listing."""
+        if self._is_file(rel):
+            return {check_relative(rel): self.version(rel)}
+        return {
+            name: str(info.get("etag") or "").strip('"')
+            for name, info in sorted(self._committed(rel).items())
+        }
+
     def modified(self, rel: str) -> float | None:
         """Last-modified time (epoch seconds) of the newest object under ``rel``, or None."""
         found = {rel: self.fs.info(self._key(rel))} if self._is_file(rel) else self._find(rel)

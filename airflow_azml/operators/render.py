@@ -130,6 +130,10 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
         from airflow_azml.triggers import schedule_assets
 
         schedule = schedule_assets(schedule, plan["workspace"])
+    elif schedule is not None and not isinstance(schedule, str):  # registered datasets/models: their Assets
+        from airflow_azml.triggers import schedule_assets
+
+        schedule = schedule_assets(schedule, plan["workspace"])
     dag_kwargs.setdefault("doc_md", describe_plan(plan))
     dag_kwargs.setdefault("description", (plan.get("description") or "")[:200] or None)
     dag_kwargs.setdefault("catchup", False)

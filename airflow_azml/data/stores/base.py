@@ -69,6 +69,10 @@ class Store(ABC):
     def version(self, rel: str) -> str:
         """A token that changes whenever the content under ``rel`` changes (etag, mtime+size)."""
 
+    def versions(self, rel: str) -> dict[str, str]:
+        """{file: version} of every file below ``rel`` (a Blob store answers this with one listing)."""
+        return {f: self.version(f) for f in self.list_files(rel)}
+
     @abstractmethod
     def read_bytes(self, rel: str) -> bytes: ...
 

@@ -29,10 +29,9 @@ from airflow_azml.pipeline.core.recurrence import ScheduleRecurrence, TimeZone
 from airflow_azml.pipeline.core.schedule_store import (
     SCHEDULE_ID_PREFIX,
     SCHEDULES_PREFIX,
+    blob_run,
     datastore_fields,
     free_schedule_id,
-    new_blobs,
-    record_seen,
     schedule_options,
     scheduled_pipeline_id,
 )
@@ -43,8 +42,7 @@ __all__ = [
     "ScheduleRecurrence",
     "TimeZone",
     "schedule_dags",
-    "new_blobs",
-    "record_seen",
+    "blob_run",
     "SCHEDULE_ID_PREFIX",
 ]
 

@@ -1,23 +1,22 @@
 """Schedule entries in the publish registry: ids and keys, the pipeline an entry runs, the
-datastore-watch fields, and the watch itself (which blobs in the folder are new or changed).
+datastore-watch fields, and the run one new or changed blob starts (``blob_run``).
 
-``new_blobs`` / ``record_seen`` run inside the watcher DAG's tasks
-(``airflow_azml.timetables.datastore_watcher_dag``); everything here is pure registry and
-datastore code, no Airflow.
+The watch itself (which blobs are new or changed) is ``airflow_azml.data.watch``, run by the
+schedule's event trigger in Airflow's triggerer (``airflow_azml.triggers``); the DAG that turns its
+events into pipeline runs is ``airflow_azml.timetables.datastore_watcher_dag``. Everything here is
+pure registry code, no Airflow.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core.published import _safe
 
 __all__ = [
-    "new_blobs",
-    "record_seen",
+    "blob_run",
     "schedule_key",
     "scheduled_pipeline_id",
     "free_schedule_id",
@@ -36,57 +35,26 @@ def schedule_key(entry: dict[str, Any]) -> str:
     return str(entry.get("id") or f"{SCHEDULE_ID_PREFIX}{_safe(entry['name'])}")[len(SCHEDULE_ID_PREFIX) :]
 
 
-def new_blobs(workspace: Any, schedule: dict[str, Any]) -> list[dict[str, Any]]:
-    """Trigger kwargs (run id + conf) for each blob directly in the folder that is new or changed."""
-    store = workspace._require_datastore(schedule["datastore"]).store
-    folder = schedule["path_on_datastore"] or ""
-    seen = _seen(workspace, schedule)
-    prefix = f"{folder}/" if folder else ""
-    out = []
-    for rel in store.list_files(folder) if store.exists(folder) else []:
-        if "/" in rel[len(prefix) :] or rel.rsplit("/", 1)[-1].startswith("."):
-            continue
-        version = store.version(rel)
-        if seen.get(rel) == version:
-            continue
-        digest = hashlib.sha256(f"{rel}\0{version}".encode()).hexdigest()[:20]
-        conf = {
-            **schedule.get("pipeline_parameters", {}),
-            "azml_experiment": schedule["experiment_name"],
-            "azml_blob_version": version,
+def blob_run(schedule: dict[str, Any], rel: str, version: str) -> dict[str, Any]:
+    """TriggerDagRunOperator kwargs (run id + conf) of the run for one blob version.
+
+    The run id is derived from the schedule, the blob's path and its version: the same version
+    never starts two runs (the trigger uses ``skip_when_already_exists``), whatever repeats an event.
+    """
+    digest = hashlib.sha256(f"{rel}\0{version}".encode()).hexdigest()[:20]
+    conf = {
+        **schedule.get("pipeline_parameters", {}),
+        "azml_experiment": schedule["experiment_name"],
+        "azml_blob_version": version,
+    }
+    if schedule.get("data_path_parameter_name"):
+        conf[schedule["data_path_parameter_name"]] = {
+            "datastore": schedule["datastore"],
+            "path_on_datastore": rel,
         }
-        if schedule.get("data_path_parameter_name"):
-            conf[schedule["data_path_parameter_name"]] = {
-                "datastore": schedule["datastore"],
-                "path_on_datastore": rel,
-            }
-        if schedule.get("continue_on_step_failure") is not None:
-            conf["continue_on_step_failure"] = schedule["continue_on_step_failure"]
-        out.append({"trigger_run_id": f"sched_{schedule_key(schedule)}__{digest}", "conf": conf})
-    return out
-
-
-def _seen_path(schedule: dict[str, Any]) -> str:
-    return f"{SCHEDULES_PREFIX}/{schedule_key(schedule)}/seen.json"
-
-
-def _seen(workspace: Any, schedule: dict[str, Any]) -> dict[str, str]:
-    store = workspace.get_default_datastore().store
-    rel = _seen_path(schedule)
-    return json.loads(store.read_bytes(rel)) if store.exists(rel) else {}
-
-
-def record_seen(workspace: Any, schedule: dict[str, Any], found: list[dict[str, Any]]) -> None:
-    """Remember the blob versions just triggered (Airflow's unique run ids guard against repeats too)."""
-    seen = _seen(workspace, schedule)
-    for item in found:
-        key = schedule.get("data_path_parameter_name")
-        path = item["conf"][key]["path_on_datastore"] if key else None
-        if path:
-            seen[path] = item["conf"]["azml_blob_version"]
-    workspace.get_default_datastore().store.write_bytes(
-        _seen_path(schedule), json.dumps(seen, indent=1).encode()
-    )
+    if schedule.get("continue_on_step_failure") is not None:
+        conf["continue_on_step_failure"] = schedule["continue_on_step_failure"]
+    return {"trigger_run_id": f"sched_{schedule_key(schedule)}__{digest}", "conf": conf}
 
 
 def scheduled_pipeline_id(workspace: Any, entry: dict[str, Any]) -> str | None:

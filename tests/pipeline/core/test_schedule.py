@@ -117,12 +117,15 @@ def test_schedule_create_list_get_and_refusals(one_step_pipeline):
     assert Schedule.list(ws) == [] and [s.name for s in Schedule.list(ws, active_only=False)] == ["hourly"]
 
 
-def test_datastore_watch_lists_new_and_changed_blobs_on_azurite(azml_home, tmp_path, monkeypatch):
-    """The watcher's listing on a real Azure Blob API (Azurite): new or changed blobs directly in the
-    folder, once per version; the live-Airflow run of the watcher is in tests/system."""
+def test_datastore_watch_fires_per_new_and_changed_blob_on_azurite(azml_home, tmp_path, monkeypatch):
+    """The schedule's event trigger on a real Azure Blob API (Azurite): one event per new or changed
+    blob directly in the folder (one listing per look, by ETag), none when nothing changed; each
+    event's run id is made of the blob's path and ETag. The live-Airflow run is in tests/system."""
+    import asyncio
     import json
 
-    from airflow_azml.pipeline.core.schedule import new_blobs, record_seen
+    from airflow_azml.pipeline.core.schedule import blob_run
+    from airflow_azml.triggers import DatastoreChangeTrigger, _watch_spec
     from tests.support.azurite import AzuriteServer, require_azurite
 
     require_azurite()
@@ -156,12 +159,25 @@ def test_datastore_watch_lists_new_and_changed_blobs_on_azurite(azml_home, tmp_p
             "data_path_parameter_name": "data",
             "pipeline_parameters": {"n": 2},
         }
-        found = new_blobs(ws, entry)
-        assert sorted(f["conf"]["data"]["path_on_datastore"] for f in found) == ["in/a.csv", "in/b.csv"]
-        assert all(f["conf"]["n"] == 2 and f["trigger_run_id"].startswith("sched_watch__") for f in found)
-        record_seen(ws, entry, found)
-        assert new_blobs(ws, entry) == []
-        container.upload_blob("in/a.csv", b"changed", overwrite=True)
-        again = new_blobs(ws, entry)
-        assert [f["conf"]["data"]["path_on_datastore"] for f in again] == ["in/a.csv"]
-        assert again[0]["trigger_run_id"] not in {f["trigger_run_id"] for f in found}
+        trigger = DatastoreChangeTrigger(_watch_spec(ws.to_spec(), "blob"), "blob", "in", "blobs", 0.1)
+
+        async def watch() -> tuple[list[dict], list[dict]]:
+            gen = trigger.run()
+            first = [(await asyncio.wait_for(gen.__anext__(), 30)).payload for _ in range(2)]
+            with pytest.raises(TimeoutError):  # nothing changed: no event
+                await asyncio.wait_for(gen.__anext__(), 1.0)
+            gen = DatastoreChangeTrigger(**trigger.serialize()[1]).run()  # no state kept: all again
+            again = [(await asyncio.wait_for(gen.__anext__(), 30)).payload for _ in range(2)]
+            container.upload_blob("in/a.csv", b"changed", overwrite=True)
+            changed = (await asyncio.wait_for(gen.__anext__(), 30)).payload
+            await gen.aclose()
+            assert again == first
+            return first, [changed]
+
+        found, changed = asyncio.run(watch())
+        assert [f["path"] for f in found] == ["in/a.csv", "in/b.csv"] and all(f["version"] for f in found)
+        assert [c["path"] for c in changed] == ["in/a.csv"] and changed[0]["version"] != found[0]["version"]
+        runs = [blob_run(entry, f["path"], f["version"]) for f in found + changed]
+        assert runs[0]["conf"]["data"] == {"datastore": "blob", "path_on_datastore": "in/a.csv"}
+        assert all(r["conf"]["n"] == 2 and r["trigger_run_id"].startswith("sched_watch__") for r in runs)
+        assert len({r["trigger_run_id"] for r in runs}) == 3  # a's new ETag is a new run

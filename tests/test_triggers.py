@@ -1,0 +1,135 @@
+"""DatastoreChangeTrigger, the event trigger of datastore schedules and registry assets, run here as
+the triggerer runs it (its async generator, real datastores); and the Assets it is attached to.
+The live triggerer runs it in tests/system/test_rest_trigger.py and tests/system/test_asset_schedules_live.py."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+
+from airflow_azml.core import Dataset, Workspace
+from airflow_azml.triggers import DatastoreChangeTrigger, _watch_spec, dataset_asset, folder_asset
+from tests.conftest import write
+
+
+class _StateStore:
+    """Stands for the triggerer's AssetStateStoreAccessors of one asset (the DB behind it in Airflow)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def _single_accessor(self) -> _StateStore:
+        return self
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    async def aset(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+
+async def _next(gen: Any, timeout: float = 10) -> dict[str, Any]:
+    return (await asyncio.wait_for(gen.__anext__(), timeout)).payload
+
+
+def _trigger(ws: Workspace, folder: str, watch: str = "blobs") -> DatastoreChangeTrigger:
+    name = ws.get_default_datastore().name
+    trigger = DatastoreChangeTrigger(_watch_spec(ws.to_spec(), name), name, folder, watch, 0.05)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_azml.triggers.DatastoreChangeTrigger"
+    return DatastoreChangeTrigger(**kwargs)  # as the triggerer builds it from the DB
+
+
+def test_blob_watch_fires_once_per_new_or_changed_blob_and_keeps_its_state(workspace_dir) -> None:
+    ws = Workspace.from_config(workspace_dir)
+    root = ws.get_default_datastore().root
+    for rel, text in (("in/a.csv", "1"), ("in/b.csv", "22"), ("in/sub/c.csv", "3"), ("in/.tmp", "x")):
+        write(root / rel, text)
+    state = _StateStore()
+
+    async def first_trigger() -> list[dict[str, Any]]:
+        trigger = _trigger(ws, "in")
+        trigger.asset_state_store = state
+        gen = trigger.run()
+        found = [await _next(gen), await _next(gen)]  # what is there when the watch starts
+        write(root / "in" / "a.csv", "changed")  # a new version of a
+        os.utime(root / "in" / "a.csv", ns=(1, 1))  # another mtime even on a coarse clock
+        write(root / "in" / "d.csv", "4")
+        found += [await _next(gen), await _next(gen)]  # b, unchanged, is not in between
+        with pytest.raises(TimeoutError):  # nothing changed: no event in several looks
+            await _next(gen, timeout=0.4)
+        return found
+
+    found = asyncio.run(first_trigger())
+    assert [(f["path"], f["datastore"]) for f in found] == [
+        ("in/a.csv", "workspaceblobstore"),
+        ("in/b.csv", "workspaceblobstore"),
+        ("in/a.csv", "workspaceblobstore"),
+        ("in/d.csv", "workspaceblobstore"),
+    ]
+    assert found[0]["version"] != found[2]["version"]
+
+    async def restarted() -> dict[str, Any]:  # a new trigger (triggerer restart) with the kept state
+        trigger = _trigger(ws, "in")
+        trigger.asset_state_store = state
+        gen = trigger.run()
+        write(root / "in" / "e.csv", "5")
+        event = await _next(gen)
+        await gen.aclose()
+        return event
+
+    assert asyncio.run(restarted())["path"] == "in/e.csv"  # nothing seen before the restart fires again
+
+
+def test_version_watch_fires_per_new_registered_version_only(workspace_dir) -> None:
+    ws = Workspace.from_config(workspace_dir)
+    store = ws.get_default_datastore()
+    write(store.root / "data" / "x.csv", "a\n1\n")
+    ds = Dataset.File.from_files((store, "data/*.csv"))
+    ds.register(ws, "raw")  # version 1, before the watch starts: no event
+
+    async def watch() -> list[dict[str, Any]]:
+        gen = _trigger(ws, ".azml/datasets/raw", "versions").run()
+        first = asyncio.ensure_future(gen.__anext__())
+        await asyncio.sleep(0.3)  # several looks: nothing new
+        assert not first.done()
+        ds.register(ws, "raw", tags={"v": "1"})  # the same definition: no new version
+        Dataset.File.from_files((store, "data/x.csv")).register(ws, "raw", create_new_version=True)
+        event = (await asyncio.wait_for(first, 10)).payload
+        await gen.aclose()
+        return [event]
+
+    assert asyncio.run(watch()) == [{"kind": "datasets", "name": "raw", "version": 2}]
+
+
+def test_assets_name_the_registry_and_the_folder_and_carry_their_watcher(workspace_dir) -> None:
+    ws = Workspace.from_config(workspace_dir)
+    asset = dataset_asset(ws, "my data")
+    assert asset.uri == "azureml://workspaces/test-ws/datasets/my%20data" and asset.group == "dataset"
+    (watcher,) = asset.watchers
+    assert watcher.trigger.folder == ".azml/datasets/my data" and watcher.trigger.watch == "versions"
+    # the same asset whichever way the workspace is given: one trigger in Airflow, not two
+    assert (
+        dataset_asset(ws.to_spec(), "my data").watchers[0].trigger.serialize() == watcher.trigger.serialize()
+    )
+    folder = folder_asset(ws, "workspaceblobstore", "incoming", 60.0, "azml_sched_x")
+    assert folder.uri == f"file:///{str(ws.get_default_datastore().root).strip('/')}/incoming"
+    assert folder.watchers[0].name == "azml_sched_x" and folder.watchers[0].trigger.poll_interval == 60.0
+
+
+def test_to_dag_schedules_on_a_registered_dataset(workspace_dir) -> None:
+    from airflow_azml.pipeline.core import Pipeline
+    from airflow_azml.pipeline.steps import PythonScriptStep
+
+    ws = Workspace.from_config(workspace_dir)
+    write(workspace_dir / "s" / "a.py", "print(1)\n")
+    step = PythonScriptStep("a.py", name="a", source_directory=str(workspace_dir / "s"))
+    dag = Pipeline(ws, [step]).to_dag("on_data", schedule=[Dataset.get_by_name(ws, "raw")])
+    (asset,) = dag.timetable.asset_condition.objects
+    assert asset.uri == "azureml://workspaces/test-ws/datasets/raw" and asset.watchers
+    unregistered = Dataset.File.from_files((ws.get_default_datastore(), "data/*.csv"))
+    with pytest.raises(Exception, match="only a registered dataset has versions"):
+        Pipeline(ws, [step]).to_dag("on_files", schedule=[unregistered])
