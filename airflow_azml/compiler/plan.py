@@ -6,6 +6,7 @@ No I/O happens here: no hashing, no datastore listing, no registry reads.
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from airflow_azml.exceptions import UserErrorException, is_word
@@ -42,7 +43,15 @@ def compile_pipeline(pipeline: Any, dag_id: str) -> dict[str, Any]:
         "workspace": ws.to_spec(),
         "parameters": {n: _param_spec(p) for n, p in pipeline.parameters().items()},
         "steps": steps,
+        # built under the compat switch: its steps' scripts import azureml.*, wherever the plan is rendered
+        **({"compat": True} if _compat_enabled() else {}),
     }
+
+
+def _compat_enabled() -> bool:
+    """The compat switch is on in this process (only if its module was imported and enable() called)."""
+    compat = sys.modules.get("airflow_azml.compat")
+    return compat is not None and compat.is_enabled()
 
 
 def _compile_step(step: Any, upstream: list[str], ws: Any) -> dict[str, Any]:

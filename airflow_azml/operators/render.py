@@ -146,7 +146,7 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
         check_executors(plan)  # a clear error instead of Airflow's UnknownExecutorException
     params = {n: _param(n, s) for n, s in plan["parameters"].items()}
     dag = DAG(dag_id=plan["dag_id"], schedule=schedule, params=params, **dag_kwargs)
-    shared = {"workspace": plan["workspace"], "parameters": plan["parameters"], "compat": _compat_enabled()}
+    shared = {"workspace": plan["workspace"], "parameters": plan["parameters"], "compat": plan.get("compat") or _compat_enabled()}
     tasks: dict[str, AzmlStepOperator] = {}
     assets = plan_assets(plan) if lineage_enabled() else {}
     for task_id, step in plan["steps"].items():

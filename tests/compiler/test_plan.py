@@ -120,3 +120,24 @@ def test_environment_without_runconfig_matches_runconfig_spec():
     from airflow_azml.pipeline.steps.python_script_step import environment_spec
 
     assert environment_spec(None) == runconfig_spec(None)
+
+
+def test_a_plan_built_under_the_compat_switch_renders_compat_steps_anywhere(pipeline: Pipeline):
+    """A plan compiled in a notebook with compat.enable() runs its steps' ``import azureml`` on a
+    worker whose DAG was rendered where the switch is off (a running Airflow's published loader)."""
+    from airflow_azml import compat
+    from airflow_azml.operators.render import render_dag
+
+    was_on = compat.is_enabled()
+    try:
+        compat.disable()
+        plain = compile_pipeline(pipeline, "demo_exp")
+        compat.enable()
+        under_compat = compile_pipeline(pipeline, "demo_exp")
+        compat.disable()
+        assert "compat" not in plain and under_compat["compat"] is True
+        assert load_plan(plan_to_json(under_compat))["compat"] is True
+        assert all(t.pipeline["compat"] for t in render_dag(under_compat).tasks)
+        assert not any(t.pipeline["compat"] for t in render_dag(plain).tasks)
+    finally:
+        compat.enable() if was_on else compat.disable()
