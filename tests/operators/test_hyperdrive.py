@@ -11,6 +11,8 @@ metrics_output.
 from __future__ import annotations
 
 import json
+import re
+from html import escape as esc
 from pathlib import Path
 
 import pytest
@@ -18,13 +20,17 @@ import pytest
 from airflow_azml.core import Experiment, ScriptRunConfig, Workspace
 from airflow_azml.pipeline.core import Pipeline, PipelineData, TrainingOutput
 from airflow_azml.pipeline.steps import HyperDriveStep, PythonScriptStep
+from airflow_azml.plugins.ui_data import pipeline_view, tasks_from_plan
+from airflow_azml.plugins.ui_render import render_page
 from airflow_azml.train.hyperdrive import (
     BanditPolicy,
     BayesianParameterSampling,
     GridParameterSampling,
     HyperDriveConfig,
+    MedianStoppingPolicy,
     PrimaryMetricGoal,
     RandomParameterSampling,
+    TruncationSelectionPolicy,
     choice,
     uniform,
 )
@@ -147,6 +153,28 @@ def test_grid_finds_the_true_best_and_hands_the_model_on(embedded_airflow_home, 
     out = Path(run.get_pipeline_output("metrics_output").download(str(tmp_path / "m")))
     assert json.loads((out / "hyperdrive_metrics.json").read_text()) == every
 
+    # the Pipeline (azml) view of the same run: children, best marked, failures and why, charts
+    view = pipeline_view(run.records.store, run.records.dag_id, run.id, tasks_from_plan(run._plan))
+    sweep = next(s for s in view["steps"] if s["task_id"] == hd_run.task_id)["sweep"]
+    assert (
+        sweep["metric"] == "accuracy"
+        and sweep["maximize"]
+        and sweep["hyperparameters"] == ["--learning_rate", "layers"]
+    )
+    assert [c["run_id"] for c in sweep["children"]] == [c.id for c in children]
+    assert [c["run_id"] for c in sweep["children"] if c["best"]] == [best.id]
+    assert sweep["counts"] == {"Completed": 6, "Failed": 3}
+    page = render_page(view)
+    assert page.count('class="azml-child') == 9 and page.count("azml-child azml-best") == 1
+    assert "★ best" in page and "layers=5 is not supported by this model" in page
+    for chart in (
+        "azml-sweep-time-",
+        "azml-sweep-param-hd_step01-learning_rate",
+        "azml-sweep-param-hd_step01-layers",
+    ):
+        assert f'id="{chart}' in page
+    assert page.count('<circle class="azml-point"') >= 3 * 6  # each completed child in each chart
+
 
 def test_bandit_stops_the_obviously_bad_children_only(embedded_airflow_home, workspace_dir, monkeypatch):
     monkeypatch.setenv("EPOCH_SECONDS", "0.6")
@@ -176,6 +204,69 @@ def test_bandit_stops_the_obviously_bad_children_only(embedded_airflow_home, wor
         assert reason.startswith("Bandit: ") and "/ (1 + 0.2)" in reason and "at interval 2" in reason
         assert len(child.get_metrics()["accuracy"]) < 4  # stopped before its end
     assert _overlap(children) <= 4
+    view = pipeline_view(run.records.store, run.records.dag_id, run.id, tasks_from_plan(run._plan))
+    page = render_page(view)
+    for bad in ((3.0, 2), (0.3, 12), (3.0, 12)):  # each stopped child in the view with its reason
+        row = re.search(rf'data-child="HD_{by_params[bad].number}">(.*?)</tr>', page).group(1)
+        assert "Canceled" in row and esc(by_params[bad].get_details()["terminationReason"]) in row
+
+
+QUALITY = """
+import argparse, time
+from airflow_azml.core import Run
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--quality", type=float)
+args = parser.parse_args()
+for epoch in range(4):
+    Run.get_context().log("accuracy", args.quality)
+    time.sleep(0.3)
+"""
+
+
+def test_median_and_truncation_stop_exactly_the_runs_they_should(embedded_airflow_home, workspace_dir):
+    """One child at a time, so each is judged against the earlier ones at every interval: the
+    median rule stops 0.6 (< median 0.65 of 0.5, 0.9, 0.7, 0.6) and 0.3; truncation of the lowest
+    25% stops only 0.3 (the lowest of 5), never 0.6 (2nd lowest of 4 is outside 25%)."""
+    ws = Workspace.from_config(workspace_dir)
+    write(workspace_dir / "quality" / "train.py", QUALITY)
+
+    def sweep(name: str, policy) -> HyperDriveStep:
+        cfg = HyperDriveConfig(
+            run_config=ScriptRunConfig(source_directory=str(workspace_dir / "quality"), script="train.py"),
+            hyperparameter_sampling=GridParameterSampling({"--quality": choice(0.5, 0.9, 0.7, 0.6, 0.3)}),
+            primary_metric_name="accuracy",
+            primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+            max_total_runs=5,
+            max_concurrent_runs=1,
+            policy=policy,
+        )
+        return HyperDriveStep(name, cfg, allow_reuse=False)
+
+    steps = [sweep("median", MedianStoppingPolicy()), sweep("truncation", TruncationSelectionPolicy(25))]
+    run = Experiment(ws, "policies").submit(Pipeline(ws, steps))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    expected = {
+        "median": {
+            0.6: "Median stopping: best 0.6 < median 0.65 of 4 running averages at interval 1",
+            0.3: "Median stopping: best 0.3 < median 0.6 of 5 running averages at interval 1",
+        },
+        "truncation": {0.3: "Truncation: 0.3 is in the lowest 25% (1 of 5) at interval 1"},
+    }
+    for name, stopped in expected.items():
+        hd_run = run.find_step_run(name)[0]
+        children = hd_run.get_children()
+        assert len(children) == 5 and _overlap(children) == 1
+        reasons = {
+            c.get_hyperparameters()["--quality"]: c.get_details()["terminationReason"]
+            for c in children
+            if c.get_status() == "Canceled"
+        }
+        assert reasons == stopped, name
+        for child in children:
+            done = len(child.record["primary_metric_series"])
+            assert (done < 4) if child.get_hyperparameters()["--quality"] in stopped else (done == 4)
+        assert hd_run.get_best_run_by_primary_metric().get_hyperparameters() == {"--quality": 0.9}
 
 
 def test_bayesian_sweep_and_reuse_of_the_whole_step(embedded_airflow_home, workspace_dir):
