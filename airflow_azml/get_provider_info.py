@@ -24,6 +24,7 @@ DAG_AUTHORING_MODULES = (
     "airflow_azml.pipeline.steps.command_step",
     "airflow_azml.train.estimator",
     "airflow_azml.compiler",
+    "airflow_azml.compiler.lineage",
 )
 
 

@@ -17,6 +17,7 @@ from bench._common import REPO
 
 MODULES = [
     "bench_parse",
+    "bench_lineage",
     "bench_chain",
     "bench_trigger",
     "bench_data",

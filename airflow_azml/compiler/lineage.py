@@ -36,6 +36,13 @@ class StepLineage:
     inlets: dict[str, AssetRef] = field(default_factory=dict)
     outlets: dict[str, AssetRef] = field(default_factory=dict)
 
+    def as_record(self) -> dict[str, dict[str, str]]:
+        """The asset URIs by port name, as the step's run record keeps them (``assets``)."""
+        return {
+            "inputs": {name: ref.uri for name, ref in self.inlets.items()},
+            "outputs": {name: ref.uri for name, ref in self.outlets.items()},
+        }
+
 
 class _Namer:
     """Asset names from the plan's workspace (datastore specs), one AssetRef per location."""

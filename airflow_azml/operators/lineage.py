@@ -56,6 +56,11 @@ class LineageMixin:
 
     lineage: StepLineage | None = None
 
+    def _note_assets(self, attempt: Any) -> None:
+        """The run record names each port's asset (the pipeline view links it to its Asset page)."""
+        if self.lineage:
+            attempt.record["assets"] = self.lineage.as_record()
+
     def _emit_asset_events(self, context: Any, attempt: Any, result: Any) -> None:
         """One asset event per output of this successful run: the extra says where, what, which run."""
         if not self.lineage or not self.lineage.outlets:

@@ -147,6 +147,7 @@ class AzmlStepOperator(BaseOperator, LineageMixin):
         _require_plan(self)
         self._stop_if_a_step_failed(context)
         attempt = StepAttempt(self._invocation(context), log=self.log)
+        self._note_assets(attempt)
         result = attempt.run(lambda a: self.run_step(a, context), passthrough=(TaskDeferred,))
         self._finish(context, result)
         self._emit_asset_events(context, attempt, result)

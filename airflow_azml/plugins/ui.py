@@ -102,6 +102,9 @@ def _airflow_data(token: str, dag_id: str, run_id: str) -> dict[str, Any]:
         tis = client.request(
             "GET", f"/api/v2/dags/{dag}/dagRuns/{run}/taskInstances", params={"limit": 1000}, ok=(200, 404)
         )
+        assets = client.request(
+            "GET", "/api/v2/assets", params={"dag_ids": dag_id, "limit": 1000}, ok=(200, 403)
+        )
     except AirflowApiError as exc:
         raise HTTPException(exc.status_code or 502, f"DAG {dag_id!r}: {exc}") from exc
     finally:
@@ -109,7 +112,11 @@ def _airflow_data(token: str, dag_id: str, run_id: str) -> dict[str, Any]:
     if tis.status_code == 404:
         raise HTTPException(404, f"DAG {dag_id!r} has no run {run_id!r}.")
     states = {ti["task_id"]: ti for ti in tis.json()["task_instances"] if ti.get("map_index", -1) in (-1, 0)}
-    return {"details": details, "tasks": tasks, "tis": states}
+    # the DAG's assets (its steps' inlets and outlets): URI -> id, for links to their pages
+    asset_ids = (
+        {a["uri"]: a["id"] for a in assets.json().get("assets", [])} if assets.status_code == 200 else {}
+    )
+    return {"details": details, "tasks": tasks, "tis": states, "asset_ids": asset_ids}
 
 
 def workspace_for(dag_file: str | None) -> Any:
@@ -151,8 +158,23 @@ async def _view(request: Request, dag_id: str, run_id: str, html: bool) -> tuple
         raise HTTPException(404, f"{dag_id!r} is not an airflow-azml pipeline DAG (no 'azml' tag).")
     ws = workspace_for(details.get("fileloc"))
     store = ws.get_default_datastore().store
-    view = pipeline_view(store, dag_id, run_id, af["tasks"], af["tis"], store_of=_store_of(ws))
+    view = pipeline_view(
+        store, dag_id, run_id, af["tasks"], af["tis"], store_of=_store_of(ws), asset_link=_asset_link(af)
+    )
     return view, store
+
+
+def _asset_link(af: dict[str, Any]) -> Any:
+    """Asset URI -> its page in Airflow's UI (``<base>/assets/<id>``), for the assets Airflow knows."""
+    from airflow.configuration import conf as airflow_conf
+
+    base = urlsplit(airflow_conf.get("api", "base_url", fallback="")).path.rstrip("/")
+    ids = af.get("asset_ids") or {}
+
+    def link(uri: str) -> str | None:
+        return f"{base}/assets/{ids[uri]}" if uri in ids else None
+
+    return link
 
 
 @app.get("/pipeline/{dag_id}/{run_id}", response_class=HTMLResponse)

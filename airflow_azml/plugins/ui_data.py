@@ -20,6 +20,8 @@ __all__ = ["pipeline_view", "tasks_from_plan", "run_history", "split_metrics", "
 _MAX_LISTED_FILES = 2000
 #: datastore name -> its Store (None when unknown or unreachable: sizes are then not shown)
 StoreOf = Callable[[str], Any]
+#: asset URI -> the URL of its page in Airflow's UI (None when Airflow does not know it)
+AssetLink = Callable[[str], "str | None"]
 
 
 def display_status(state: str | None, record: dict[str, Any] | None) -> str:
@@ -59,7 +61,14 @@ def _size(store: Any, rel: str) -> int | None:
         return None
 
 
-def _ports(store_of: StoreOf, ports: dict[str, Any]) -> list[dict[str, Any]]:
+def _ports(
+    store_of: StoreOf,
+    ports: dict[str, Any],
+    assets: dict[str, str] | None = None,
+    asset_link: AssetLink | None = None,
+) -> list[dict[str, Any]]:
+    """Each port with its run's location and size, and its Asset (``assets``: name -> URI, from the
+    record) with the link to its page; a port known only as an asset (a SQL table) is listed too."""
     out = []
     for name, rec in (ports or {}).items():
         if not isinstance(rec, dict):
@@ -73,6 +82,15 @@ def _ports(store_of: StoreOf, ports: dict[str, Any]) -> list[dict[str, Any]]:
                 "size": _size(store, path) if path and store is not None else None,
             }
         )
+    listed = {p["name"] for p in out}
+    out += [
+        {"name": n, "datastore": None, "path": None, "size": None} for n in assets or {} if n not in listed
+    ]
+    for port in out:
+        uri = (assets or {}).get(port["name"])
+        if uri:
+            port["asset_uri"] = uri
+            port["asset_url"] = asset_link(uri) if asset_link is not None else None
     return out
 
 
@@ -124,9 +142,14 @@ def _edges(tasks: list[dict[str, Any]], records: dict[str, dict[str, Any]]) -> l
 
 
 def _step(
-    task: dict[str, Any], ti: dict[str, Any], record: dict[str, Any] | None, store_of: StoreOf
+    task: dict[str, Any],
+    ti: dict[str, Any],
+    record: dict[str, Any] | None,
+    store_of: StoreOf,
+    asset_link: AssetLink | None = None,
 ) -> dict[str, Any]:
     rec = record or {}
+    assets = rec.get("assets") or {}
     return {
         "task_id": task["task_id"],
         "name": rec.get("name", task["task_id"]),
@@ -138,8 +161,8 @@ def _step(
         "reused_from": rec.get("reused_from"),
         "duration": rec.get("duration", ti.get("duration")),
         "try_number": ti.get("try_number", rec.get("try_number")),
-        "inputs": _ports(store_of, rec.get("inputs", {})),
-        "outputs": _ports(store_of, rec.get("outputs", {})),
+        "inputs": _ports(store_of, rec.get("inputs", {}), assets.get("inputs"), asset_link),
+        "outputs": _ports(store_of, rec.get("outputs", {}), assets.get("outputs"), asset_link),
         "metrics": split_metrics(rec.get("metrics", {})),
         "error": rec.get("error"),
         "logs": rec.get("logs", {}),
@@ -155,16 +178,20 @@ def pipeline_view(
     task_instances: dict[str, dict[str, Any]] | None = None,
     history_limit: int = 30,
     store_of: StoreOf | None = None,
+    asset_link: AssetLink | None = None,
 ) -> dict[str, Any]:
     """Everything the pipeline page shows for one run of ``dag_id``.
 
     ``store`` holds the run records (the default datastore); ``store_of`` finds the datastore
-    an input/output lives on, to measure its size.
+    an input/output lives on, to measure its size; ``asset_link`` gives the URL of an asset's
+    page in Airflow's UI.
     """
     store_of = store_of or (lambda _name: None)
     records = RunRecords(store, dag_id, run_id).steps()
     tis = task_instances or {}
-    steps = [_step(t, tis.get(t["task_id"], {}), records.get(t["task_id"]), store_of) for t in tasks]
+    steps = [
+        _step(t, tis.get(t["task_id"], {}), records.get(t["task_id"]), store_of, asset_link) for t in tasks
+    ]
     for s in steps:  # a HyperDriveStep's children, best, stopped ones (plugins/ui_sweep.py)
         if s["kind"] == "hyperdrive" or s["kind"].startswith("HyperDrive"):
             s["sweep"] = sweep_view(store, dag_id, run_id, s["task_id"], records.get(s["task_id"]))

@@ -100,14 +100,21 @@ def _charts(view: dict[str, Any], file_url: str) -> str:
 
 # -- tables ------------------------------------------------------------------------------
 def _ports_html(ports: list[dict[str, Any]]) -> str:
-    return (
-        "<br/>".join(
-            f"<b>{_e(p['name'])}</b>: <code>{_e(p['datastore'])}/{_e(p['path'])}</code> "
-            f"({_e(format_size(p['size']))})"
-            for p in ports
-        )
-        or "–"
+    return "<br/>".join(_port_html(p) for p in ports) or "–"
+
+
+def _port_html(p: dict[str, Any]) -> str:
+    """A port: its run's location and size, and a link to its Asset page in Airflow's UI."""
+    where = (
+        f"<code>{_e(p['datastore'])}/{_e(p['path'])}</code> ({_e(format_size(p['size']))})"
+        if p.get("path") is not None
+        else f"<code>{_e(p.get('asset_uri') or '')}</code>"
     )
+    if p.get("asset_url"):
+        where += (
+            f' <a class="asset" href="{_e(p["asset_url"])}" title="{_e(p.get("asset_uri") or "")}">asset</a>'
+        )
+    return f"<b>{_e(p['name'])}</b>: {where}"
 
 
 def _steps_table(view: dict[str, Any]) -> str:
