@@ -13,7 +13,9 @@ What each kind of step reads and writes:
   (a fixed datastore path, or a SQL table, which has no output port: it is keyed ``sql:<table>``);
 - inputs from another step: that step's output asset; from a DataReference or a DataPath
   parameter (its default): the datastore path; a DataTransferStep's SQL source table;
-- registered datasets are named by the registry (``registry_asset`` in ``data/watch.py``).
+- a registered dataset (``Dataset.get_by_name``, as an input or a parameter's default) is the
+  registry's asset of its name (``registry_asset`` in ``data/watch.py``), whose events are its
+  versions; a dataset defined in place (``Dataset.File.from_files``) has no stable name here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_azml.data.asset_uri import AssetRef, datastore_asset, logical_output_path, table_asset
+from airflow_azml.data.watch import registry_asset
 
 __all__ = ["StepLineage", "plan_lineage", "SQL_OUTLET_PREFIX"]
 
@@ -118,8 +121,18 @@ def _input(
         return producer.outlets.get(spec["output"]) if producer is not None else None
     if source == "datastore":
         return namer.path(spec.get("datastore"), str(spec.get("path") or ""))
+    if source == "dataset":
+        return _dataset(namer, spec.get("dataset"))
     if source == "param":
         default = ((plan.get("parameters") or {}).get(spec.get("param")) or {}).get("default")
         if isinstance(default, Mapping) and "path_on_datastore" in default:  # a DataPath's default
             return namer.path(default.get("datastore"), str(default.get("path_on_datastore") or ""))
+        return _dataset(namer, default)
+    return None
+
+
+def _dataset(namer: _Namer, ref: Any) -> AssetRef | None:
+    """A registered dataset's asset (by name); None for a definition or anything else."""
+    if isinstance(ref, Mapping) and ref.get("name"):
+        return registry_asset(namer.cfg, "datasets", str(ref["name"]))
     return None

@@ -104,3 +104,34 @@ def test_lineage_is_stable_across_compiles_and_needs_no_io(ws, tmp_path, monkeyp
     plan = _plan(ws, tmp_path)
     monkeypatch.setattr(builtins, "open", no_io)
     assert plan_lineage(plan) == first
+
+
+def test_registered_datasets_and_datapath_parameters_are_inlets():
+    plan = {
+        "dag_id": "d",
+        "workspace": {"config": {"workspace_name": "ws1", "datastores": {"blob": {"type": "dbfs"}}}},
+        "parameters": {
+            "where": {"type": "datapath", "default": {"datastore": "blob", "path_on_datastore": "in/x"}},
+            "ds": {"type": "dataset", "default": {"name": "sales", "version": "2"}},
+        },
+        "steps": {
+            "s": {
+                "name": "s",
+                "task_id": "s",
+                "kind": "python_script",
+                "outputs": [],
+                "inputs": [
+                    {"name": "raw", "source": "dataset", "dataset": {"name": "my_data", "version": "1"}},
+                    {"name": "inline", "source": "dataset", "dataset": {"definition": {"paths": []}}},
+                    {"name": "where", "source": "param", "param": "where"},
+                    {"name": "ds", "source": "param", "param": "ds"},
+                ],
+            }
+        },
+    }
+    inlets = {k: r.uri for k, r in plan_lineage(plan)["s"].inlets.items()}
+    assert inlets == {
+        "raw": "azureml://workspaces/ws1/datasets/my_data",
+        "where": "dbfs:/in/x",
+        "ds": "azureml://workspaces/ws1/datasets/sales",
+    }
