@@ -1,9 +1,10 @@
-"""Runs on a running Airflow, driven over its REST API: submit, follow, fetch again by id.
+"""The orchestrator port's remote adapter: runs on a running Airflow, driven over its REST API.
 
 The DAG has to exist on the server already: Airflow runs only DAGs its dag-processor parsed
 from a DAG file (the workers re-import that file for every task). ``Experiment.submit`` with
 a workspace file that names ``airflow.base_url`` therefore triggers the deployed DAG whose id
-is the experiment name, passing the parameters as the run's ``conf``.
+is the experiment name, passing the parameters as the run's ``conf``. Everything here returns plain
+data and RunStates (``RestBackend``); only the model wraps them into PipelineRun / StepRun.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from airflow_azml.client.rest import AirflowRestClient
 from airflow_azml.exceptions import AirflowApiError, UserErrorException
 from airflow_azml.pipeline.core.published import SUBMITTED_TAG, plan_tag, write_submitted_plan
 
-__all__ = ["RestBackend", "submit_remote", "get_remote_run", "remote_plan", "require_deployed"]
+__all__ = ["RestBackend", "RestOrchestrator", "remote_plan", "require_deployed"]
 
 #: how long Experiment.submit waits for a running Airflow's loader to render a newly submitted plan
 DEPLOY_WAIT_SECONDS = 180
@@ -62,28 +63,6 @@ def require_deployed(client: AirflowRestClient, dag_id: str, wait_seconds: float
     return dag
 
 
-def submit_remote(experiment: Any, plan: dict[str, Any], conf: dict[str, Any]) -> Any:
-    """Trigger the deployed DAG ``plan['dag_id']`` with ``conf``; returns the PipelineRun."""
-    from airflow_azml.pipeline.core.run import PipelineRun
-
-    client = AirflowRestClient.from_workspace(experiment.workspace)
-    dag_id = plan["dag_id"]
-    dag = client.get_dag(dag_id)
-    if dag is None or SUBMITTED_TAG in _tags(dag):
-        dag = _deploy_through_registry(client, experiment.workspace, plan, dag)
-    deployed = {t["task_id"] for t in client.list_tasks(dag_id)}
-    missing = sorted(set(plan["steps"]) - deployed)
-    if missing:
-        raise UserErrorException(
-            f"The DAG {dag_id!r} deployed on {client.base_url} has no task for the step(s) {missing}: the deployed "
-            "DAG file is older than this pipeline. Deploy the current DAG file, then submit again."
-        )
-    if dag.get("is_paused"):
-        client.set_paused(dag_id, False)
-    run = client.trigger(dag_id, conf)
-    return PipelineRun(experiment, backend=RestBackend(client, dag_id, run["dag_run_id"]), plan=plan)
-
-
 def _tags(dag: dict[str, Any]) -> set[str]:
     return {t["name"] if isinstance(t, dict) else str(t) for t in dag.get("tags") or []}
 
@@ -122,31 +101,6 @@ def remote_plan(client: AirflowRestClient, workspace: Any, dag_id: str) -> dict[
     return {"dag_id": dag_id, "workspace": workspace.to_spec(), "parameters": {}, "steps": steps}
 
 
-def get_remote_run(workspace: Any, run_id: str, experiment_name: str | None = None) -> Any:
-    """``PipelineRun.get``: the run ``run_id`` of the DAG ``experiment_name`` on the configured Airflow."""
-    from airflow_azml.core.experiment import Experiment
-    from airflow_azml.pipeline.core.run import PipelineRun
-
-    client = AirflowRestClient.from_workspace(workspace)
-    dag_id = experiment_name or _find_dag_of_run(client, run_id)
-    try:
-        client.get_run(dag_id, run_id)
-    except AirflowApiError as exc:
-        if exc.status_code == 404:
-            raise UserErrorException(
-                f"No run {run_id!r} of {dag_id!r} on the Airflow at {client.base_url}."
-            ) from exc
-        raise
-    plan = remote_plan(client, workspace, dag_id)
-    run = PipelineRun(
-        Experiment(workspace, dag_id), run_id, backend=RestBackend(client, dag_id, run_id), plan=plan
-    )
-    for task_id, record in run.records.steps().items():
-        if task_id in plan["steps"]:
-            plan["steps"][task_id]["name"] = record.get("name", task_id)
-    return run
-
-
 def _find_dag_of_run(client: AirflowRestClient, run_id: str) -> str:
     resp = client.request("GET", "/api/v2/dags/~/dagRuns", params={"run_id_pattern": run_id, "limit": 10})
     found = sorted({r["dag_id"] for r in resp.json()["dag_runs"] if r["dag_run_id"] == run_id})
@@ -156,3 +110,87 @@ def _find_dag_of_run(client: AirflowRestClient, run_id: str) -> str:
             "(the DAG id) to PipelineRun.get."
         )
     return found[0]
+
+
+class RestOrchestrator:
+    """``airflow_azml.core._orchestrator.Orchestrator`` over a running Airflow's REST API."""
+
+    kind = "rest"
+
+    def __init__(self, workspace: Any):
+        self.workspace = workspace
+        self._client: AirflowRestClient | None = None
+
+    @property
+    def client(self) -> AirflowRestClient:
+        if self._client is None:
+            self._client = AirflowRestClient.from_workspace(self.workspace)
+        return self._client
+
+    def submit(self, plan: dict[str, Any], conf: dict[str, Any]) -> RestBackend:
+        """Trigger the deployed DAG ``plan['dag_id']`` with ``conf`` (deployed through the registry when
+        no DAG file builds it there)."""
+        client, dag_id = self.client, plan["dag_id"]
+        dag = client.get_dag(dag_id)
+        if dag is None or SUBMITTED_TAG in _tags(dag):
+            dag = _deploy_through_registry(client, self.workspace, plan, dag)
+        deployed = {t["task_id"] for t in client.list_tasks(dag_id)}
+        missing = sorted(set(plan["steps"]) - deployed)
+        if missing:
+            raise UserErrorException(
+                f"The DAG {dag_id!r} deployed on {client.base_url} has no task for the step(s) {missing}: the "
+                "deployed DAG file is older than this pipeline. Deploy the current DAG file, then submit again."
+            )
+        if dag.get("is_paused"):
+            client.set_paused(dag_id, False)
+        run = client.trigger(dag_id, conf)
+        return RestBackend(client, dag_id, run["dag_run_id"])
+
+    def trigger(self, dag_id: str, conf: dict[str, Any], run_id: str | None = None) -> RestBackend:
+        run = self.client.trigger(dag_id, conf, run_id=run_id)
+        return RestBackend(self.client, dag_id, run["dag_run_id"])
+
+    def attach(self, run_id: str, dag_id: str | None) -> tuple[RestBackend, dict[str, Any]]:
+        """The run ``run_id`` of the DAG ``dag_id`` (found from the run id when None)."""
+        client = self.client
+        dag_id = dag_id or _find_dag_of_run(client, run_id)
+        try:
+            client.get_run(dag_id, run_id)
+        except AirflowApiError as exc:
+            if exc.status_code == 404:
+                raise UserErrorException(
+                    f"No run {run_id!r} of {dag_id!r} on the Airflow at {client.base_url}."
+                ) from exc
+            raise
+        return RestBackend(client, dag_id, run_id), remote_plan(client, self.workspace, dag_id)
+
+    def list_runs(self, dag_id: str) -> list[RestBackend]:
+        if self.client.get_dag(dag_id) is None:
+            return []
+        return [RestBackend(self.client, r["dag_id"], r["dag_run_id"]) for r in self.client.list_runs(dag_id)]
+
+    def require_deployed(self, dag_id: str, wait_seconds: float = 0) -> dict[str, Any]:
+        return require_deployed(self.client, dag_id, wait_seconds)
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        try:
+            self.client.set_paused(dag_id, paused)
+        except AirflowApiError as exc:
+            if (
+                exc.status_code != 404
+            ):  # not parsed yet: the loader creates it paused or not from the registry
+                raise
+
+    def put_connection(
+        self, conn_id: str, connection: dict[str, Any] | None, container: str | None = None
+    ) -> None:
+        """Create or update ``conn_id`` on this Airflow (its tasks read connections from its own DB)."""
+        if connection is None:
+            return
+        try:
+            self.client.put_connection(conn_id, connection)
+        finally:
+            self.client.close()
+
+    def authentication_header(self) -> dict[str, str]:
+        return self.client.auth_header()

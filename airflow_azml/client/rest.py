@@ -11,7 +11,6 @@ or by the environment: ``AZML_AIRFLOW_URL``, ``AZML_AIRFLOW_USERNAME``, ``AZML_A
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,26 +18,10 @@ from urllib.parse import quote
 
 import httpx
 
+from airflow_azml.core._home import airflow_settings
 from airflow_azml.exceptions import AirflowApiError, WorkspaceConfigError
 
 __all__ = ["AirflowRestClient", "airflow_settings"]
-
-_ENV = {
-    "base_url": "AZML_AIRFLOW_URL",
-    "username": "AZML_AIRFLOW_USERNAME",
-    "password": "AZML_AIRFLOW_PASSWORD",
-}
-
-
-def airflow_settings(workspace: Any = None) -> dict[str, Any]:
-    """base_url / username / password from the workspace file's ``airflow`` section and the environment."""
-    section = dict(((getattr(workspace, "_config", None) or {}).get("airflow")) or {})
-    if section.get("password_env") and not section.get("password"):
-        section["password"] = os.environ.get(section["password_env"])
-    for key, env in _ENV.items():
-        if os.environ.get(env):
-            section[key] = os.environ[env]
-    return section
 
 
 def _q(part: str) -> str:

@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["azml_home", "caller_dir", "uses_remote_airflow"]
+__all__ = ["azml_home", "caller_dir", "uses_remote_airflow", "airflow_settings"]
+
+_ENV = {
+    "base_url": "AZML_AIRFLOW_URL",
+    "username": "AZML_AIRFLOW_USERNAME",
+    "password": "AZML_AIRFLOW_PASSWORD",
+}
 
 # Frames' co_filename carry the path the package was imported from (not resolved), so compare
 # against that form (and the resolved one, for a package imported through a symlink).
@@ -53,3 +59,14 @@ def uses_remote_airflow(workspace: Any) -> bool:
     return bool(
         (workspace._config.get("airflow") or {}).get("base_url") or os.environ.get("AZML_AIRFLOW_URL")
     )
+
+
+def airflow_settings(workspace: Any = None) -> dict[str, Any]:
+    """base_url / username / password from the workspace file's ``airflow`` section and the environment."""
+    section = dict(((getattr(workspace, "_config", None) or {}).get("airflow")) or {})
+    if section.get("password_env") and not section.get("password"):
+        section["password"] = os.environ.get(section["password_env"])
+    for key, env in _ENV.items():
+        if os.environ.get(env):
+            section[key] = os.environ[env]
+    return section

@@ -19,10 +19,9 @@ class AbstractAuthentication:
         self._workspace = kwargs.get("workspace")
 
     def get_authentication_header(self) -> dict[str, str]:
-        from airflow_azml.client.rest import AirflowRestClient
+        from airflow_azml.core._orchestrator import orchestrator
 
-        client = AirflowRestClient.from_workspace(self._workspace)
-        return {"Authorization": f"Bearer {client.token()}"}
+        return orchestrator(self._workspace, "rest").authentication_header()
 
 
 class InteractiveLoginAuthentication(AbstractAuthentication):

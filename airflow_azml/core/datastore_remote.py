@@ -7,26 +7,23 @@ service principal, a SQL user/password) becomes an Airflow connection the call c
 XCom only ever hold the connection id. Pass ``conn_id=`` alone to use a connection that already
 exists (the recommended way on a deployment: secrets backends, env vars, the UI).
 
-The connection is written by a short ``python`` subprocess that imports Airflow against the
-deployment's ``AIRFLOW_HOME`` when one is set, else the embedded home; the secrets travel on
-its stdin, never in argv (visible to ``ps``) or the environment. When the workspace runs its
+The connection is written through the orchestrator port: by the local adapter (a short ``python``
+subprocess that imports Airflow against the deployment's ``AIRFLOW_HOME`` when one is set, else the
+embedded home; the secrets travel on its stdin, never in argv or the environment). When the workspace runs its
 pipelines on a running Airflow (``AZML_AIRFLOW_URL`` or the workspace file's ``airflow`` section),
 the connection is also created (or updated) there through its REST API, where the tasks read it.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from typing import Any
 
-from airflow_azml.core._home import uses_remote_airflow
-from airflow_azml.exceptions import DatastoreError
+from airflow_azml.core._home import airflow_settings, uses_remote_airflow
+from airflow_azml.core._orchestrator import orchestrator
+from airflow_azml.exceptions import AirflowApiError, DatastoreError, WorkspaceConfigError
 
-__all__ = ["register_remote", "connection_for", "CONN_TYPES"]
+__all__ = ["remote_spec", "connection_for", "CONN_TYPES"]
 
 #: datastore kind -> Airflow connection type
 CONN_TYPES = {
@@ -110,15 +107,14 @@ _SQL_ARGS = {
 }
 
 
-def register_remote(workspace: Any, kind: str, name: str, **kwargs: Any) -> Any:
-    """Register datastore ``name`` of ``kind`` in ``workspace``; create its connection if credentials are given.
+def remote_spec(workspace: Any, kind: str, name: str, **kwargs: Any) -> dict[str, Any]:
+    """The spec of datastore ``name`` of ``kind`` (``{"type": kind, ...}``, no secret); its connection is
+    created first when credentials are given (``datastore.register_remote`` keeps it in the workspace).
 
     A Blob container given without any credential or ``conn_id`` is a public container, read
     anonymously (no connection is needed). Placeholder values left in v1 sample code
     (``"<my-account-name>"``) are refused at once, naming the argument to fill in.
     """
-    from airflow_azml.core.datastore import datastore_from_spec
-
     _check_arguments(kind, name, kwargs)
     conn_id = kwargs.get("conn_id") or f"azml_{name}"
     spec = _spec(kind, conn_id, kwargs)
@@ -134,9 +130,7 @@ def register_remote(workspace: Any, kind: str, name: str, **kwargs: Any) -> Any:
             f"Datastore {name!r}: give conn_id= (an Airflow connection that exists) or credentials "
             "(account_key, sas_token, client_id/client_secret/tenant_id, or username/password) to create one."
         )
-    ds = datastore_from_spec(workspace, name, {"type": kind, **spec})
-    workspace._add_datastore(ds)
-    return ds
+    return {"type": kind, **spec}
 
 
 def _check_arguments(kind: str, name: str, kwargs: dict[str, Any]) -> None:
@@ -257,32 +251,6 @@ def _sql_host(kind: str, kw: dict[str, Any]) -> str:
     return f"{kw['server_name']}.{kw.get('endpoint') or suffix}"
 
 
-_WRITER = r"""
-import json, sys
-payload = json.loads(sys.stdin.read())
-from airflow.models import Connection
-from airflow.utils.session import create_session
-if payload["connection"] is not None:
-    c = payload["connection"]
-    with create_session() as session:
-        old = session.query(Connection).filter(Connection.conn_id == payload["conn_id"]).one_or_none()
-        if old is not None:
-            session.delete(old)
-            session.flush()
-        session.add(Connection(conn_id=payload["conn_id"], conn_type=c["conn_type"], host=c.get("host"),
-                               login=c.get("login"), password=c.get("password"), schema=c.get("schema"),
-                               port=c.get("port"), extra=json.dumps(c.get("extra") or {})))
-if payload["container"]:
-    import os
-    if payload["connection"] is not None:  # the Task SDK reads connections from env/secrets, not the DB
-        os.environ["AIRFLOW_CONN_" + payload["conn_id"].upper()] = json.dumps(payload["connection"])
-    from airflow.sdk import ObjectStoragePath
-    fs = ObjectStoragePath(f"abfs://{payload['conn_id']}@{payload['container']}/").fs
-    if not fs.exists(payload["container"]):
-        fs.mkdir(payload["container"])
-"""
-
-
 def _write_connection(
     conn_id: str, connection: dict[str, Any] | None, container: str | None, workspace: Any = None
 ) -> None:
@@ -293,7 +261,7 @@ def _write_connection(
             f"conn_id={conn_id!r} is not a valid Airflow connection id: use up to 200 letters, digits, "
             "'_', '.' or '-' (no spaces)."
         )
-    _write_local_connection(conn_id, connection, container)
+    orchestrator(workspace, "local").put_connection(conn_id, connection, container)
     if connection is not None and workspace is not None:
         if uses_remote_airflow(workspace):
             _write_remote_connection(workspace, conn_id, connection)
@@ -304,58 +272,16 @@ def _write_remote_connection(workspace: Any, conn_id: str, connection: dict[str,
 
     The local copy stays too: this process reads the datastore through it (``upload``, ``download``).
     """
-    from airflow_azml.client.rest import AirflowRestClient
-    from airflow_azml.exceptions import AirflowApiError, WorkspaceConfigError
-
+    where = airflow_settings(workspace).get("base_url")
     try:
-        client = AirflowRestClient.from_workspace(workspace)
-    except WorkspaceConfigError as exc:
-        raise DatastoreError(f"Could not create the Airflow connection {conn_id!r}: {exc}") from None
-    try:
-        client.put_connection(conn_id, connection)
+        orchestrator(workspace, "rest").put_connection(conn_id, connection)
     except (AirflowApiError, WorkspaceConfigError) as exc:
         # `from None`: the server's validation errors may quote the request body, secret included
         raise DatastoreError(
-            f"Could not create the Airflow connection {conn_id!r} on the Airflow at {client.base_url}: "
+            f"Could not create the Airflow connection {conn_id!r} on the Airflow at {where}: "
             f"{_redact(str(exc), connection)}\nCreate it there yourself (airflow connections add, the UI, a "
             "secrets backend) with the user's rights to write connections, and pass conn_id=."
         ) from None
-    finally:
-        client.close()
-
-
-def _write_local_connection(conn_id: str, connection: dict[str, Any] | None, container: str | None) -> None:
-    """Create/replace the connection in the local Airflow's DB (and the container when asked)."""
-    env = _airflow_env()
-    payload = json.dumps({"conn_id": conn_id, "connection": connection, "container": container})
-    proc = subprocess.run(
-        [sys.executable, "-c", _WRITER], input=payload, env=env, capture_output=True, text=True, timeout=300
-    )
-    if proc.returncode != 0:
-        tail = _redact(proc.stderr[-2000:], connection)
-        raise DatastoreError(
-            f"Could not create the Airflow connection {conn_id!r} (AIRFLOW_HOME={env.get('AIRFLOW_HOME')}):\n{tail}\n"
-            "Create it yourself (airflow connections add, the UI, or an AIRFLOW_CONN_* variable) and pass conn_id=."
-        )
-
-
-def _airflow_env() -> dict[str, str]:
-    """The deployment's Airflow when this process is configured for one, else the embedded Airflow.
-
-    A deployment: ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` is set, or ``AIRFLOW_HOME`` holds an
-    ``airflow.cfg``. A bare ``AIRFLOW_HOME`` (a notebook runner's, say) is not one: the pipelines
-    of ``Experiment.submit`` run on the embedded Airflow, so its DB is where the connection belongs.
-    """
-    home = os.environ.get("AIRFLOW_HOME")
-    if os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or (
-        home and os.path.isfile(os.path.join(home, "airflow.cfg"))
-    ):
-        return dict(os.environ)
-    from airflow_azml.local.embedded import airflow_home, embedded_env, ensure_db
-
-    env = embedded_env(airflow_home() / "dags")
-    ensure_db(env)
-    return env
 
 
 def _redact(text: str, connection: dict[str, Any] | None) -> str:

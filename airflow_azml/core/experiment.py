@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_azml.exceptions import UserErrorException, did_you_mean
+from airflow_azml.exceptions import UserErrorException
+from airflow_azml.pipeline.core.run_conf import run_conf
 
 __all__ = ["Experiment"]
 
@@ -56,6 +57,12 @@ class Experiment:
         if experiment_name is not None:
             names = [n for n in names if n == experiment_name]
         return [Experiment(workspace, n) for n in names]
+
+    def _run(self, states: Any, plan: dict[str, Any]) -> Any:
+        """The PipelineRun of this experiment that the orchestrator port's ``states`` and ``plan`` describe."""
+        from airflow_azml.pipeline.core.run import PipelineRun
+
+        return PipelineRun(self, backend=states, plan=plan)
 
     def get_runs(self, **_: Any) -> Any:
         """This experiment's pipeline runs, newest first (v1 returned a generator too)."""
@@ -111,29 +118,3 @@ def _save_datasets(workspace: Any, pipeline: Any, pipeline_parameters: dict | No
 
     defaults = (p.default_value for p in pipeline.parameters().values())
     save_datasets(workspace, [*(pipeline_parameters or {}).values(), *defaults])
-
-
-def run_conf(
-    plan: dict[str, Any],
-    pipeline_parameters: dict | None,
-    continue_on_step_failure: bool | None,
-    regenerate_outputs: bool,
-) -> dict[str, Any]:
-    """The DAG run conf: parameter values (checked by name and type now) plus run options."""
-    from airflow_azml.compiler.plan import param_default
-    from airflow_azml.execution.params import coerce_value
-
-    known = plan["parameters"]
-    conf: dict[str, Any] = {}
-    for name, value in (pipeline_parameters or {}).items():
-        if name not in known:
-            raise UserErrorException(
-                f"Unknown pipeline parameter {name!r}.{did_you_mean(name, known)} This pipeline's parameters: "
-                f"{', '.join(sorted(known)) or '(none)'}."
-            )
-        conf[name] = coerce_value(name, known[name]["type"], param_default(value))
-    if regenerate_outputs:
-        conf["regenerate_outputs"] = True
-    if continue_on_step_failure is not None:
-        conf["continue_on_step_failure"] = bool(continue_on_step_failure)
-    return conf

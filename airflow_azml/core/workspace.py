@@ -189,6 +189,13 @@ class Workspace:
 
         return Experiments(self)
 
+    def _experiment(self, name: str) -> Any:
+        """The Experiment ``name`` of this workspace (for the run, publish and schedule classes, which the
+        Experiment module itself imports)."""
+        from airflow_azml.core.experiment import Experiment
+
+        return Experiment(self, name)
+
     # -- compute ---------------------------------------------------------------------
     @property
     def compute_targets(self) -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""Where a submitted run goes: the embedded Airflow (default) or a remote one over REST."""
+"""Where a submitted run goes: the orchestrator port's adapter for the workspace (``core/_orchestrator.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from airflow_azml.core._home import uses_remote_airflow
+from airflow_azml.core._orchestrator import orchestrator
 from airflow_azml.pipeline.core.run import PipelineRun
 
 __all__ = ["submit_plan", "LocalBackend", "uses_remote_airflow"]
@@ -39,13 +40,6 @@ class LocalBackend:
 
 def submit_plan(experiment: Any, plan: dict[str, Any], conf: dict[str, Any]) -> PipelineRun:
     """A running Airflow when the workspace file (``airflow.base_url``) or ``AZML_AIRFLOW_URL`` names
-    one; otherwise the embedded Airflow on this machine."""
-    if uses_remote_airflow(experiment.workspace):
-        from airflow_azml.client.remote import submit_remote
-
-        return submit_remote(experiment, plan, conf)
-    from airflow_azml.local.embedded import start_local_run, write_submitted_plan
-
-    loader = write_submitted_plan(plan)
-    handle = start_local_run(loader, plan["dag_id"], conf)
-    return PipelineRun(experiment, backend=LocalBackend(handle, plan), plan=plan)
+    one; otherwise the embedded Airflow on this machine (the orchestrator port chooses)."""
+    states = orchestrator(experiment.workspace).submit(plan, conf)
+    return PipelineRun(experiment, backend=states, plan=plan)

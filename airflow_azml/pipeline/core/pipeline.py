@@ -130,14 +130,12 @@ class Pipeline:
         capture = sys.modules.get("airflow_azml.compiler.capture")  # capturing implies it was imported
         if capture is not None and capture.active():
             return capture.record(plan, schedule, dag_kwargs)
-        from airflow_azml.operators.render import render_dag
+        from airflow_azml.core._orchestrator import airflow_side
 
-        return render_dag(plan, schedule=schedule, **dag_kwargs)
+        return airflow_side("render_dag")(plan, schedule=schedule, **dag_kwargs)
 
     def submit(self, experiment_name: str, pipeline_parameters: dict | None = None, **kwargs: Any) -> Any:
-        from airflow_azml.core.experiment import Experiment
-
-        return Experiment(self._workspace, experiment_name).submit(
+        return self._workspace._experiment(experiment_name).submit(
             self, pipeline_parameters=pipeline_parameters, **kwargs
         )
 

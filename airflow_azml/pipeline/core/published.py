@@ -37,6 +37,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from airflow_azml.core._home import airflow_settings
+from airflow_azml.core._orchestrator import orchestrator
 from airflow_azml.exceptions import UserErrorException
 
 __all__ = [
@@ -119,29 +121,12 @@ def _entries(ws: Any, kind: str) -> list[dict[str, Any]]:
 
 def airflow_base_url(ws: Any) -> str:
     """The configured Airflow's URL (what REST endpoints of published pipelines start with)."""
-    from airflow_azml.client.rest import airflow_settings
-
     return str(airflow_settings(ws).get("base_url") or "http://localhost:8080").rstrip("/")
-
-
-def _client(ws: Any) -> Any:
-    from airflow_azml.client.rest import AirflowRestClient, airflow_settings
-
-    return AirflowRestClient.from_workspace(ws) if airflow_settings(ws).get("base_url") else None
 
 
 def _set_paused(ws: Any, dag_id: str, paused: bool) -> None:
     """Mirror a status to the DAG's paused flag when an Airflow is configured and knows the DAG."""
-    from airflow_azml.exceptions import AirflowApiError
-
-    client = _client(ws)
-    if client is None:
-        return
-    try:
-        client.set_paused(dag_id, paused)
-    except AirflowApiError as exc:
-        if exc.status_code != 404:  # not parsed yet: the loader creates it paused or not from the registry
-            raise
+    orchestrator(ws).set_paused(dag_id, paused)
 
 
 class PublishedPipeline:
@@ -211,10 +196,7 @@ class PublishedPipeline:
         wait_for_deploy_seconds: float = 120,
     ) -> Any:
         """Start a run on the configured Airflow; waits up to ``wait_for_deploy_seconds`` for the loader to parse it."""
-        from airflow_azml.client.remote import RestBackend, require_deployed
-        from airflow_azml.client.rest import AirflowRestClient
-        from airflow_azml.core.experiment import Experiment, run_conf
-        from airflow_azml.pipeline.core.run import PipelineRun
+        from airflow_azml.pipeline.core.run_conf import run_conf
 
         if self.status != "Active":
             raise UserErrorException(
@@ -223,14 +205,10 @@ class PublishedPipeline:
         cont = self.continue_on_step_failure if continue_on_step_failure is None else continue_on_step_failure
         conf = run_conf(self.plan, pipeline_parameters, cont, False)
         conf["azml_experiment"] = experiment_name
-        client = AirflowRestClient.from_workspace(workspace)
-        require_deployed(client, self.id, wait_for_deploy_seconds)
-        run = client.trigger(self.id, conf, run_id=experiment_run_id(experiment_name))
-        return PipelineRun(
-            Experiment(workspace, experiment_name),
-            backend=RestBackend(client, self.id, run["dag_run_id"]),
-            plan=self.plan,
-        )
+        port = orchestrator(workspace, "rest")
+        port.require_deployed(self.id, wait_for_deploy_seconds)
+        states = port.trigger(self.id, conf, run_id=experiment_run_id(experiment_name))
+        return workspace._experiment(experiment_name)._run(states, self.plan)
 
     def __repr__(self) -> str:
         return f"PublishedPipeline(id={self.id!r}, name={self.name!r}, version={self.version!r}, status={self.status!r})"

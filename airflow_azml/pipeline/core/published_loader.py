@@ -1,19 +1,20 @@
-"""The deployment's loader DAG file: every published pipeline, schedule and submitted experiment plan as a DAG.
+"""The deployment's loader DAG file: writing it (``write_loader``); what it runs is Airflow side.
 
-The registry itself (``published.py``) stays on the workspace's default datastore; this is the
-Airflow-facing side. Imports Airflow only inside ``load_published_dags``.
+``load_published_dags`` (every published pipeline, schedule and submitted experiment plan as a
+DAG) lives in ``airflow_azml.operators.published_loader``; the name stays importable from here
+for loader files written by older versions, through the orchestrator port's ``airflow_side``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_azml.pipeline.core.published import REGISTRY_PREFIX, SUBMITTED_TAG, _entries, _read, _safe
+from airflow_azml.core._orchestrator import airflow_side
 
-__all__ = ["LOADER_TEXT", "write_loader", "load_published_dags"]
+__all__ = ["LOADER_TEXT", "write_loader"]
 
 LOADER_TEXT = '''"""Published airflow-azml pipelines and schedules (the publish registry on the default datastore)."""
-from airflow_azml.pipeline.core.published_loader import load_published_dags
+from airflow_azml.operators.published_loader import load_published_dags
 
 globals().update(load_published_dags(__file__))
 '''
@@ -29,62 +30,8 @@ def write_loader(dags_folder: Any) -> Any:
     return path
 
 
-def load_published_dags(loader_file: str) -> dict[str, Any]:
-    """Every published pipeline and schedule of the workspace beside ``loader_file``, as DAGs (imports Airflow).
-
-    A task process parses the file for one DAG (Airflow's parsing context names it): then only
-    that DAG's registry entries are read, not a listing of the whole registry at every task start.
-    """
-    from pathlib import Path
-
-    from airflow.sdk import get_parsing_context
-
-    from airflow_azml.core.workspace import Workspace
-    from airflow_azml.pipeline.core.schedule import schedule_dags
-
-    folder = Path(loader_file).parent
-    ws = Workspace.from_config(path=folder) if (folder / "config.json").is_file() else Workspace.from_config()
-    wanted = get_parsing_context().dag_id
-    if wanted is not None:
-        return _load_one(ws, wanted)
-    pipelines = {e["id"]: e for e in _entries(ws, "pipelines")}
-    dags: dict[str, Any] = {f"dag_{e['id']}": _submitted_dag(e) for e in _entries(ws, "submitted")}
-    dags.update({f"dag_{pid}": _published_dag(entry) for pid, entry in pipelines.items()})
-    dags.update(schedule_dags(ws, pipelines))
-    return dags
-
-
-def _published_dag(entry: dict[str, Any]) -> Any:
-    from airflow_azml.operators.render import render_dag
-
-    return render_dag(
-        entry["plan"],
-        is_paused_upon_creation=entry.get("status") != "Active",
-        tags=["azml", "azml-published"],
-    )
-
-
-def _submitted_dag(entry: dict[str, Any]) -> Any:
-    from airflow_azml.operators.render import render_dag
-
-    return render_dag(
-        entry["plan"], is_paused_upon_creation=False, tags=["azml", SUBMITTED_TAG, entry["tag"]]
-    )
-
-
-def _load_one(ws: Any, dag_id: str) -> dict[str, Any]:
-    """The DAG ``dag_id`` alone (a published version, or a schedule and the pipeline it runs)."""
-    from airflow_azml.pipeline.core.schedule import SCHEDULE_ID_PREFIX, schedule_dags, scheduled_pipeline_id
-
-    if not dag_id.startswith(SCHEDULE_ID_PREFIX):
-        entry = _read(ws, f"{REGISTRY_PREFIX}/pipelines/{_safe(dag_id)}.json")
-        if entry is not None:
-            return {f"dag_{entry['id']}": _published_dag(entry)}
-        entry = _read(ws, f"{REGISTRY_PREFIX}/submitted/{_safe(dag_id)}.json")
-        return {} if entry is None else {f"dag_{entry['id']}": _submitted_dag(entry)}
-    schedule = _read(ws, f"{REGISTRY_PREFIX}/schedules/{_safe(dag_id[len(SCHEDULE_ID_PREFIX) :])}.json")
-    if schedule is None:
-        return {}
-    pid = scheduled_pipeline_id(ws, schedule)
-    pipeline = _read(ws, f"{REGISTRY_PREFIX}/pipelines/{_safe(pid)}.json") if pid else None
-    return schedule_dags(ws, {pipeline["id"]: pipeline} if pipeline else {}, [schedule])
+def __getattr__(name: str) -> Any:
+    """``load_published_dags`` for loader files written before it moved to the Airflow side."""
+    if name == "load_published_dags":
+        return airflow_side(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from typing import Any, Protocol
+from typing import Any
 
+from airflow_azml.core._orchestrator import RunStates
 from airflow_azml.exceptions import ActivityFailedException, UserErrorException
 from airflow_azml.pipeline.core.run_files import StepRunFiles, utc
 from airflow_azml.pipeline.core.run_outputs import PortDataReference, StepRunOutput, step_output, step_outputs
@@ -31,14 +32,8 @@ __all__ = ["PipelineRun", "StepRun", "StepRunOutput", "PortDataReference", "RunB
 STATUS = AIRFLOW_TO_V1
 
 
-class RunBackend(Protocol):
-    """Where a run's states come from (local runner or REST)."""
-
-    def run_id(self) -> str: ...
-    def state(self) -> str | None: ...
-    def task_states(self) -> dict[str, str | None]: ...
-    def cancel(self) -> None: ...
-    def error(self) -> str | None: ...
+#: where a run's states come from: the orchestrator port's RunStates (local runner or REST)
+RunBackend = RunStates
 
 
 class PipelineRun:
@@ -71,18 +66,17 @@ class PipelineRun:
 
     @classmethod
     def get(cls, workspace: Any, run_id: str, experiment_name: str | None = None, **_: Any) -> PipelineRun:
-        """The run ``run_id`` on the Airflow the workspace file (or AZML_AIRFLOW_*) names; the experiment
-        name is its DAG id (found from the run id when omitted)."""
-        from airflow_azml.client.remote import get_remote_run
+        """The run ``run_id`` on the Airflow the workspace runs on (the one its file or AZML_AIRFLOW_* names,
+        else the embedded one); the experiment name is its DAG id (found from the run id when omitted)."""
+        from airflow_azml.pipeline.core.run_lookup import find_run
 
-        return get_remote_run(workspace, run_id, experiment_name)
+        backend, plan = find_run(workspace, run_id, experiment_name)
+        return cls(workspace._experiment(plan["dag_id"]), run_id, backend=backend, plan=plan)
 
     @functools.cached_property
     def workspace(self) -> Any:
         """The workspace the run's plan was compiled against (its datastores hold outputs and records)."""
-        from airflow_azml.core.workspace import Workspace
-
-        return Workspace.from_spec(self._plan["workspace"])
+        return type(self.experiment.workspace).from_spec(self._plan["workspace"])
 
     @property
     def records(self) -> Any:

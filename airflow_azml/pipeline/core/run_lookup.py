@@ -6,7 +6,8 @@ run is read over REST, like ``PipelineRun.get``: a run of the experiment's DAG, 
 has a run with that id (a published pipeline submitted under that experiment name). Otherwise it is a run of the embedded Airflow
 on this machine: its states come from the local runner's status file when it has one, and
 from the run records on the default datastore (which every step writes) when it has not; its
-steps from the plan last submitted under that experiment, completed by the records.
+steps from the plan last submitted under that experiment, completed by the records. Both are
+the orchestrator port's ``attach``; ``RecordedRunBackend`` is the local adapter's RunStates.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from airflow_azml.core._home import uses_remote_airflow
+from airflow_azml.core._orchestrator import orchestrator
 from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core.status import FINISHED, TERMINAL
 
-__all__ = ["attach_run", "RecordedRunBackend"]
+__all__ = ["attach_run", "find_run", "RecordedRunBackend"]
 
 
 class RecordedRunBackend:
@@ -64,58 +67,27 @@ class RecordedRunBackend:
         return self._status().get("error")
 
 
-def _status_file(run_id: str) -> Path | None:
-    from airflow_azml.local.embedded import airflow_home
-
-    folder = airflow_home() / "azml_runs"
-    for path in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
-        try:
-            if json.loads(path.read_text()).get("run_id") == run_id:
-                return path
-        except (OSError, ValueError):
-            continue
-    return None
-
-
-def _submitted_plan(dag_id: str) -> dict[str, Any] | None:
-    from airflow_azml.local.embedded import airflow_home
-
-    path = airflow_home() / "dags" / "azml_submitted" / f"{dag_id}.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def _local(experiment: Any, run_id: str) -> tuple[RecordedRunBackend, dict[str, Any]]:
-    from airflow_azml.execution.records import RunRecords
-
-    ws = experiment.workspace
-    plan = _submitted_plan(experiment.name) or {"dag_id": experiment.name, "parameters": {}, "steps": {}}
-    plan["workspace"] = ws.to_spec()
-    records = RunRecords(ws.get_default_datastore().store, experiment.name, run_id)
-    status_file = _status_file(run_id)
-    recorded = records.steps()
-    if not recorded and status_file is None:
-        raise UserErrorException(
-            f"No run {run_id!r} of experiment {experiment.name!r} in workspace {ws.name!r}: no step of it has "
-            "written a run record, and the embedded Airflow has no status for it. Check the run id and the "
-            "experiment name (the run's DAG id)."
-        )
+def find_run(workspace: Any, run_id: str, dag_id: str | None) -> tuple[Any, dict[str, Any]]:
+    """(states, plan) of the run ``run_id`` of the DAG ``dag_id`` (found from the run id when None) on the
+    Airflow ``workspace`` runs on. Steps a running Airflow names by task id get their names from the records."""
+    states, plan = orchestrator(workspace).attach(run_id, dag_id)
     steps = plan["steps"]
-    for tid, rec in recorded.items():
-        steps.setdefault(tid, {"name": rec.get("name", tid), "task_id": tid, "outputs": [], "inputs": []})
-    return RecordedRunBackend(run_id, status_file, records, list(steps)), plan
+    if any(step.get("name") == tid for tid, step in steps.items()):
+        from airflow_azml.execution.records import RunRecords
+
+        records = RunRecords(workspace.get_default_datastore().store, plan["dag_id"], run_id)
+        for task_id, record in records.steps().items():
+            if task_id in steps:
+                steps[task_id]["name"] = record.get("name", task_id)
+    return states, plan
 
 
 def attach_run(experiment: Any, run_id: str) -> tuple[Any, dict[str, Any]]:
     """(backend, plan) of the run ``run_id`` of ``experiment``, wherever it runs."""
-    from airflow_azml.pipeline.core.backends import uses_remote_airflow
-
-    if uses_remote_airflow(experiment.workspace):
-        from airflow_azml.client.remote import get_remote_run
-
-        try:
-            run = get_remote_run(experiment.workspace, run_id, experiment.name)
-        except UserErrorException:
-            # a published pipeline's run belongs to the pipeline's DAG, its experiment name is in its run id
-            run = get_remote_run(experiment.workspace, run_id, None)
-        return run._backend, run._plan
-    return _local(experiment, run_id)
+    try:
+        return find_run(experiment.workspace, run_id, experiment.name)
+    except UserErrorException:
+        if not uses_remote_airflow(experiment.workspace):
+            raise
+        # a published pipeline's run belongs to the pipeline's DAG, its experiment name is in its run id
+        return find_run(experiment.workspace, run_id, None)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from airflow_azml.core._orchestrator import airflow_side, orchestrator
 from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core._entry import RegistryEntry
 from airflow_azml.pipeline.core.recurrence import ScheduleRecurrence, TimeZone
@@ -297,33 +298,18 @@ class Schedule(RegistryEntry):
 
     def get_pipeline_runs(self) -> list[Any]:
         """Runs this schedule started, newest first (through the REST API)."""
-        from airflow_azml.client.remote import RestBackend
-        from airflow_azml.client.rest import AirflowRestClient
-        from airflow_azml.core.experiment import Experiment
         from airflow_azml.pipeline.core.published import PublishedPipeline
         from airflow_azml.pipeline.core.run import PipelineRun
 
-        client = AirflowRestClient.from_workspace(self._workspace)
+        port = orchestrator(self._workspace, "rest")
         plan = PublishedPipeline.get(self._workspace, self.pipeline_id).plan
         if self.datastore_name:
-            runs = [
-                r
-                for r in client.list_runs(self.pipeline_id)
-                if r["dag_run_id"].startswith(self._run_prefix())
-            ]
+            runs = [r for r in port.list_runs(self.pipeline_id) if r.run_id().startswith(self._run_prefix())]
         else:
             plan["dag_id"] = self.dag_id
-            runs = client.list_runs(self.dag_id) if client.get_dag(self.dag_id) else []
-        experiment = Experiment(self._workspace, self.experiment_name)
-        return [
-            PipelineRun(
-                experiment,
-                r["dag_run_id"],
-                backend=RestBackend(client, r["dag_id"], r["dag_run_id"]),
-                plan=plan,
-            )
-            for r in runs
-        ]
+            runs = port.list_runs(self.dag_id)
+        experiment = self._workspace._experiment(self.experiment_name)
+        return [PipelineRun(experiment, r.run_id(), backend=r, plan=plan) for r in runs]
 
     def get_last_pipeline_run(self) -> Any:
         runs = self.get_pipeline_runs()
@@ -352,16 +338,13 @@ def schedule_dags(
         if entry.get("recurrence"):
             dag = _recurrence_dag(entry, published)
         else:
-            from airflow_azml.timetables import datastore_watcher_dag
-
-            dag = datastore_watcher_dag(entry, workspace)
+            dag = airflow_side("datastore_watcher_dag")(entry, workspace)
         dags[f"dag_{entry['id']}"] = dag
     return dags
 
 
 def _recurrence_dag(entry: dict[str, Any], published: dict[str, Any]) -> Any:
-    from airflow_azml.operators.render import render_dag
-
+    render_dag = airflow_side("render_dag")
     plan = json.loads(json.dumps(published["plan"]))
     plan["dag_id"] = entry["id"]
     for name, value in entry.get("pipeline_parameters", {}).items():
