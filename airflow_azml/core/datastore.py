@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_azml.core._orchestrator import airflow_side
 from airflow_azml.exceptions import DatastoreError
 
 if TYPE_CHECKING:  # the storage layer is imported when data moves, never to parse a DAG file
@@ -178,8 +179,6 @@ class Datastore(metaclass=_DatastoreMeta):
     def register_azure_blob_container(
         workspace: Any, datastore_name: str, container_name: str, account_name: str, **kwargs: Any
     ) -> Datastore:
-        from airflow_azml.core.datastore_remote import register_remote
-
         return register_remote(
             workspace,
             "azure_blob",
@@ -201,16 +200,12 @@ class Datastore(metaclass=_DatastoreMeta):
         workspace: Any, datastore_name: str, store_name: str, **kwargs: Any
     ) -> Datastore:
         """v1's ADLS Gen1 registration: the service principal goes into an Airflow connection."""
-        from airflow_azml.core.datastore_remote import register_remote
-
         return register_remote(workspace, "adls_gen1", datastore_name, store_name=store_name, **kwargs)
 
     @staticmethod
     def register_azure_data_lake_gen2(
         workspace: Any, datastore_name: str, filesystem: str, account_name: str, **kwargs: Any
     ) -> Datastore:
-        from airflow_azml.core.datastore_remote import register_remote
-
         return register_remote(
             workspace,
             "adls_gen2",
@@ -224,8 +219,6 @@ class Datastore(metaclass=_DatastoreMeta):
     def register_azure_sql_database(
         workspace: Any, datastore_name: str, server_name: str, database_name: str, **kwargs: Any
     ) -> Datastore:
-        from airflow_azml.core.datastore_remote import register_remote
-
         return register_remote(
             workspace,
             "azure_sql",
@@ -239,8 +232,6 @@ class Datastore(metaclass=_DatastoreMeta):
     def register_azure_postgre_sql(
         workspace: Any, datastore_name: str, server_name: str, database_name: str, **kwargs: Any
     ) -> Datastore:
-        from airflow_azml.core.datastore_remote import register_remote
-
         return register_remote(
             workspace,
             "postgres",
@@ -306,12 +297,8 @@ class AzureBlobDatastore(_ConnectionDatastore):
 
     def _make_store(self) -> Store:
         if self.anonymous:
-            from airflow_azml.hooks.public_store import PublicObjectStore
-
-            return PublicObjectStore.for_datastore(self)
-        from airflow_azml.hooks.object_store import ObjectStore
-
-        return ObjectStore.for_datastore(self)
+            return airflow_side("PublicObjectStore").for_datastore(self)
+        return airflow_side("ObjectStore").for_datastore(self)
 
 
 class AzureDataLakeDatastore(_ConnectionDatastore):
@@ -395,3 +382,13 @@ def datastore_from_spec(workspace: Any, name: str, spec: dict[str, Any]) -> Data
             f"Datastore {name!r} in the workspace file has type {kind!r}; known types: {', '.join(sorted(_KINDS))}."
         )
     return cls(workspace, name, {k: v for k, v in spec.items() if k != "type"})
+
+
+def register_remote(workspace: Any, kind: str, name: str, **kwargs: Any) -> Datastore:
+    """v1's ``register_*`` of a remote datastore: its connection written (``datastore_remote.py``), then the
+    datastore kept in the workspace."""
+    from airflow_azml.core.datastore_remote import remote_spec
+
+    ds = datastore_from_spec(workspace, name, remote_spec(workspace, kind, name, **kwargs))
+    workspace._add_datastore(ds)
+    return ds
