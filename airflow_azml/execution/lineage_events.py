@@ -15,9 +15,7 @@ logged and the event goes out without them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from airflow_azml.compiler.lineage import SQL_OUTLET_PREFIX
@@ -28,16 +26,10 @@ __all__ = ["output_event_extras", "content_stat"]
 
 def content_stat(store: Any, rel: str) -> dict[str, Any]:
     """``{"size", "files", "version"}`` of the file or folder ``rel`` on ``store``."""
-    local: Path | None = store.local_path(rel)
-    if local is not None:
-        paths = [local] if local.is_file() else [Path(d, f) for d, _, fs in os.walk(local) for f in fs]
-        size, files = sum(p.stat().st_size for p in paths), len(paths)
-    elif hasattr(store, "sizes"):
-        sizes = store.sizes(rel)
-        size, files = sum(sizes.values()), len(sizes)
-    else:
-        size, files = None, len(store.list_files(rel))
-    return {"size": size, "files": files, "version": store.version(rel)}
+    sizes = store.sizes(rel)
+    known = [s for s in sizes.values() if s is not None]
+    size = sum(known) if len(known) == len(sizes) else None
+    return {"size": size, "files": len(sizes), "version": store.version(rel)}
 
 
 def output_event_extras(

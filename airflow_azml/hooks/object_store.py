@@ -187,6 +187,12 @@ class ObjectStore(Store):
             for name, info in sorted(self._committed(rel).items())
         }
 
+    def sizes(self, rel: str) -> dict[str, int | None]:
+        """{file: bytes} of the committed files below ``rel``, from one listing."""
+        if self._is_file(rel):
+            return {check_relative(rel): int(self.fs.info(self._key(rel))["size"])}
+        return {name: info.get("size") for name, info in sorted(self._committed(rel).items())}
+
     def modified(self, rel: str) -> float | None:
         """Last-modified time (epoch seconds) of the newest object under ``rel``, or None."""
         found = {rel: self.fs.info(self._key(rel))} if self._is_file(rel) else self._find(rel)

@@ -73,6 +73,14 @@ class Store(ABC):
         """{file: version} of every file below ``rel`` (a Blob store answers this with one listing)."""
         return {f: self.version(f) for f in self.list_files(rel)}
 
+    def sizes(self, rel: str) -> dict[str, int | None]:
+        """{file: bytes} of every file below ``rel``; None where the store cannot tell without reading it."""
+        out: dict[str, int | None] = {}
+        for f in self.list_files(rel):
+            local = self.local_path(f)
+            out[f] = local.stat().st_size if local is not None else None
+        return out
+
     @abstractmethod
     def read_bytes(self, rel: str) -> bytes: ...
 
