@@ -273,6 +273,8 @@ class HyperDriveExecution(StepExecution):
                 "best_child": None if best is None else f"HD_{best.number}",
                 "stopped_reason": sweep.stopped_reason,
                 "exhausted": sweep.exhausted,
+                "primary_metric_name": self.step["hyperdrive"]["primary_metric_name"],
+                "primary_metric_goal": self.step["hyperdrive"]["primary_metric_goal"],
             }
         }
 

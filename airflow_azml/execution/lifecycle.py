@@ -54,6 +54,7 @@ def step_record(step: dict[str, Any], run_id: str, try_number: int, started: flo
         "worker": os.environ.get("AZML_WORKER_NAME"),
         "compute_target": step.get("compute_target"),
         "run_id": step_run_id(run_id, step["task_id"]),
+        **({"run_class": step["run_class"]} if step.get("run_class") else {}),
         "inputs": {},
         "outputs": {},
     }

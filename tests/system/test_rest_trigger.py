@@ -40,7 +40,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAirflow]:
     dags = root / "dags"
     shutil.copytree(REPO / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
     write(dags / "steps" / "echo" / "echo.py", ECHO_SCRIPT)
-    af = LiveAirflow(dags, home=root / "airflow", extra_env={"AZML_HOME": str(root / "azml_home")})
+    env = {"AZML_HOME": str(root / "azml_home"), "AZML_WATCH_POLL_SECONDS": "2"}  # watchers look every 2 s
+    af = LiveAirflow(dags, home=root / "airflow", extra_env=env)
     config = json.loads((dags / "config.json").read_text())
     config["datastores"]["workspaceblobstore"] = {"type": "local", "path": str(root / "store")}
     config["airflow"] = {"base_url": af.base_url, "username": "admin", "password_env": "LIVE_TEST_AIRFLOW_PW"}
@@ -258,25 +259,194 @@ def test_datastore_schedule_runs_once_per_new_blob(live, ws) -> None:
         data_path_parameter_name="input_path",
     )
     live.wait_dag(sched.dag_id)
-
-    def blob_runs(count: int) -> list[PipelineRun]:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            runs = sched.get_pipeline_runs()
-            if len(runs) >= count and all(r.get_status() in ("Finished", "Failed") for r in runs):
-                return runs
-            time.sleep(2)
-        raise AssertionError(f"expected {count} runs, got {[r.id for r in sched.get_pipeline_runs()]}")
-
-    runs = blob_runs(2)
+    runs = _blob_runs(live, sched, 2)
     chars = sorted(r.get_steps()[0].get_metrics()["chars"] for r in runs)
     assert chars == [4, 8] and all(r.get_status() == "Finished" for r in runs)
-    watcher = live.trigger(sched.dag_id)  # a poll with nothing new starts nothing
-    assert live.wait_run(sched.dag_id, watcher) == "success"
-    assert len(sched.get_pipeline_runs()) == 2
+    asset = _asset(live, sched.dag_id)
+    assert asset["uri"] == f"file:///{str(root).strip('/')}/incoming" and asset["watchers"]
+    _watch_state(live, asset["id"])  # the trigger keeps what it has seen in Airflow's asset state store
+    time.sleep(6)  # three looks with nothing new: no event, no run
+    assert len(sched.get_pipeline_runs()) == 2 and len(_events(live, asset["id"])) == 2
     write(root / "incoming" / "c.txt", "c" * 16)
-    watcher = live.trigger(sched.dag_id)
-    assert live.wait_run(sched.dag_id, watcher) == "success"
-    runs = blob_runs(3)
+    runs = _blob_runs(live, sched, 3)
     assert len(runs) == 3
     assert sorted(r.get_steps()[0].get_metrics()["chars"] for r in runs) == [4, 8, 16]
+    events = _events(live, asset["id"])  # exactly one asset event per new blob, with its path and ETag
+    assert sorted(e["extra"]["payload"]["path"] for e in events) == [f"incoming/{n}.txt" for n in "abc"]
+    sched.disable()  # its watcher stops with it (a paused DAG's assets are not watched)
+
+
+def _blob_runs(live: LiveAirflow, sched: Schedule, count: int) -> list[PipelineRun]:
+    """The schedule's runs once there are ``count`` and all have ended."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = sched.get_pipeline_runs()
+        if len(runs) >= count and all(r.get_status() in ("Finished", "Failed") for r in runs):
+            return runs
+        time.sleep(2)
+    asset = _asset(live, sched.dag_id)
+    raise AssertionError(
+        f"expected {count} runs, got {[r.id for r in sched.get_pipeline_runs()]}; watcher runs: "
+        f"{[(r['dag_run_id'], r['state']) for r in live.runs(sched.dag_id)]}; asset events: "
+        f"{[e['extra'] for e in _events(live, asset['id'])]}\n{live.log_tail('triggerer')}"
+    )
+
+
+def test_datastore_schedule_on_azure_blob_runs_once_per_new_blob(live, ws) -> None:
+    """The same watch on a Blob container (Azurite): by ETag, so rewriting a blob is one more run."""
+    from airflow_azml.core import Datastore
+    from tests.support.azurite import ACCOUNT_KEY, ACCOUNT_NAME, AzuriteServer, require_azurite
+
+    require_azurite()
+    with AzuriteServer() as azurite:
+        container = azurite.create_container("drops")
+        blob = Datastore.register_azure_blob_container(  # its connection goes to the live Airflow too
+            ws,
+            "dropblob",
+            container_name="drops",
+            account_name=ACCOUNT_NAME,
+            account_key=ACCOUNT_KEY,
+            endpoint=azurite.blob_endpoint,
+        )
+        published = _echo_pipeline(ws, live).publish(name="echo_blob", version="1")
+        live.wait_dag(published.id)
+        container.upload_blob("in/a.txt", b"aaaa")
+        container.upload_blob("in/sub/ignored.txt", b"subfolders are not watched")
+        sched = Schedule.create(
+            ws,
+            "on_azure_blob",
+            pipeline_id=published.id,
+            experiment_name="azure_blobs",
+            datastore=blob,
+            path_on_datastore="in",
+            polling_interval=1,
+            data_path_parameter_name="input_path",
+        )
+        live.wait_dag(sched.dag_id)
+        assert [r.get_status() for r in _blob_runs(live, sched, 1)] == ["Finished"]
+        asset = _asset(live, sched.dag_id)
+        assert asset["uri"] == f"abfs://{azurite.blob_endpoint.split('://', 1)[1].rstrip('/')}/drops/in"
+        _watch_state(live, asset["id"])
+        time.sleep(6)  # nothing new: no event
+        assert len(_events(live, asset["id"])) == 1 and len(sched.get_pipeline_runs()) == 1
+        container.upload_blob("in/b.txt", b"b" * 8)
+        container.upload_blob("in/a.txt", b"a" * 16, overwrite=True)  # a new ETag: a new run
+        runs = _blob_runs(live, sched, 3)
+        assert sorted(r.get_steps()[0].get_metrics()["chars"] for r in runs) == [4, 8, 16]
+        assert len(_events(live, asset["id"])) == 3
+        sched.disable()
+
+
+FRESH_DAG = """from pathlib import Path
+
+from airflow_azml.core import Dataset, Workspace
+from airflow_azml.pipeline.core import Pipeline
+from airflow_azml.pipeline.steps import PythonScriptStep
+
+here = Path(__file__).parent
+ws = Workspace.from_config(here / "config.json")
+step = PythonScriptStep("fresh.py", name="fresh", source_directory=str(here / "steps" / "fresh"))
+dag = Pipeline(ws, [step]).to_dag("on_fresh_data", schedule=[Dataset.get_by_name(ws, "fresh")])
+"""
+
+
+def test_pipeline_scheduled_on_a_dataset_runs_when_a_version_is_registered(live, ws) -> None:
+    from airflow_azml.core import Dataset
+
+    store = ws.get_default_datastore()
+    write(Path(store.root) / "fresh" / "a.csv", "x\n1\n")
+    Dataset.File.from_files((store, "fresh/a.csv")).register(ws, "fresh")  # version 1: before the DAG
+    write(live.dags_folder / "steps" / "fresh" / "fresh.py", "print('fresh data')\n")
+    write(live.dags_folder / "on_fresh_data.py", FRESH_DAG)
+    live.wait_dag("on_fresh_data")
+    live.unpause("on_fresh_data")  # an asset is watched while a DAG scheduled on it is active
+    asset = _asset(live, "on_fresh_data")
+    assert asset["uri"] == "azureml://workspaces/seed-workspace/datasets/fresh"
+    _watch_state(live, asset["id"])
+    assert live.runs("on_fresh_data") == []  # version 1 was registered before the watch: no run
+    write(Path(store.root) / "fresh" / "b.csv", "x\n2\n")
+    Dataset.File.from_files((store, "fresh/*.csv")).register(ws, "fresh", create_new_version=True)
+    deadline = time.monotonic() + 120
+    while not live.runs("on_fresh_data") and time.monotonic() < deadline:
+        time.sleep(1)
+    (run,) = live.runs("on_fresh_data")
+    assert live.wait_run("on_fresh_data", run["dag_run_id"]) == "success"
+    resp = live.api("GET", f"/api/v2/dags/on_fresh_data/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
+    (event,) = resp.json()["asset_events"]
+    assert event["extra"]["payload"] == {"kind": "datasets", "name": "fresh", "version": 2}
+
+
+def _asset(live: LiveAirflow, dag_id: str) -> dict:
+    """The asset DAG ``dag_id`` is scheduled on (found over REST)."""
+    resp = live.api("GET", "/api/v2/assets", params={"dag_ids": dag_id, "limit": 10})
+    resp.raise_for_status()
+    (asset,) = [a for a in resp.json()["assets"] if any(r["dag_id"] == dag_id for r in a["scheduled_dags"])]
+    return dict(asset)
+
+
+def _events(live: LiveAirflow, asset_id: int) -> list[dict]:
+    resp = live.api("GET", "/api/v2/assets/events", params={"asset_id": asset_id, "limit": 100})
+    resp.raise_for_status()
+    return list(resp.json()["asset_events"])
+
+
+def _watch_state(live: LiveAirflow, asset_id: int, timeout: float = 90) -> dict:
+    """The watcher's state once it has looked (the triggerer picks the trigger up after the DAG's parse)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        resp = live.api("GET", f"/api/v2/assets/{asset_id}/state-store")
+        if resp.status_code == 200 and "azml_watch" in resp.text:
+            return dict(resp.json())
+        time.sleep(1)
+    raise AssertionError(f"no watch state for asset {asset_id}:\n{live.log_tail('triggerer')}")
+
+
+HD_SCRIPT = """import argparse, os
+from airflow_azml.core import Run
+p = argparse.ArgumentParser(); p.add_argument('--lr', type=float); p.add_argument('--depth', type=int)
+a = p.parse_args()
+acc = 1 - (a.lr - 0.3) ** 2 - (a.depth - 2) ** 2 / 10
+os.makedirs('outputs', exist_ok=True)
+open('outputs/model.txt', 'w').write(f'lr={a.lr} depth={a.depth}')
+for epoch in (1, 2):
+    Run.get_context().log('accuracy', round(acc * epoch / 2, 6))
+"""
+
+
+def test_hyperdrive_best_run_over_rest(live, ws, tmp_path) -> None:
+    """v1's top HyperDriveStep question, answered through a running Airflow: the step run found from the
+    run id alone (PipelineRun.get over REST) gives get_best_run_by_primary_metric and its model."""
+    from airflow_azml.core import ScriptRunConfig
+    from airflow_azml.pipeline.core import Pipeline
+    from airflow_azml.pipeline.core.hyperdrive_run import HyperDriveStepRun
+    from airflow_azml.pipeline.steps import HyperDriveStep
+    from airflow_azml.train.hyperdrive import (
+        GridParameterSampling,
+        HyperDriveConfig,
+        PrimaryMetricGoal,
+        choice,
+    )
+
+    write(tmp_path / "hd" / "train.py", HD_SCRIPT)
+    cfg = HyperDriveConfig(
+        run_config=ScriptRunConfig(source_directory=str(tmp_path / "hd"), script="train.py"),
+        hyperparameter_sampling=GridParameterSampling({"--lr": choice(0.1, 0.3), "--depth": choice(1, 2)}),
+        primary_metric_name="accuracy",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_total_runs=4,
+        max_concurrent_runs=2,
+    )
+    submitted = Experiment(ws, "hd_over_rest").submit(Pipeline(ws, [HyperDriveStep("sweep", cfg)]))
+    assert type(submitted._backend).__name__ == "RestBackend"
+    assert submitted.wait_for_completion(show_output=False, timeout_seconds=240) == "Finished"
+
+    run = PipelineRun.get(ws, submitted.id)  # from the run id alone, as another notebook would
+    (step,) = [s for s in run.get_steps() if s.name == "sweep"]
+    assert isinstance(step, HyperDriveStepRun) and step.get_status() == "Finished"
+    assert step.get_primary_metric_name() == "accuracy"  # from the step's record: no full plan over REST
+    best = step.get_best_run_by_primary_metric()
+    assert best.get_hyperparameters() == {"--lr": 0.3, "--depth": 2}
+    assert best.get_metrics()["accuracy"] == [0.5, 1.0]
+    assert len(step.get_children()) == 4 and {c.get_status() for c in step.get_children()} == {"Completed"}
+    saved = best.download_file("outputs/model.txt", str(tmp_path / "dl"))
+    assert Path(saved).read_text() == "lr=0.3 depth=2"

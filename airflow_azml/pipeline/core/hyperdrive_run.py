@@ -89,8 +89,15 @@ class HyperDriveStepRun(StepRun):
     """A HyperDriveStep's run: v1's HyperDriveRun calls on top of StepRun's."""
 
     def _sweep(self) -> dict[str, Any]:
+        """The sweep's settings: from the plan, or (a run followed over REST has no full plan) the record."""
         step = self.pipeline_run._plan["steps"].get(self.task_id) or {}
-        return step.get("hyperdrive") or {}
+        sweep = step.get("hyperdrive") or (self.record or {}).get("hyperdrive")
+        if not sweep:  # a reused step's record has no summary: its children's records name the metric
+            first = next(iter(self.get_children()), None)
+            sweep = {
+                k: v for k, v in (first.record if first else {}).items() if k.startswith("primary_metric_")
+            }
+        return sweep
 
     def _children_prefix(self) -> str:
         """Where the children's records are: this run's, or for a reused step the run it reused."""

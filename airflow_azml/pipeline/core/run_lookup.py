@@ -79,6 +79,8 @@ def find_run(workspace: Any, run_id: str, dag_id: str | None) -> tuple[Any, dict
         for task_id, record in records.steps().items():
             if task_id in steps:
                 steps[task_id]["name"] = record.get("name", task_id)
+                if record.get("run_class"):  # e.g. a HyperDriveStep's HyperDriveStepRun
+                    steps[task_id].setdefault("run_class", record["run_class"])
     return states, plan
 
 
