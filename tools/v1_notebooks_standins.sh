@@ -42,6 +42,16 @@ export SQL_SERVERNAME_62=127.0.0.1 SQL_DATBASENAME_62=azml SQL_CLIENTNAME_62=000
 export SQL_CLIENTSECRET_62=local-secret SQL_TENANTID_62=00000000-0000-0000-0000-000000000002
 export PSQL_SERVERNAME_62=127.0.0.1 PSQL_DATBASENAME_62=postgres PSQL_USERID_62=postgres PSQL_USERPW_62=postgres
 export MYSQL_SERVERNAME_62=127.0.0.1 MYSQL_DATBASENAME_62=test MYSQL_USERID_62=root MYSQL_USERPW_62=root
+# ADLS Gen1 holds no data since its retirement: the workspace file declares where the Gen1 sample's data
+# "lives now" (the MyAdlsDatastore name, a local folder standing in for Gen2/Blob), seeded with the file the
+# sample tells the reader to upload by hand; the default datastore stays where the live Airflow reads it
+mkdir -p "$work/adls_moved/adla_sample"
+printf '1, Ann, 10\n2, Ben, 20\n3, Cyd, 10\n4, Dee, 30\n' >"$work/adls_moved/adla_sample/sample_input.csv"
+cat >"$work/workspace.json" <<EOF
+{"datastores": {"workspaceblobstore": {"type": "local", "path": "$AZML_HOME/datastores/workspaceblobstore"},
+                "MyAdlsDatastore": {"type": "local", "path": "$work/adls_moved"}}}
+EOF
+export AZML_WORKSPACE_CONFIG="$work/workspace.json"
 cd "$work"
 "$py" "$here/tools/databricks_fake.py" --log "$work/databricks_requests.jsonl" -- \
   "$py" "$here/../shared/tools/run_v1_notebook.py" "$mirror" "$@"

@@ -319,7 +319,10 @@ class AzureDataLakeDatastore(_ConnectionDatastore):
         raise DatastoreError(
             f"Datastore {self.name!r} is on Azure Data Lake Storage Gen1 ({self.store_name!r}), which Azure retired "
             "on 2024-02-29: it holds no data any more. Move the data to ADLS Gen2 or Blob and register that with "
-            "Datastore.register_azure_data_lake_gen2() or register_azure_blob_container()."
+            "Datastore.register_azure_data_lake_gen2() or register_azure_blob_container(), or keep the v1 code "
+            "as it is and declare where the data lives now under the same name in the workspace file: "
+            f'"datastores": {{"{self.name}": {{"type": "adls_gen2", ...}}}} (or "azure_blob", or "local" with a '
+            f'"path"); Datastore.get(ws, "{self.name}") then returns that datastore.'
         )
 
 
