@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.runtime.parallel_batches import MiniBatch, plan_batches
+from airflow_azml.runtime.parallel_board import Board
 from airflow_azml.runtime.parallel_checkpoint import Checkpoint, fingerprint
 from airflow_azml.runtime.parallel_pool import WorkerPool
+from airflow_azml.runtime.parallel_progress import SUMMARY_FILE, failure_message
 
 __all__ = ["Driver", "main", "SUMMARY_FILE", "EXIT_THRESHOLD", "EXIT_INIT"]
 
-SUMMARY_FILE = "parallel_run_summary.json"
 EXIT_THRESHOLD, EXIT_INIT = 3, 4
 _GRACE = 10.0  # seconds past run_invocation_timeout before a stuck worker is killed
 _INIT_TIMEOUT = 600.0  # seconds init() may take (at least run_invocation_timeout) before the worker is killed
@@ -47,7 +48,7 @@ class Driver:
         self.checkpoint = Checkpoint(
             store,
             cfg.get("checkpoint_prefix", ""),
-            fingerprint(ids, cfg["entry_script"]),
+            fingerprint(ids, Path(cfg["entry_script"]).name),
             cfg.get("attempt", 1),
         )
         self.tries: dict[int, int] = {}
@@ -57,6 +58,8 @@ class Driver:
         self.abort: str | None = None
         self.unready: dict[int, int] = {}  # worker -> how many times in a row it ended before ready
         self.started = time.monotonic()
+        board = cfg.get("board_prefix") if store is not None else None  # progress others can read
+        self.board = Board(store, board, int(cfg.get("node", 0))) if board else None
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> int:
@@ -293,6 +296,26 @@ class Driver:
             f"{left} left; {self.stats['items']} items, {self.stats['items'] / elapsed:.1f} items/s"
             + (f"; {nodes}" if nodes else "")
         )
+        if self.board is not None:
+            self.board.beat(self.beat_status(), **self.progress_fields(left))
+
+    def beat_status(self) -> str:
+        return "aborted" if self.abort else "running"
+
+    def progress_fields(self, left: int) -> dict[str, Any]:
+        """This node's progress as its heartbeat on the board carries it (and ``azml run`` shows)."""
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        return {
+            "total": len(self.batches),
+            "done": self.stats["done"],
+            "failed": self.stats["failed"],
+            "left": left,
+            "items": self.stats["items"],
+            "items_failed": self.stats["failed_items"],
+            "items_per_second": round(self.stats["items"] / elapsed, 2),
+            "reason": self.abort,
+            "host": os.environ.get("AZML_WORKER_NAME") or os.uname().nodename,
+        }
 
     def summary(self) -> dict[str, Any]:
         elapsed = max(time.monotonic() - self.started, 1e-6)
@@ -338,23 +361,6 @@ class Driver:
         print(f"ParallelRunStep {self.cfg.get('step_name', '')}: {text}", flush=True)
 
 
-def failure_message(cfg: dict[str, Any], summary: dict[str, Any]) -> str:
-    """The step's error: why it stopped, then the first failing mini-batch's items and traceback."""
-    lines = [f"ParallelRunStep {cfg.get('step_name', '')!r} stopped: {summary['reason']}."]
-    mb = summary["mini_batches"]
-    lines.append(
-        f"Mini-batches: {mb['succeeded']} succeeded, {mb['failed']} failed, {mb['total']} in all; "
-        f"items: {summary['items']['failed']} failed of {summary['items']['total']} processed."
-    )
-    if summary["failures"]:
-        first = summary["failures"][0]
-        lines.append(f"First failing mini-batch {first['mini_batch']} ({first['tries']} tries), items:")
-        lines += [f"  {item}" for item in first["items"]]
-        lines.append(first["traceback"].rstrip())
-    lines.append(f"The full error summary is {SUMMARY_FILE} in the step's files.")
-    return "\n".join(lines)
-
-
 def main() -> None:
     if len(sys.argv) < 2:
         raise SystemExit("usage: python -m airflow_azml.runtime.parallel CONFIG.json [ARGS...]")
@@ -370,6 +376,10 @@ def main() -> None:
 
         ws = Workspace.from_spec(cfg["workspace"])
         store = ws.get_default_datastore().store if cfg.get("checkpoint_prefix") else None
+    if cfg.get("node_tasks"):  # one of several Airflow task instances: work comes from the board
+        from airflow_azml.runtime.parallel_node import NodeDriver
+
+        raise SystemExit(NodeDriver(cfg, ws, store).run())
     raise SystemExit(Driver(cfg, ws, store).run())
 
 

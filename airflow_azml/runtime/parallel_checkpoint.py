@@ -21,9 +21,9 @@ def fingerprint(batch_ids: list[str], extra: str = "") -> str:
 
 
 class Checkpoint:
-    """Parts ``<prefix>/part-<attempt>-<seq>.json`` on a datastore ``store``."""
+    """Parts ``<prefix>/part-[<node>-]<attempt>-<seq>.json`` on a datastore ``store``."""
 
-    def __init__(self, store: Any, prefix: str, fp: str, attempt: int, every: float = 2.0):
+    def __init__(self, store: Any, prefix: str, fp: str, attempt: int, every: float = 2.0, tag: str = ""):
         self.store, self.prefix, self.fp, self.attempt, self.every = (
             store,
             prefix.rstrip("/"),
@@ -31,6 +31,7 @@ class Checkpoint:
             attempt,
             every,
         )
+        self.tag = f"{tag}-" if tag else ""  # one series of parts per node of a multi-node step
         self.pending: dict[str, dict[str, Any]] = {}
         self.seq = 0
         self.last = time.monotonic()
@@ -60,6 +61,6 @@ class Checkpoint:
         self.seq += 1
         body = {"fingerprint": self.fp, "batches": self.pending}
         self.store.write_bytes(
-            f"{self.prefix}/part-{self.attempt:03d}-{self.seq:06d}.json", json.dumps(body).encode()
+            f"{self.prefix}/part-{self.tag}{self.attempt:03d}-{self.seq:06d}.json", json.dumps(body).encode()
         )
         self.pending = {}
