@@ -15,7 +15,8 @@ from airflow.sdk import get_parsing_context
 
 from airflow_azml.core.workspace import Workspace
 from airflow_azml.operators.render import render_dag
-from airflow_azml.pipeline.core.published import REGISTRY_PREFIX, SUBMITTED_TAG, _entries, _read, _safe
+from airflow_azml.pipeline.core import registry
+from airflow_azml.pipeline.core.published import SUBMITTED_TAG
 from airflow_azml.pipeline.core.schedule import SCHEDULE_ID_PREFIX, schedule_dags, scheduled_pipeline_id
 
 __all__ = ["load_published_dags"]
@@ -32,8 +33,8 @@ def load_published_dags(loader_file: str) -> dict[str, Any]:
     wanted = get_parsing_context().dag_id
     if wanted is not None:
         return _load_one(ws, wanted)
-    pipelines = {e["id"]: e for e in _entries(ws, "pipelines")}
-    dags: dict[str, Any] = {f"dag_{e['id']}": _submitted_dag(e) for e in _entries(ws, "submitted")}
+    pipelines = {e["id"]: e for e in registry.entries(ws, "pipelines")}
+    dags: dict[str, Any] = {f"dag_{e['id']}": _submitted_dag(e) for e in registry.entries(ws, "submitted")}
     dags.update({f"dag_{pid}": _published_dag(entry) for pid, entry in pipelines.items()})
     dags.update(schedule_dags(ws, pipelines))
     return dags
@@ -56,14 +57,14 @@ def _submitted_dag(entry: dict[str, Any]) -> Any:
 def _load_one(ws: Any, dag_id: str) -> dict[str, Any]:
     """The DAG ``dag_id`` alone (a published version, or a schedule and the pipeline it runs)."""
     if not dag_id.startswith(SCHEDULE_ID_PREFIX):
-        entry = _read(ws, f"{REGISTRY_PREFIX}/pipelines/{_safe(dag_id)}.json")
+        entry = registry.read(ws, "pipelines", dag_id)
         if entry is not None:
             return {f"dag_{entry['id']}": _published_dag(entry)}
-        entry = _read(ws, f"{REGISTRY_PREFIX}/submitted/{_safe(dag_id)}.json")
+        entry = registry.read(ws, "submitted", dag_id)
         return {} if entry is None else {f"dag_{entry['id']}": _submitted_dag(entry)}
-    schedule = _read(ws, f"{REGISTRY_PREFIX}/schedules/{_safe(dag_id[len(SCHEDULE_ID_PREFIX) :])}.json")
+    schedule = registry.read(ws, "schedules", dag_id[len(SCHEDULE_ID_PREFIX) :])
     if schedule is None:
         return {}
     pid = scheduled_pipeline_id(ws, schedule)
-    pipeline = _read(ws, f"{REGISTRY_PREFIX}/pipelines/{_safe(pid)}.json") if pid else None
+    pipeline = registry.read(ws, "pipelines", pid) if pid else None
     return schedule_dags(ws, {pipeline["id"]: pipeline} if pipeline else {}, [schedule])

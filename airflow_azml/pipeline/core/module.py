@@ -11,7 +11,6 @@ the version when it is built and compiles to the plan of a PythonScriptStep.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -19,28 +18,20 @@ from typing import Any
 
 from airflow_azml.core._home import caller_dir
 from airflow_azml.exceptions import UserErrorException, did_you_mean
+from airflow_azml.pipeline.core import registry
 from airflow_azml.pipeline.core.graph import InputPortDef, OutputPortDef, PipelineParameter
 
 __all__ = ["Module", "ModuleVersion", "ModuleVersionDescriptor", "ModuleInterface", "REGISTRY_PREFIX"]
 
-REGISTRY_PREFIX = ".azml/modules"
-
-
-def _store(workspace: Any) -> Any:
-    return workspace.get_default_datastore().store
+REGISTRY_PREFIX = registry.KINDS["modules"]
 
 
 def _save(workspace: Any, entry: dict[str, Any]) -> None:
-    rel = f"{REGISTRY_PREFIX}/{entry['id']}.json"
-    _store(workspace).write_bytes(rel, json.dumps(entry, indent=1, default=str).encode())
+    registry.write(workspace, "modules", entry["id"], entry)
 
 
 def _entries(workspace: Any) -> list[dict[str, Any]]:
-    store = _store(workspace)
-    if not store.exists(REGISTRY_PREFIX):
-        return []
-    files = [r for r in store.list_files(REGISTRY_PREFIX) if r.endswith(".json")]
-    return [json.loads(store.read_bytes(r)) for r in files]
+    return registry.entries(workspace, "modules")
 
 
 def _annotate(arguments: list | None, module: str) -> list[Any] | None:

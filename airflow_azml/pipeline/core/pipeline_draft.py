@@ -17,15 +17,11 @@ import uuid
 from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core.published import REGISTRY_PREFIX, _entries, _read, _safe, _store, _write
+from airflow_azml.pipeline.core import registry
 
 __all__ = ["PipelineDraft"]
 
 _KIND = "drafts"
-
-
-def _path(draft_id: str) -> str:
-    return f"{REGISTRY_PREFIX}/{_KIND}/{_safe(draft_id)}.json"
 
 
 class PipelineDraft:
@@ -180,9 +176,9 @@ class PipelineDraft:
     def get(
         cls, workspace: Any, id: str, _workflow_provider: Any = None, _service_endpoint: Any = None
     ) -> PipelineDraft:
-        entry = _read(workspace, _path(id))
+        entry = registry.read(workspace, _KIND, id)
         if entry is None:
-            known = sorted(e["id"] for e in _entries(workspace, _KIND))
+            known = sorted(e["id"] for e in registry.entries(workspace, _KIND))
             raise UserErrorException(
                 f"No PipelineDraft {id!r} in workspace {workspace.name!r}; drafts: {known}."
             )
@@ -192,7 +188,7 @@ class PipelineDraft:
     def list(cls, workspace: Any, tags: dict | None = None, **_: Any) -> list[PipelineDraft]:
         """Every draft, or those whose tags include all of ``tags`` (key and value), oldest first."""
         wanted = dict(tags or {})
-        drafts = [cls(workspace, e) for e in _entries(workspace, _KIND)]
+        drafts = [cls(workspace, e) for e in registry.entries(workspace, _KIND)]
         drafts = [d for d in drafts if all(d.tags.get(k) == v for k, v in wanted.items())]
         return sorted(drafts, key=lambda d: (d._entry.get("created", 0), d.id))
 
@@ -237,11 +233,11 @@ class PipelineDraft:
         self._entry = entry
 
     def _save(self) -> None:
-        _write(self._workspace, _path(self.id), self._entry)
+        registry.write(self._workspace, _KIND, self.id, self._entry)
 
     def delete(self) -> None:
         """Remove the draft from the workspace (runs and published pipelines made from it stay)."""
-        _store(self._workspace).delete(_path(self.id))
+        registry.delete(self._workspace, _KIND, self.id)
 
     # -- running and publishing ---------------------------------------------------------------
     def submit_run(self, _workflow_provider: Any = None, _service_endpoint: Any = None) -> Any:

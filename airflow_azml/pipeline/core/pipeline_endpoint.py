@@ -20,16 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
+from airflow_azml.pipeline.core import registry
 from airflow_azml.pipeline.core._entry import RegistryEntry
-from airflow_azml.pipeline.core.published import (
-    ENDPOINT_SUBMIT_ROUTE,
-    REGISTRY_PREFIX,
-    PublishedPipeline,
-    _entries,
-    _safe,
-    _write,
-    airflow_base_url,
-)
+from airflow_azml.pipeline.core.published import ENDPOINT_SUBMIT_ROUTE, PublishedPipeline, airflow_base_url
 
 __all__ = ["PipelineEndpoint", "PipelineVersion"]
 
@@ -110,7 +103,7 @@ class PipelineEndpoint(RegistryEntry):
         """The endpoint with this ``id`` or ``name`` (archived ones too, so that they can be reactivated)."""
         if not id and not name:
             raise UserErrorException("PipelineEndpoint.get needs id= or name=.")
-        entries = _entries(workspace, _KIND)
+        entries = registry.entries(workspace, _KIND)
         for entry in entries:
             if (id and str(entry.get("id") or entry["name"]) == id) or (not id and entry["name"] == name):
                 return cls(workspace, entry)
@@ -123,12 +116,12 @@ class PipelineEndpoint(RegistryEntry):
     @classmethod
     def list(cls, workspace: Any, active_only: bool = True, **_: Any) -> list[PipelineEndpoint]:
         """Active endpoints (``active_only=False``: the disabled ones too; archived ones never)."""
-        items = [cls(workspace, e) for e in _entries(workspace, _KIND)]
+        items = [cls(workspace, e) for e in registry.entries(workspace, _KIND)]
         keep = ("Active",) if active_only else ("Active", "Disabled")
         return sorted([e for e in items if e.status in keep], key=lambda e: e.name)
 
     def _save(self) -> None:
-        _write(self._workspace, f"{REGISTRY_PREFIX}/{_KIND}/{_safe(self.id)}.json", self._entry)
+        registry.write(self._workspace, _KIND, self.id, self._entry)
 
     # -- versions ------------------------------------------------------------------------------
     def list_versions(self) -> list[PipelineVersion]:
@@ -241,7 +234,7 @@ class PipelineEndpoint(RegistryEntry):
 
 
 def _check_name_free(workspace: Any, name: str, other_than: str | None = None) -> None:
-    for entry in _entries(workspace, _KIND):
+    for entry in registry.entries(workspace, _KIND):
         ident = str(entry.get("id") or entry["name"])
         if entry["name"] == name and entry.get("status") != "Archived" and ident != other_than:
             raise UserErrorException(

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -40,6 +38,8 @@ from typing import Any
 from airflow_azml.core._home import airflow_settings
 from airflow_azml.core._orchestrator import orchestrator
 from airflow_azml.exceptions import UserErrorException
+from airflow_azml.pipeline.core import registry
+from airflow_azml.pipeline.core.registry import REGISTRY_PREFIX, safe_id
 
 __all__ = [
     "PublishedPipeline",
@@ -56,22 +56,16 @@ __all__ = [
     "ENDPOINT_SUBMIT_ROUTE",
 ]
 
-REGISTRY_PREFIX = ".azml/published"
 SUBMIT_ROUTE = "/azml/pipelines/v1.0/PipelineRuns/PipelineSubmit"
 ENDPOINT_SUBMIT_ROUTE = "/azml/pipelines/v1.0/PipelineRuns/PipelineEndpointSubmit"
 #: DAG tags: a DAG the loader renders from an experiment's submitted plan, and that plan's version
 SUBMITTED_TAG = "azml-submitted"
 PLAN_TAG_PREFIX = "azml-plan:"
-_UNSAFE = re.compile(r"[^\w.-]+")
-
-
-def _safe(text: str) -> str:
-    return _UNSAFE.sub("_", str(text)).strip("_") or "x"
 
 
 def experiment_run_id(experiment_name: str | None) -> str:
     """A DAG run id that carries the v1 experiment name (Airflow runs belong to a DAG, not an experiment)."""
-    return f"{_safe(experiment_name or 'manual')}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    return f"{safe_id(experiment_name or 'manual')}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
 
 
 def v1_body_to_conf(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -93,30 +87,6 @@ def v1_body_to_conf(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     if experiment:
         conf["azml_experiment"] = experiment
     return conf, experiment
-
-
-def _store(ws: Any) -> Any:
-    return ws.get_default_datastore().store
-
-
-def _read(ws: Any, rel: str) -> dict[str, Any] | None:
-    store = _store(ws)
-    return json.loads(store.read_bytes(rel)) if store.exists(rel) else None
-
-
-def _write(ws: Any, rel: str, data: dict[str, Any]) -> None:
-    _store(ws).write_bytes(rel, json.dumps(data, indent=1, default=str).encode())
-
-
-def _entries(ws: Any, kind: str) -> list[dict[str, Any]]:
-    store, prefix = _store(ws), f"{REGISTRY_PREFIX}/{kind}"
-    if not store.exists(prefix):
-        return []
-    return [
-        json.loads(store.read_bytes(r))
-        for r in store.list_files(prefix)
-        if r.endswith(".json") and "/" not in r[len(prefix) + 1 :]
-    ]
 
 
 def airflow_base_url(ws: Any) -> str:
@@ -158,9 +128,9 @@ class PublishedPipeline:
     def get(
         cls, workspace: Any, id: str, _workflow_provider: Any = None, _service_endpoint: Any = None
     ) -> PublishedPipeline:
-        entry = _read(workspace, f"{REGISTRY_PREFIX}/pipelines/{_safe(id)}.json")
+        entry = registry.read(workspace, "pipelines", id)
         if entry is None:
-            known = sorted(e["id"] for e in _entries(workspace, "pipelines"))
+            known = sorted(e["id"] for e in registry.entries(workspace, "pipelines"))
             raise UserErrorException(
                 f"No published pipeline {id!r} in workspace {workspace.name!r}; published: {known}."
             )
@@ -170,12 +140,12 @@ class PublishedPipeline:
     def list(
         cls, workspace: Any, active_only: bool = True, _service_endpoint: Any = None
     ) -> list[PublishedPipeline]:
-        items = [cls(workspace, e) for e in _entries(workspace, "pipelines")]
+        items = [cls(workspace, e) for e in registry.entries(workspace, "pipelines")]
         return sorted([p for p in items if p.status == "Active" or not active_only], key=lambda p: p.id)
 
     def _set_status(self, status: str) -> None:
         self._entry["status"] = status
-        _write(self._workspace, f"{REGISTRY_PREFIX}/pipelines/{self.id}.json", self._entry)
+        registry.write(self._workspace, "pipelines", self.id, self._entry)
         _set_paused(self._workspace, self.id, status != "Active")
 
     def enable(self) -> None:
@@ -227,7 +197,7 @@ def write_submitted_plan(ws: Any, plan: dict[str, Any]) -> str:
     marks this plan's version, to wait for the parse that carries it."""
     tag = plan_tag(plan)
     entry = {"id": plan["dag_id"], "tag": tag, "status": "Active", "created": time.time(), "plan": plan}
-    _write(ws, f"{REGISTRY_PREFIX}/submitted/{_safe(plan['dag_id'])}.json", entry)
+    registry.write(ws, "submitted", plan["dag_id"], entry)
     return tag
 
 
@@ -256,12 +226,12 @@ def publish_plan(
     """Store ``plan_for(pid)`` under a new published id (also ``PipelineRun.publish_pipeline``)."""
     if not name:
         raise UserErrorException("Publishing a pipeline needs a name=.")
-    taken = {e["version"] for e in _entries(ws, "pipelines") if e["name"] == name}
+    taken = {e["version"] for e in registry.entries(ws, "pipelines") if e["name"] == name}
     version = str(version) if version is not None else str(len(taken) + 1)
     # v1's ids are unique, its versions mere labels: publishing a name and version again (a notebook
     # run twice) gives another published pipeline, whose id gets a number
-    base = pid = _safe(f"{name}-v{version}")
-    while _read(ws, f"{REGISTRY_PREFIX}/pipelines/{pid}.json") is not None:
+    base = pid = safe_id(f"{name}-v{version}")
+    while registry.exists(ws, "pipelines", pid):
         pid = f"{base}_{int(pid[len(base) + 1 :] or 1) + 1}"
     plan = plan_for(pid)
     plan["description"] = description or plan.get("description")
@@ -275,7 +245,7 @@ def publish_plan(
         "created": time.time(),
         "plan": plan,
     }
-    _write(ws, f"{REGISTRY_PREFIX}/pipelines/{pid}.json", entry)
+    registry.write(ws, "pipelines", pid, entry)
     return PublishedPipeline(ws, entry)
 
 

@@ -25,11 +25,11 @@ from typing import Any
 
 from airflow_azml.core._orchestrator import airflow_side, orchestrator
 from airflow_azml.exceptions import UserErrorException
+from airflow_azml.pipeline.core import registry
 from airflow_azml.pipeline.core._entry import RegistryEntry
 from airflow_azml.pipeline.core.recurrence import ScheduleRecurrence, TimeZone
 from airflow_azml.pipeline.core.schedule_store import (
     SCHEDULE_ID_PREFIX,
-    SCHEDULES_PREFIX,
     blob_run,
     datastore_fields,
     free_schedule_id,
@@ -190,10 +190,7 @@ class Schedule(RegistryEntry):
         return schedule
 
     def _save(self) -> None:
-        self._workspace.get_default_datastore().store.write_bytes(
-            f"{SCHEDULES_PREFIX}/{_key(self._entry)}.json",
-            json.dumps(self._entry, indent=1, default=str).encode(),
-        )
+        registry.write(self._workspace, "schedules", _key(self._entry), self._entry)
 
     @classmethod
     def get(cls, workspace: Any, id: str, **_: Any) -> Schedule:
@@ -206,9 +203,7 @@ class Schedule(RegistryEntry):
     def list(
         cls, workspace: Any, active_only: bool = True, pipeline_id: str | None = None, **_: Any
     ) -> list[Schedule]:
-        from airflow_azml.pipeline.core.published import _entries
-
-        items = [cls(workspace, e) for e in _entries(workspace, "schedules")]
+        items = [cls(workspace, e) for e in registry.entries(workspace, "schedules")]
         return sorted(
             [
                 s
@@ -327,10 +322,8 @@ def schedule_dags(
 ) -> dict[str, Any]:
     """The DAG of every schedule in ``entries`` (default: the registry) whose pipeline is published
     (imports Airflow)."""
-    from airflow_azml.pipeline.core.published import _entries
-
     dags: dict[str, Any] = {}
-    for listed in _entries(workspace, "schedules") if entries is None else entries:
+    for listed in registry.entries(workspace, "schedules") if entries is None else entries:
         entry = {**listed, "pipeline_id": scheduled_pipeline_id(workspace, listed)}
         published = pipelines.get(entry["pipeline_id"])
         if published is None:

@@ -13,7 +13,9 @@ import hashlib
 from typing import Any
 
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core.published import _safe
+from airflow_azml.pipeline.core import registry
+from airflow_azml.pipeline.core.registry import KINDS
+from airflow_azml.pipeline.core.registry import safe_id as _safe
 
 __all__ = [
     "blob_run",
@@ -26,7 +28,7 @@ __all__ = [
     "SCHEDULES_PREFIX",
 ]
 
-SCHEDULES_PREFIX = ".azml/published/schedules"
+SCHEDULES_PREFIX = KINDS["schedules"]
 SCHEDULE_ID_PREFIX = "azml_sched__"  # + the schedule's key in the registry = its DAG id
 
 
@@ -61,9 +63,7 @@ def scheduled_pipeline_id(workspace: Any, entry: dict[str, Any]) -> str | None:
     """The published pipeline a schedule runs now: its own, or its endpoint's default version."""
     if not entry.get("pipeline_endpoint_id"):
         return entry.get("pipeline_id")
-    from airflow_azml.pipeline.core.published import REGISTRY_PREFIX, _read
-
-    endpoint = _read(workspace, f"{REGISTRY_PREFIX}/endpoints/{_safe(entry['pipeline_endpoint_id'])}.json")
+    endpoint = registry.read(workspace, "endpoints", entry["pipeline_endpoint_id"])
     return None if endpoint is None else endpoint["versions"][str(endpoint["default_version"])]
 
 
@@ -78,10 +78,9 @@ def schedule_options(*values: Any) -> dict[str, Any]:
 
 def free_schedule_id(workspace: Any, name: str) -> str:
     """``azml_sched__<name>``, with a number added when another schedule holds that id (v1 allows equal names)."""
-    store = workspace.get_default_datastore().store
     base, n = f"{SCHEDULE_ID_PREFIX}{_safe(name)}", 1
     ident = base
-    while store.exists(f"{SCHEDULES_PREFIX}/{ident[len(SCHEDULE_ID_PREFIX) :]}.json"):
+    while registry.exists(workspace, "schedules", ident[len(SCHEDULE_ID_PREFIX) :]):
         n += 1
         ident = f"{base}_{n}"
     return ident
