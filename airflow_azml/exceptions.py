@@ -30,6 +30,17 @@ __all__ = [
 class AzmlError(Exception):
     """Base class of airflow-azml errors."""
 
+    @property
+    def message(self) -> str:
+        """The message, as v1's AzureMLException had it (``except ComputeTargetException as e: e.message``)."""
+        if "_message" in self.__dict__:
+            return str(self.__dict__["_message"])
+        return str(self.args[0]) if self.args else ""
+
+    @message.setter
+    def message(self, value: str) -> None:  # error classes that also derive from msrest's set it
+        self.__dict__["_message"] = value
+
 
 class UserErrorException(AzmlError, ValueError):
     """Bad input from the user (same name as azureml.exceptions.UserErrorException)."""
@@ -110,8 +121,10 @@ def check_data_name(name: str, what: str) -> str:
 
 
 class AirflowApiError(AzmlError):
-    """A call to a running Airflow's REST API failed; ``status_code`` is the HTTP status (0: unreachable)."""
+    """A call to a running Airflow's REST API failed; ``status_code`` is the HTTP status (0: unreachable),
+    ``detail`` the server's own message (its ``detail``), when it answered."""
 
-    def __init__(self, message: str, status_code: int = 0):
+    def __init__(self, message: str, status_code: int = 0, detail: str | None = None):
         super().__init__(message)
         self.status_code = status_code
+        self.detail = detail

@@ -91,7 +91,8 @@ class ComputeTarget(metaclass=_ComputeMeta):
         if name not in specs:
             known = ", ".join(sorted(specs)) or "(none)"
             raise ComputeTargetException(
-                f"Compute target {name!r} not found in workspace {workspace.name!r}.{did_you_mean(name, specs)} "
+                f"ComputeTargetNotFound: Compute target {name!r} not found in workspace {workspace.name!r}."  # v1's code
+                f"{did_you_mean(name, specs)} "
                 f"Known targets: {known}. Add it under 'compute_targets' in the workspace file or create it "
                 "with ComputeTarget.create()."
             )

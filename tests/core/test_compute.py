@@ -244,3 +244,25 @@ def test_data_factory_and_compute_instance(ws: Workspace):
     assert isinstance(ComputeInstance(ws, "notebook-vm"), ComputeInstance)
     assert instance.get_status().serialize()["state"] == "Running"
     assert instance.get_status().vm_size == "STANDARD_D3_V2"
+
+
+def test_v1_get_or_create_reads_the_not_found_code_from_e_message(ws: Workspace):
+    """The data-transfer sample's pattern: ``'ComputeTargetNotFound' in e.message`` decides to create."""
+
+    def get_or_create_data_factory(workspace: Workspace, factory_name: str) -> DataFactoryCompute:
+        try:
+            return DataFactoryCompute(workspace, factory_name)
+        except ComputeTargetException as e:
+            if "ComputeTargetNotFound" in e.message:
+                config = DataFactoryCompute.provisioning_configuration()
+                data_factory = ComputeTarget.create(workspace, factory_name, config)
+                data_factory.wait_for_completion()
+                return data_factory
+            raise
+
+    created = get_or_create_data_factory(ws, "adftest")
+    assert isinstance(created, DataFactoryCompute)
+    assert isinstance(get_or_create_data_factory(ws, "adftest"), DataFactoryCompute)
+    with pytest.raises(ComputeTargetException) as caught:
+        AmlCompute(ws, "adftest")  # found, but of another kind: not a not-found
+    assert "ComputeTargetNotFound" not in caught.value.message
