@@ -21,8 +21,9 @@ from airflow_azml.execution.params import expand_arguments
 from airflow_azml.execution.process import StepProcess
 from airflow_azml.execution.step import StepExecution
 from airflow_azml.runtime.metrics import MetricsWriter
-from airflow_azml.runtime.parallel import SUMMARY_FILE
 from airflow_azml.runtime.parallel_batches import DEFAULT_BYTES, DEFAULT_FILES
+from airflow_azml.runtime.parallel_board import Board
+from airflow_azml.runtime.parallel_progress import BOARD_FOLDER, SUMMARY_FILE
 
 __all__ = ["ParallelRunExecution", "resolve_settings"]
 
@@ -66,7 +67,32 @@ def resolve_settings(par: dict[str, Any], params: dict[str, Any], tabular: bool,
 
 
 class ParallelRunExecution(StepExecution):
-    """:class:`StepExecution` whose process is the ParallelRunStep driver."""
+    """:class:`StepExecution` whose process is the ParallelRunStep driver.
+
+    With node tasks (``step["parallel"]["node_tasks"]``, set by the operator when the step's
+    compute target routes it to a queue and it may have several nodes) this task is node 0: it
+    runs the lifecycle, publishes the cut on the board, works as one node, and at the end gathers
+    every node's records and output files before the outputs are committed.
+    """
+
+    node = 0
+
+    @property
+    def board(self) -> Board:
+        prefix = f"{self.records.prefix}/{self.step['task_id']}/{BOARD_FOLDER}"
+        return Board(self.ws.get_default_datastore().store, prefix, self.node)
+
+    def work(self, attempt: Any) -> dict[str, Any]:
+        """Node 0's lifecycle; the waiting nodes learn from the board when it ends without running."""
+        try:
+            outputs = super().work(attempt)
+        except BaseException:
+            if self.step["parallel"].get("node_tasks"):
+                self.board.set_state("failed", reason="the step's task failed before its nodes finished")
+            raise
+        if self.process is None and self.step["parallel"].get("node_tasks"):
+            self.board.set_state("reused")
+        return outputs
 
     def _run_and_commit(
         self, stager: OutputStager, params: dict[str, Any], inputs: dict[str, Any]
@@ -88,16 +114,39 @@ class ParallelRunExecution(StepExecution):
         ctx_file = self._write_context(inputs, outputs)
         python = interpreter_for(self.step, self.log)
         config = self.workdir / "parallel.json"
-        config.write_text(json.dumps(self._config(params, inputs, outputs), indent=1, default=str))
+        cfg = self._config(params, inputs, outputs)
+        config.write_text(json.dumps(cfg, indent=1, default=str))
+        driver = (
+            "airflow_azml.runtime.parallel_node" if cfg.get("node_tasks") else "airflow_azml.runtime.parallel"
+        )
         (self.workdir / "parallel_failure.txt").unlink(missing_ok=True)
         self.process = StepProcess(
-            [python, "-m", "airflow_azml.runtime.parallel", str(config), *args],
+            [python, "-m", driver, str(config), *args],
             cwd=Path(self.step["source_directory"]),
             env=self._env(params, ctx_file, python),
             log=self.log,
             logdir=self.workdir / "logs",
         )
-        return self.process.run()
+        code = self.process.run()
+        if code == 0 and self.node == 0 and self.step["parallel"].get("node_tasks"):
+            self._gather_outputs(outputs)
+        return code
+
+    def _gather_outputs(self, outputs: dict[str, str]) -> None:
+        """What run() wrote to the output folder on the other nodes, into this node's staged
+        outputs (committed only if the whole step succeeds)."""
+        board = self.board
+        folder = f"{board.prefix}/outputs"
+        if not board.store.exists(folder):
+            return
+        nodes = sorted({rel[len(folder) + 1 :].split("/", 1)[0] for rel in board.store.list_files(folder)})
+        for node in nodes:
+            for name, local in outputs.items():
+                if board.store.exists(f"{folder}/{node}/{name}"):
+                    board.store.get(f"{folder}/{node}/{name}", Path(local))
+        self.log.info(
+            "ParallelRunStep %s: gathered the output files of %s", self.step["name"], ", ".join(nodes)
+        )
 
     def _config(
         self, params: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str]
@@ -108,6 +157,12 @@ class ParallelRunExecution(StepExecution):
             (v.get("definition") or {}).get("kind") == "tabular" for v in values.values()
         )
         settings = resolve_settings(par, params, tabular, self.step["name"])
+        if par.get("node_tasks") and settings["node_count"] > 1:  # one node of several task instances
+            settings.update(
+                node_tasks=True,
+                node=self.node,
+                upload_outputs=self.node > 0 and bool(outputs) and par["output_action"] != "append_row",
+            )
         out_dir = next(iter(outputs.values()), None)
         files = self.workdir / "files"
         append_dir = Path(out_dir) if out_dir else files
@@ -125,6 +180,7 @@ class ParallelRunExecution(StepExecution):
             "failure_file": str(self.workdir / "parallel_failure.txt"),
             "workspace": self.inv.workspace,
             "checkpoint_prefix": f"{self.records.prefix}/{self.step['task_id']}/parallel_progress",
+            "board_prefix": f"{self.records.prefix}/{self.step['task_id']}/{BOARD_FOLDER}",
             "attempt": self.inv.try_number,
         }
 

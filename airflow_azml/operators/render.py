@@ -130,10 +130,6 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
         from airflow_azml.triggers import schedule_assets
 
         schedule = schedule_assets(schedule, plan["workspace"])
-    elif schedule is not None and not isinstance(schedule, str):  # registered datasets/models: their Assets
-        from airflow_azml.triggers import schedule_assets
-
-        schedule = schedule_assets(schedule, plan["workspace"])
     dag_kwargs.setdefault("doc_md", describe_plan(plan))
     dag_kwargs.setdefault("description", (plan.get("description") or "")[:200] or None)
     dag_kwargs.setdefault("catchup", False)
@@ -149,17 +145,21 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
     shared = {"workspace": plan["workspace"], "parameters": plan["parameters"], "compat": plan.get("compat") or _compat_enabled()}
     tasks: dict[str, AzmlStepOperator] = {}
     assets = plan_assets(plan) if lineage_enabled() else {}
+    shared["lineage"] = {task_id: lineage for task_id, (lineage, _, _) in assets.items()}
     for task_id, step in plan["steps"].items():
         op = _operator(step["operator"])
-        lineage: dict[str, Any] = {}
+        data: dict[str, Any] = {}
         if task_id in assets:  # the data it reads and writes, as Assets (known without I/O)
-            lineage = dict(zip(("lineage", "inlets", "outlets"), assets[task_id], strict=True))
+            data = {"inlets": assets[task_id][1], "outlets": assets[task_id][2]}
         tasks[task_id] = op.for_step(
-            task_id=task_id, step=step, pipeline=shared, dag=dag, **lineage, **_routing(step)
+            task_id=task_id, step=step, pipeline=shared, dag=dag, **data, **_routing(step)
         )
     for task_id, step in plan["steps"].items():
         for up in step["upstream"]:
             tasks[up] >> tasks[task_id]
+    for task_id, step in plan["steps"].items():  # a multi-node ParallelRunStep's node tasks
+        if hasattr(tasks[task_id], "add_node_tasks"):
+            tasks[task_id].add_node_tasks([tasks[up] for up in step["upstream"]], **_routing(step))
     return dag
 
 

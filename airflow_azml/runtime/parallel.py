@@ -361,7 +361,9 @@ class Driver:
         print(f"ParallelRunStep {self.cfg.get('step_name', '')}: {text}", flush=True)
 
 
-def main() -> None:
+def main(driver: type[Driver] | None = None) -> None:
+    """``python -m airflow_azml.runtime.parallel CONFIG.json [ARGS...]`` (``parallel_node`` for a node)."""
+    driver = driver or Driver
     if len(sys.argv) < 2:
         raise SystemExit("usage: python -m airflow_azml.runtime.parallel CONFIG.json [ARGS...]")
     cfg = json.loads(Path(sys.argv[1]).read_text())
@@ -376,11 +378,7 @@ def main() -> None:
 
         ws = Workspace.from_spec(cfg["workspace"])
         store = ws.get_default_datastore().store if cfg.get("checkpoint_prefix") else None
-    if cfg.get("node_tasks"):  # one of several Airflow task instances: work comes from the board
-        from airflow_azml.runtime.parallel_node import NodeDriver
-
-        raise SystemExit(NodeDriver(cfg, ws, store).run())
-    raise SystemExit(Driver(cfg, ws, store).run())
+    raise SystemExit(driver(cfg, ws, store).run())
 
 
 if __name__ == "__main__":

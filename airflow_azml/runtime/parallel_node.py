@@ -20,7 +20,7 @@ import json
 import time
 from typing import Any
 
-from airflow_azml.runtime.parallel import Driver
+from airflow_azml.runtime.parallel import Driver, main
 from airflow_azml.runtime.parallel_board import chunk_size, claim_order
 from airflow_azml.runtime.parallel_checkpoint import Checkpoint
 from airflow_azml.runtime.parallel_pool import WorkerPool
@@ -292,3 +292,7 @@ class NodeDriver(Driver):
         if self.abort is None and len(records) < len(self.batches):
             self.abort = f"{len(self.batches) - len(records)} mini-batches were never finished"
         return self._finish()
+
+
+if __name__ == "__main__":  # python -m airflow_azml.runtime.parallel_node CONFIG.json [ARGS...]
+    main(NodeDriver)
