@@ -11,6 +11,10 @@ Two figures, one sweep each (run through the embedded runner, ``Experiment.submi
 
 Children are processes inside the step's task (see docs in airflow_azml/operators/hyperdrive.py).
 The machine's load matters: the figures say how many CPUs there are and the load average.
+
+Then the issue #15 figures on a live LocalExecutor deployment (``bench/bench_hyperdrive_live.py``):
+the same sweep against the ideal and against a hand-written mapped-task DAG doing the same, and
+Bandit's saving there (``--no-live`` skips them, ``--live-runs N`` sets the runs per DAG).
 """
 
 from __future__ import annotations
@@ -109,4 +113,14 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-live", action="store_true", help="only the embedded-runner figures")
+    parser.add_argument("--live-runs", type=int, default=3)
+    args = parser.parse_args()
     main()
+    if not args.no_live:
+        from bench.bench_hyperdrive_live import main as live
+
+        live(args.live_runs)

@@ -10,6 +10,7 @@ Killing the task stops every child.
 
 from __future__ import annotations
 
+from airflow_azml.operators.links import HyperDriveSweepLink
 from airflow_azml.operators.step import AzmlStepOperator
 
 __all__ = ["HyperDriveStepOperator"]
@@ -19,4 +20,5 @@ class HyperDriveStepOperator(AzmlStepOperator):
     """A HyperDriveStep: the training script once per sampled set of hyperparameters."""
 
     ui_color = "#dcfce7"
+    operator_extra_links = (*AzmlStepOperator.operator_extra_links, HyperDriveSweepLink())
     execution_path = "airflow_azml.execution.hyperdrive:HyperDriveExecution"

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
 
-__all__ = ["PipelineViewLink", "StepOutputsLink", "UI_PREFIX", "pipeline_view_url"]
+__all__ = ["PipelineViewLink", "StepOutputsLink", "HyperDriveSweepLink", "UI_PREFIX", "pipeline_view_url"]
 
 #: where the plugin's pipeline pages are served (FastAPI app url_prefix)
 UI_PREFIX = "/azml-ui"
@@ -46,3 +46,14 @@ class StepOutputsLink(BaseOperatorLink):
         if not getattr(operator, "step", {}).get("outputs", True):
             return ""
         return pipeline_view_url(ti_key.dag_id, ti_key.run_id, ti_key.task_id) + "#outputs"
+
+
+class HyperDriveSweepLink(BaseOperatorLink):
+    """The "HyperDrive sweep" link of a HyperDriveStep: its children (hyperparameters, primary metric,
+    best, stopped ones and why) and charts in the pipeline view."""
+
+    name = "HyperDrive sweep"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        url = pipeline_view_url(ti_key.dag_id, ti_key.run_id, ti_key.task_id)
+        return f"{url}#azml-sweep-{quote(ti_key.task_id, safe='')}"

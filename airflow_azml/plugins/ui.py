@@ -33,7 +33,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from airflow_azml.operators.links import UI_PREFIX, PipelineViewLink, StepOutputsLink
+from airflow_azml.operators.links import UI_PREFIX, HyperDriveSweepLink, PipelineViewLink, StepOutputsLink
 from airflow_azml.plugins._auth import NotAuthenticated, authorize_dag, bearer_token
 
 __all__ = ["app", "FASTAPI_APPS", "EXTERNAL_VIEWS", "OPERATOR_EXTRA_LINKS", "workspace_for"]
@@ -280,4 +280,4 @@ EXTERNAL_VIEWS = [
         "url_route": "azml_step",
     },
 ]
-OPERATOR_EXTRA_LINKS = [PipelineViewLink(), StepOutputsLink()]
+OPERATOR_EXTRA_LINKS = [PipelineViewLink(), StepOutputsLink(), HyperDriveSweepLink()]

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from html import escape as esc
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -209,6 +211,12 @@ def test_bandit_stops_the_obviously_bad_children_only(embedded_airflow_home, wor
     for bad in ((3.0, 2), (0.3, 12), (3.0, 12)):  # each stopped child in the view with its reason
         row = re.search(rf'data-child="HD_{by_params[bad].number}">(.*?)</tr>', page).group(1)
         assert "Canceled" in row and esc(by_params[bad].get_details()["terminationReason"]) in row
+    with sqlite3.connect(embedded_airflow_home / "airflow.db") as db:  # the task's link to the sweep section
+        (link,) = db.execute(
+            "SELECT value FROM xcom WHERE run_id=? AND task_id='sweep' AND key='_link_HyperDriveSweepLink'",
+            (run.id,),
+        ).fetchone()
+    assert json.loads(link).endswith(f"/{quote(run.id, safe='')}?task_id=sweep#azml-sweep-sweep")
 
 
 QUALITY = """
