@@ -24,7 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_azml.data.asset_uri import AssetRef, datastore_asset, logical_output_path, table_asset
+from airflow_azml.data.asset_uri import (
+    AssetRef,
+    DatastoreBase,
+    datastore_base,
+    logical_output_path,
+    table_asset,
+)
 from airflow_azml.data.watch import registry_asset
 
 __all__ = ["StepLineage", "plan_lineage", "SQL_OUTLET_PREFIX"]
@@ -56,19 +62,19 @@ class _Namer:
         self.datastores: Mapping[str, Any] = cfg.get("datastores") or {}
         self.default = str(cfg.get("default_datastore") or "workspaceblobstore")
         self.dag_id = str(plan["dag_id"])
-        self._cache: dict[tuple[str, str, str], AssetRef] = {}
+        self._bases: dict[str, DatastoreBase] = {}
 
     def path(self, datastore: str | None, path: str) -> AssetRef:
         name = datastore or self.default
-        key = ("path", name, path)
-        if key not in self._cache:
+        base = self._bases.get(name)
+        if base is None:
             spec = self.datastores.get(name)
             try:
-                ref = datastore_asset(spec, path, datastore=name, workspace=self.cfg)
+                base = datastore_base(spec, datastore=name, workspace=self.cfg)
             except ValueError:  # an incomplete spec or a SQL datastore: the step itself reports that
-                ref = datastore_asset(None, path, datastore=name, workspace=self.cfg)
-            self._cache[key] = ref
-        return self._cache[key]
+                base = datastore_base(None, datastore=name, workspace=self.cfg)
+            self._bases[name] = base
+        return base.at(path)
 
     def table(self, datastore: str | None, table: str) -> AssetRef | None:
         name = datastore or self.default

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 __all__ = [
     "AssetRef",
+    "DatastoreBase",
+    "datastore_base",
     "datastore_asset",
     "table_asset",
     "logical_output_path",
@@ -51,9 +53,12 @@ _SQL_SUFFIX = {
 _SAFE = "/:-._~!$&'()*+,;=@"  # kept as they are; everything else (spaces, non-ASCII, %, ?, #) is encoded
 
 
-@dataclass(frozen=True)
-class AssetRef:
-    """One piece of data, named for Airflow (``name`` = ``uri``) and OpenLineage (``namespace``, ``path``)."""
+class AssetRef(NamedTuple):
+    """One piece of data, named for Airflow (``name`` = ``uri``) and OpenLineage (``namespace``, ``path``).
+
+    A named tuple: a DAG file builds a few per step at every parse, and a tuple is the cheapest
+    immutable record to build.
+    """
 
     name: str
     uri: str
@@ -64,19 +69,70 @@ class AssetRef:
         return {"name": self.name, "uri": self.uri, "namespace": self.namespace, "path": self.path}
 
 
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
 def _clean(path: str) -> str:
     """A datastore-relative path: no leading/trailing '/', no empty or '.' segments, percent-encoded."""
-    parts = [p for p in str(path or "").replace("\\", "/").split("/") if p not in ("", ".")]
+    text = str(path or "")
+    wrapped = f"/{text}/"
+    if _PLAIN.issuperset(text) and "//" not in wrapped and "/./" not in wrapped:
+        return text  # already clean: most paths, so most parses skip quote()
+    parts = [p for p in text.replace("\\", "/").split("/") if p not in ("", ".")]
     return quote("/".join(parts), safe=_SAFE)
 
 
-def _join(base: str, rel: str) -> str:
-    return f"{base}/{rel}" if rel else base
+@dataclass(frozen=True)
+class DatastoreBase:
+    """Where a datastore's paths start: ``root`` + ``/`` + path is the URI, ``ol_root`` + path the
+    OpenLineage name. Build it once per datastore with :func:`datastore_base`, then :meth:`at`."""
+
+    root: str
+    namespace: str
+    ol_root: str = ""
+    #: the URI of the datastore's root ends with '/' (Airflow's form for a URI with a host and no path)
+    slash_root: bool = True
+
+    def at(self, path: str = "") -> AssetRef:
+        rel = _clean(path)
+        if rel:
+            full = f"{self.root}/{rel}"
+        else:
+            full = f"{self.root}/" if self.slash_root else self.root
+        return AssetRef(name=full, uri=full, namespace=self.namespace, path=f"{self.ol_root}{rel}")
 
 
-def _same(namespace: str, rel: str) -> AssetRef:
-    full = _join(namespace, rel)
-    return AssetRef(name=full, uri=full, namespace=namespace, path=rel)
+def datastore_base(
+    spec: Mapping[str, Any] | None,
+    *,
+    datastore: str = "",
+    workspace: Mapping[str, Any] | None = None,
+) -> DatastoreBase:
+    """The base of every asset on the datastore ``spec`` describes (its ``type`` says the kind).
+
+    ``datastore`` (its name) and ``workspace`` (a workspace config: ``subscription_id``,
+    ``resource_group``, ``workspace_name``) name a datastore whose spec is not known.
+    """
+    spec = spec or {}
+    kind = str(spec.get("type") or "")
+    if kind in AZURE_STORAGE_KINDS:
+        return _azure_storage(spec, datastore)
+    if kind == "local" and spec.get("path"):
+        root = _clean(str(spec["path"]))
+        if not root:  # the file system's root
+            return DatastoreBase("file://", "file", "/")
+        return DatastoreBase(f"file:///{root}", "file", f"/{root}/", slash_root=False)
+    if kind == "adls_gen1" and spec.get("store_name"):
+        namespace = f"adl://{spec['store_name']}.azuredatalakestore.net"
+        return DatastoreBase(namespace, namespace)
+    if kind == "dbfs":
+        return DatastoreBase("dbfs:", "dbfs", "/")
+    if kind in SQL_KINDS:
+        raise ValueError(
+            f"Datastore {datastore or '?'!r} ({kind}) holds tables, not files: name a table with table_asset()."
+        )
+    namespace = _azureml_base(datastore or "unknown", workspace)
+    return DatastoreBase(namespace, namespace)
 
 
 def datastore_asset(
@@ -86,32 +142,11 @@ def datastore_asset(
     datastore: str = "",
     workspace: Mapping[str, Any] | None = None,
 ) -> AssetRef:
-    """The asset for ``path`` on the datastore described by ``spec`` (its ``type`` says the kind).
-
-    ``datastore`` (its name) and ``workspace`` (a workspace config: ``subscription_id``,
-    ``resource_group``, ``workspace_name``) name a datastore whose spec is not known.
-    """
-    rel = _clean(path)
-    kind = str((spec or {}).get("type") or "")
-    if kind in AZURE_STORAGE_KINDS:
-        return _azure_storage(spec or {}, rel, datastore)
-    if kind == "local" and (spec or {}).get("path"):
-        root = _clean(str(spec["path"]))  # type: ignore[index]
-        full = f"file:///{_join(root, rel)}"
-        return AssetRef(name=full, uri=full, namespace="file", path=f"/{_join(root, rel)}")
-    if kind == "adls_gen1" and (spec or {}).get("store_name"):
-        return _same(f"adl://{spec['store_name']}.azuredatalakestore.net", rel)  # type: ignore[index]
-    if kind == "dbfs":
-        full = f"dbfs:/{rel}"
-        return AssetRef(name=full, uri=full, namespace="dbfs", path=f"/{rel}")
-    if kind in SQL_KINDS:
-        raise ValueError(
-            f"Datastore {datastore or '?'!r} ({kind}) holds tables, not files: name a table with table_asset()."
-        )
-    return _same(_azureml_base(datastore or "unknown", workspace), rel)
+    """The asset for ``path`` on the datastore described by ``spec`` (see :func:`datastore_base`)."""
+    return datastore_base(spec, datastore=datastore, workspace=workspace).at(path)
 
 
-def _azure_storage(spec: Mapping[str, Any], rel: str, datastore: str) -> AssetRef:
+def _azure_storage(spec: Mapping[str, Any], datastore: str) -> DatastoreBase:
     account = str(spec.get("account_name") or "")
     container = str(spec.get("container_name") or "")
     if not (account and container):
@@ -127,7 +162,8 @@ def _azure_storage(spec: Mapping[str, Any], rel: str, datastore: str) -> AssetRe
         host = f"{url.netloc}{url.path.rstrip('/')}"
     else:
         host = f"{account}.dfs.{endpoint or 'core.windows.net'}"
-    return _same(f"abfs://{container}@{host}", rel)
+    namespace = f"abfs://{container}@{host}"
+    return DatastoreBase(namespace, namespace)
 
 
 def _azureml_base(datastore: str, workspace: Mapping[str, Any] | None) -> str:

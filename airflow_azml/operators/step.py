@@ -18,7 +18,6 @@ from airflow_azml.operators.lineage import LineageMixin
 from airflow_azml.operators.links import PipelineViewLink, StepOutputsLink
 
 if TYPE_CHECKING:  # imported in execute(): DAG parsing never pays for the execution layer
-    from airflow_azml.compiler.lineage import StepLineage
     from airflow_azml.execution import StepExecution, StepInvocation
     from airflow_azml.execution.lifecycle import StepAttempt, StepResult
 
@@ -96,21 +95,13 @@ class AzmlStepOperator(BaseOperator, LineageMixin):
     _azml_reuse: dict[str, Any] | None = None
 
     @classmethod
-    def for_step(
-        cls,
-        *,
-        step: dict[str, Any],
-        pipeline: dict[str, Any],
-        lineage: StepLineage | None = None,
-        **kwargs: Any,
-    ) -> AzmlStepOperator:
+    def for_step(cls, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any) -> AzmlStepOperator:
         """The task of one plan step; ``kwargs`` are BaseOperator's (task_id, dag, routing, inlets,
-        outlets...); ``lineage`` names the step's inlets/outlets (for asset events and OpenLineage)."""
+        outlets...). ``pipeline`` is the part shared by every step (workspace, parameters, lineage)."""
         kwargs.setdefault("do_xcom_push", False)
         op = cls(**kwargs)
         op.step = step
         op.pipeline = pipeline
-        op.lineage = lineage
         return op
 
     def _invocation(self, context: Any) -> StepInvocation:
