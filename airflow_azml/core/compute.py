@@ -27,6 +27,7 @@ from airflow_azml.core.compute_config import (
     DataLakeAnalyticsAttachConfiguration,
     ScaleSettings,
 )
+from airflow_azml.core.compute_identity import _TargetIdentity
 from airflow_azml.core.databricks import refuse_placeholders
 from airflow_azml.core.datastore_remote import _write_connection
 from airflow_azml.exceptions import ComputeTargetException, DatastoreError, did_you_mean
@@ -65,11 +66,10 @@ class _ComputeMeta(type):
         return super().__call__(workspace, name, *args, **kwargs)
 
 
-class ComputeTarget(metaclass=_ComputeMeta):
+class ComputeTarget(_TargetIdentity, metaclass=_ComputeMeta):
     """A named place where steps run (routing attributes and v1 settings in ``spec``)."""
 
     type = "Compute"
-    _provider = ""  # the ARM resource type of the attached resource, for cluster_resource_id
     _attached = False  # v1's is_attached: a resource made elsewhere (Databricks, ADLA, Data Factory)
 
     def __init__(self, workspace: Any, name: str, spec: dict[str, Any] | None = None):
@@ -120,33 +120,7 @@ class ComputeTarget(metaclass=_ComputeMeta):
         """Every compute target of ``workspace`` (v1 ``ComputeTarget.list``), sorted by name."""
         return list(workspace.compute_targets.values())
 
-    # -- v1's attributes and calls on one target ------------------------------------------
-    @property
-    def id(self) -> str:
-        """v1's ARM-style id of the target in its workspace."""
-        ws = self.workspace
-        return (
-            f"/subscriptions/{ws.subscription_id}/resourceGroups/{ws.resource_group}/providers/"
-            f"Microsoft.MachineLearningServices/workspaces/{ws.name}/computes/{self.name}"
-        )
-
-    @property
-    def cluster_resource_id(self) -> str | None:
-        """The attached resource's ARM id (given as ``resource_id``, or built from its resource group and name)."""
-        if self.spec.get("resource_id"):
-            return str(self.spec["resource_id"])
-        resource = self._resource_name()
-        if not self._provider or not resource:
-            return None
-        group = self.spec.get("resource_group") or self.spec.get("resource_group_name")
-        return (
-            f"/subscriptions/{self.workspace.subscription_id}/resourceGroups/"
-            f"{group or self.workspace.resource_group}/providers/{self._provider}/{resource}"
-        )
-
-    def _resource_name(self) -> str | None:
-        return None
-
+    # -- v1's attributes and calls on one target (id, cluster_resource_id, serialize: _TargetIdentity)
     def get_status(self) -> Any:
         """The provisioning state ("Succeeded": nothing to provision), with ``serialize()``."""
         return ComputeTargetStatus(self.provisioning_state)
@@ -165,26 +139,6 @@ class ComputeTarget(metaclass=_ComputeMeta):
 
     def refresh_state(self) -> None:
         """v1 re-read the state from Azure; here it never changes."""
-
-    def serialize(self) -> dict[str, Any]:
-        """v1's dict form of the target (no secrets: the spec never holds one)."""
-        properties = {k: v for k, v in self.spec.items() if k != "type"}
-        return {
-            "id": self.id,
-            "name": self.name,
-            "location": self.location,
-            "tags": self.tags,
-            "properties": {
-                "computeType": self.type,
-                "computeLocation": self.cluster_location,
-                "description": self.description,
-                "resourceId": self.cluster_resource_id,
-                "provisioningState": self.provisioning_state,
-                "provisioningErrors": self.provisioning_errors,
-                "isAttachedCompute": self.is_attached,
-                "properties": properties,
-            },
-        }
 
     @staticmethod
     def supported_vmsizes(workspace: Any, location: str | None = None) -> list[dict[str, Any]]:
