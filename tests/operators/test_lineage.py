@@ -165,3 +165,40 @@ def test_each_run_emits_one_event_per_output_reused_ones_say_from_where(embedded
         assert again["extra"]["reused_from"]["pipeline_run_id"] == first.id
         assert again["extra"]["path"] == before["extra"]["path"]  # the earlier run's data
         assert again["extra"]["version"] == before["extra"]["version"]
+
+
+@pytest.mark.slow
+def test_openlineage_events_of_a_run_name_the_assets(
+    embedded_airflow_home, workspace_dir, tmp_path, monkeypatch
+):
+    """With the OpenLineage provider configured (file transport), a run's events name the steps'
+    inputs and outputs: the datasets of their Asset inlets and outlets."""
+    pytest.importorskip(
+        "airflow.providers.openlineage", reason="apache-airflow-providers-openlineage not installed"
+    )
+    events_file = tmp_path / "ol_events.jsonl"
+    transport = {"type": "file", "log_file_path": str(events_file), "append": True}
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(transport))
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__NAMESPACE", "azml-test")
+    ws = Workspace.from_config(workspace_dir)
+    pipeline = _pipeline(ws, workspace_dir / "src")
+    run = Experiment(ws, "lineage_ol_run").submit(pipeline)
+    assert run.wait_for_completion(show_output=False) == "Finished"
+
+    dag = render_dag(compile_pipeline(pipeline, "lineage_ol_run"))
+    seen: dict[tuple[str, str], dict] = {}
+    for line in events_file.read_text().splitlines():
+        event = json.loads(line)
+        job = event["job"]["name"]
+        if job.startswith("lineage_ol_run.") and event["eventType"] in ("START", "COMPLETE"):
+            seen[(job.split(".", 1)[1], event["eventType"])] = event
+    for task_id in ("prep", "train"):
+        task = dag.get_task(task_id)
+        for kind in ("START", "COMPLETE"):
+            event = seen[(task_id, kind)]
+            assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [
+                (r.namespace, r.path) for r in task.lineage.inlets.values()
+            ]
+            assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [
+                (r.namespace, r.path) for r in task.lineage.outlets.values()
+            ]
