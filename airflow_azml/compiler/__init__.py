@@ -1,4 +1,4 @@
-"""Compiler: Pipeline -> Plan, engine-neutral JSON-able data. Never imports Airflow."""
+"""Compiler: Pipeline -> Plan, engine-neutral JSON-able data (its shape: ``compiler/types.py``). Never imports Airflow."""
 
 from airflow_azml.compiler.plan import PLAN_FORMAT, compile_pipeline, load_plan, plan_to_json
 

@@ -1,6 +1,7 @@
 """Compile a Pipeline into a Plan: pure data an Airflow renderer (or anything else) can run.
 
-No I/O happens here: no hashing, no datastore listing, no registry reads.
+No I/O happens here: no hashing, no datastore listing, no registry reads. The plan's shape (Plan,
+StepSpec, InputSpec, OutputSpec, ParameterSpec) is written down in ``compiler/types.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from airflow_azml.pipeline.core._ports import InputDecl, OutputDecl, data_types
 from airflow_azml.pipeline.core.pipeline_data import PipelineData
 
 if TYPE_CHECKING:
+    from airflow_azml.compiler.types import InputSpec, OutputSpec, ParameterSpec, Plan, StepSpec
     from airflow_azml.data.data_reference import DataReference
 
 __all__ = ["compile_pipeline", "plan_to_json", "load_plan", "PLAN_FORMAT", "dataset_ref", "param_default"]
@@ -26,7 +28,7 @@ def _valid_dag_id(dag_id: Any) -> bool:
     return isinstance(dag_id, str) and len(dag_id) <= 250 and is_word(dag_id, also=".-")
 
 
-def compile_pipeline(pipeline: Any, dag_id: str) -> dict[str, Any]:
+def compile_pipeline(pipeline: Any, dag_id: str) -> Plan:
     """The Plan of ``pipeline`` under ``dag_id`` (which is also the experiment name)."""
     if not _valid_dag_id(dag_id):
         raise UserErrorException(
@@ -54,8 +56,8 @@ def _compat_enabled() -> bool:
     return compat is not None and compat.is_enabled()
 
 
-def _compile_step(step: Any, upstream: list[str], ws: Any) -> dict[str, Any]:
-    spec = {
+def _compile_step(step: Any, upstream: list[str], ws: Any) -> StepSpec:
+    spec: StepSpec = {
         "name": step.name,
         "task_id": step.task_id,
         "kind": step.step_kind,
@@ -70,7 +72,7 @@ def _compile_step(step: Any, upstream: list[str], ws: Any) -> dict[str, Any]:
         "inputs": [_input(d) for d in step.inputs],
         "outputs": [_output(d, ws) for d in step.outputs],
     }
-    spec.update(step.plan_fields())
+    spec.update(step.plan_fields())  # type: ignore[typeddict-item]  # a kind's own keys
     return spec
 
 
@@ -83,8 +85,8 @@ def _routing(target: str | None, ws: Any) -> dict[str, Any]:
     return {k: spec[k] for k in ROUTING_KEYS if spec.get(k) is not None}
 
 
-def _input(decl: InputDecl) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def _input(decl: InputDecl) -> InputSpec:
+    out: InputSpec = {
         "name": decl.name,
         "source": decl.source,
         "mode": decl.mode,
@@ -115,7 +117,7 @@ def dataset_ref(dataset: Any) -> dict[str, Any]:
     return {"definition": dataset.definition}
 
 
-def _output(decl: OutputDecl, ws: Any) -> dict[str, Any]:
+def _output(decl: OutputDecl, ws: Any) -> OutputSpec:
     obj = decl.obj
     if not isinstance(obj, PipelineData):  # an OutputFileDatasetConfig
         return {
@@ -150,7 +152,7 @@ def param_default(value: Any) -> Any:
     return value
 
 
-def _param_spec(param: Any) -> dict[str, Any]:
+def _param_spec(param: Any) -> ParameterSpec:
     return {
         "type": param.param_type,
         "default": param_default(param.default_value),
@@ -158,11 +160,11 @@ def _param_spec(param: Any) -> dict[str, Any]:
     }
 
 
-def plan_to_json(plan: dict[str, Any]) -> str:
+def plan_to_json(plan: Plan | dict[str, Any]) -> str:
     return json.dumps(plan, indent=1, sort_keys=False, default=str)
 
 
-def load_plan(text: str) -> dict[str, Any]:
+def load_plan(text: str) -> Plan:
     plan = json.loads(text)
     if plan.get("format") != PLAN_FORMAT:
         raise UserErrorException(

@@ -20,9 +20,12 @@ and that each adapter has every method of the port.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from airflow_azml.core._home import uses_remote_airflow
+
+if TYPE_CHECKING:
+    from airflow_azml.compiler.types import Plan
 
 __all__ = ["Orchestrator", "RunStates", "orchestrator", "airflow_side", "ADAPTERS", "AIRFLOW_SIDE"]
 
@@ -59,7 +62,7 @@ class Orchestrator(Protocol):
     #: "local" or "rest"
     kind: str
 
-    def submit(self, plan: dict[str, Any], conf: dict[str, Any]) -> RunStates:
+    def submit(self, plan: Plan, conf: dict[str, Any]) -> RunStates:
         """Run a compiled plan (deploying it first where that is needed)."""
         ...
 
@@ -67,7 +70,7 @@ class Orchestrator(Protocol):
         """Start a run of a deployed DAG (a published pipeline, a schedule's pipeline)."""
         ...
 
-    def attach(self, run_id: str, dag_id: str | None) -> tuple[RunStates, dict[str, Any]]:
+    def attach(self, run_id: str, dag_id: str | None) -> tuple[RunStates, Plan]:
         """(states, plan) of a run started elsewhere; ``dag_id`` None: find the DAG from the run id."""
         ...
 

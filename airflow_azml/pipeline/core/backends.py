@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_azml.core._home import uses_remote_airflow
 from airflow_azml.core._orchestrator import orchestrator
 from airflow_azml.pipeline.core.run import PipelineRun
+
+if TYPE_CHECKING:
+    from airflow_azml.compiler.types import Plan
 
 __all__ = ["submit_plan", "LocalBackend", "uses_remote_airflow"]
 
@@ -38,7 +41,7 @@ class LocalBackend:
         return self.handle.status().get("error")
 
 
-def submit_plan(experiment: Any, plan: dict[str, Any], conf: dict[str, Any]) -> PipelineRun:
+def submit_plan(experiment: Any, plan: Plan, conf: dict[str, Any]) -> PipelineRun:
     """A running Airflow when the workspace file (``airflow.base_url``) or ``AZML_AIRFLOW_URL`` names
     one; otherwise the embedded Airflow on this machine (the orchestrator port chooses)."""
     states = orchestrator(experiment.workspace).submit(plan, conf)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_azml.core._orchestrator import RunStates
 from airflow_azml.exceptions import ActivityFailedException, UserErrorException
@@ -25,6 +25,9 @@ from airflow_azml.pipeline.core.status import (
     step_status,
     wait_until_ended,
 )
+
+if TYPE_CHECKING:
+    from airflow_azml.compiler.types import Plan
 
 __all__ = ["PipelineRun", "StepRun", "StepRunOutput", "PortDataReference", "RunBackend", "STATUS"]
 
@@ -49,7 +52,7 @@ class PipelineRun:
         run_id: str | None = None,
         *,
         backend: RunBackend | None = None,
-        plan: dict[str, Any] | None = None,
+        plan: Plan | None = None,
         **_: Any,
     ):
         if backend is None or plan is None:
