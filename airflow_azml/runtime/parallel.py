@@ -69,6 +69,8 @@ class Driver:
             self._say(
                 f"{len(self.batches)} mini-batches ({len(todo)} to run) on {self.nworkers} worker processes"
             )
+            if self.board is not None:  # the progress bar shows from the start
+                self.board.beat("running", **self.progress_fields(len(todo)))
             if todo:
                 self._work(todo, out)
         finally:

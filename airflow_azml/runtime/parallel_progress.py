@@ -75,3 +75,15 @@ def progress_line(name: str, progress: dict[str, Any], width: int = 30) -> str:
         f"{progress['left']} left) {progress['items']:,} items {progress['items_per_second']} items/s, "
         f"{len(progress['nodes'])} node{'s' if len(progress['nodes']) != 1 else ''}"
     )
+
+
+def step_progress_line(step_run: Any) -> str | None:
+    """The progress bar of a running ParallelRunStep's StepRun (None for any other step, or before
+    its first heartbeat): what ``wait_for_completion(show_output=True)`` and ``azml run`` print."""
+    run = step_run.pipeline_run
+    if (run._plan["steps"].get(step_run.task_id) or {}).get("kind") != "parallel_run":
+        return None
+    if step_run.get_status() != "Running":
+        return None
+    progress = parallel_progress(run.records.store, run.records.prefix, step_run.task_id)
+    return progress_line(f"StepRun({step_run.name})", progress) if progress else None

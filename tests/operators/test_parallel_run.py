@@ -81,14 +81,16 @@ def _config(folder: Path, script: str, **kw) -> ParallelRunConfig:
     return ParallelRunConfig(**args)
 
 
-def test_file_dataset_append_row_with_parameters_overridden(embedded_airflow_home, workspace_dir, tmp_path):
+def test_file_dataset_append_row_with_parameters_overridden(
+    embedded_airflow_home, workspace_dir, tmp_path, capsys
+):
     ws = Workspace.from_config(workspace_dir)
     images = PipelineParameter("mnist_param", default_value=_images(ws, 30))
     from airflow_azml.data.dataset_consumption_config import DatasetConsumptionConfig
 
     cfg = _config(
         workspace_dir / "code",
-        SCORE_FILES,
+        SCORE_FILES.replace("out = []", "out = []\n    __import__('time').sleep(0.3)"),  # a bar to see
         mini_batch_size=PipelineParameter("batch_size_param", default_value="5"),
         process_count_per_node=PipelineParameter("process_count_param", default_value=2),
         append_row_file_name="mnist_outputs.txt",
@@ -104,7 +106,9 @@ def test_file_dataset_append_row_with_parameters_overridden(embedded_airflow_hom
     run = Experiment(ws, "digit_identification").submit(
         Pipeline(ws, [step]), pipeline_parameters={"batch_size_param": "4", "process_count_param": 2}
     )
-    assert run.wait_for_completion(show_output=False) == "Finished"
+    assert run.wait_for_completion(show_output=True) == "Finished"
+    shown = capsys.readouterr().out  # the progress bar, from the step's heartbeat on the datastore
+    assert "StepRun(predict-digits-mnist) [" in shown and "/8 mini-batches (0 failed, " in shown
     step_run = run.find_step_run("predict-digits-mnist")[0]
     local = Path(step_run.get_output_data("inferences").download(str(tmp_path / "dl"), show_progress=False))
     rows = (local / "mnist_outputs.txt").read_text().splitlines()

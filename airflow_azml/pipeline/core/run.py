@@ -154,11 +154,17 @@ class PipelineRun:
         return status
 
     def _print_changes(self, shown: dict[str, str]) -> None:
+        from airflow_azml.runtime.parallel_progress import step_progress_line
+
         for step in self.get_steps():
             status = step.get_status()
             if shown.get(step.task_id) != status:
                 shown[step.task_id] = status
                 print(f"StepRun({step.name}) Status: {status}")
+            line = step_progress_line(step)  # a running ParallelRunStep's progress bar
+            if line and shown.get(f"{step.task_id}:progress") != line:
+                shown[f"{step.task_id}:progress"] = line
+                print(line)
 
     def _failure_summary(self) -> str:
         lines = [
