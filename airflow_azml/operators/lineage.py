@@ -48,37 +48,54 @@ class _AssetMaker:
     def __init__(self) -> None:
         template = Asset(name="file:///airflow-azml", uri="file:///airflow-azml")
         fields = [a.name for a in Asset.__attrs_attrs__ if a.name not in ("name", "uri")]  # type: ignore[attr-defined]
-        self.fields = [(f, getattr(template, f)) for f in fields]
+        values = [(f, getattr(template, f)) for f in fields]
+        self.shared = [(f, v) for f, v in values if not isinstance(v, (dict, list, set))]
+        self.fresh = [(f, type(v)) for f, v in values if isinstance(v, (dict, list, set))]
+        self.made: dict[str, Asset] = {}
 
     def __call__(self, uri: str) -> Asset:
-        scheme = uri.partition(":")[0]
-        if not uri.isascii() or "?" in uri or "#" in uri or not scheme.islower() or uri[-1] == "/":
-            return Asset(name=uri, uri=uri)
-        asset = object.__new__(Asset)
-        setattr_ = object.__setattr__
-        setattr_(asset, "name", uri)
-        setattr_(asset, "uri", uri)
-        for field, value in self.fields:
-            setattr_(asset, field, value.copy() if isinstance(value, (dict, list)) else value)
+        """The Asset of ``uri`` (one object per URI: a producer's outlet is its consumers' inlet)."""
+        asset = self.made.get(uri)
+        if asset is not None:
+            return asset
+        if (
+            not uri.isascii()
+            or "?" in uri
+            or "#" in uri
+            or uri[-1] == "/"
+            or not uri.partition(":")[0].islower()
+        ):
+            asset = Asset(name=uri, uri=uri)
+        else:
+            asset = object.__new__(Asset)
+            setattr_ = object.__setattr__
+            setattr_(asset, "name", uri)
+            setattr_(asset, "uri", uri)
+            for field, value in self.shared:
+                setattr_(asset, field, value)
+            for field, kind in self.fresh:
+                setattr_(asset, field, kind())
+        self.made[uri] = asset
         return asset
 
 
+def _assets(maker: _AssetMaker, refs: dict[str, AssetRef]) -> list[Asset]:
+    if len(refs) == 1:  # most steps: one input, one output
+        return [maker(next(iter(refs.values())).uri)]
+    return [maker(uri) for uri in dict.fromkeys(ref.uri for ref in refs.values())]
+
+
 def plan_assets(plan: dict[str, Any]) -> dict[str, StepAssets]:
-    """task_id -> (its StepLineage, inlet Assets, outlet Assets) for every step of ``plan``."""
-    made: dict[str, Asset] = {}
+    """task_id -> (its StepLineage, inlet Assets, outlet Assets) for every step of ``plan``.
+
+    An asset's name is its URI (``data/asset_uri.py``), so whatever declares the same location
+    declares the same Asset.
+    """
     maker = _AssetMaker()
-
-    def asset(ref: AssetRef) -> Asset:
-        if ref.uri not in made:
-            made[ref.uri] = maker(ref.uri) if ref.name == ref.uri else Asset(name=ref.name, uri=ref.uri)
-        return made[ref.uri]
-
-    out = {}
-    for task_id, lineage in plan_lineage(plan).items():
-        inlets = list({ref.uri: asset(ref) for ref in lineage.inlets.values()}.values())
-        outlets = list({ref.uri: asset(ref) for ref in lineage.outlets.values()}.values())
-        out[task_id] = (lineage, inlets, outlets)
-    return out
+    return {
+        task_id: (lineage, _assets(maker, lineage.inlets), _assets(maker, lineage.outlets))
+        for task_id, lineage in plan_lineage(plan).items()
+    }
 
 
 class LineageMixin:
