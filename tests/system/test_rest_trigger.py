@@ -450,3 +450,59 @@ def test_hyperdrive_best_run_over_rest(live, ws, tmp_path) -> None:
     assert len(step.get_children()) == 4 and {c.get_status() for c in step.get_children()} == {"Completed"}
     saved = best.download_file("outputs/model.txt", str(tmp_path / "dl"))
     assert Path(saved).read_text() == "lr=0.3 depth=2"
+
+
+def test_seed_outputs_are_assets_with_an_event_per_run(live: LiveAirflow, ws: Workspace) -> None:
+    """#16: after two runs of the seed pipeline, Airflow's Assets API lists its outputs and the
+    registered dataset, the train task has the prep output among its inlets, each run's events carry
+    path, size, version and run id, and the pipeline view links each output to its Asset page."""
+    runs = []
+    for _ in range(2):
+        run_id = live.trigger("seed_pipeline", {"min_rows": 2})
+        assert live.wait_run("seed_pipeline", run_id) == "success"
+        runs.append(run_id)
+    resp = live.api("GET", "/api/v2/assets", params={"dag_ids": "seed_pipeline", "limit": 100})
+    resp.raise_for_status()
+    assets = {a["uri"].rsplit("/", 1)[-1]: a for a in resp.json()["assets"]}
+    processed, model, my_data = assets["processed"], assets["model"], assets["my_data"]
+    assert processed["uri"].startswith("file:///")
+    assert processed["uri"].endswith("/azureml/seed_pipeline/prep/processed")
+    assert my_data["uri"] == "azureml://workspaces/seed-workspace/datasets/my_data"
+
+    def tasks(asset: dict, role: str) -> set[str]:
+        return {t["task_id"] for t in asset[role] if t["dag_id"] == "seed_pipeline"}
+
+    assert tasks(processed, "producing_tasks") == {"prep"}
+    assert tasks(processed, "consuming_tasks") == {"train"}  # the train step's task has it among its inlets
+    assert tasks(model, "producing_tasks") == {"train"} and tasks(my_data, "consuming_tasks") == {"prep"}
+
+    store = ws.get_default_datastore().store
+    for run_id in runs:
+        resp = live.api(
+            "GET", "/api/v2/assets/events", params={"source_dag_id": "seed_pipeline", "source_run_id": run_id}
+        )
+        resp.raise_for_status()
+        events = {e["source_task_id"]: e for e in resp.json()["asset_events"]}
+        assert sorted(events) == ["prep", "train"]  # one event per output
+        assert events["prep"]["asset_id"] == processed["id"] and events["train"]["asset_id"] == model["id"]
+        for task_id, event in events.items():
+            extra = event["extra"]
+            assert extra["pipeline_run_id"] == run_id and extra["step"] == task_id
+            assert extra["size"] > 0 and extra["version"] == store.version(extra["path"])
+            assert extra["path"].startswith("azureml/") and extra["datastore"] == "workspaceblobstore"
+            if extra["reused"]:
+                assert extra["reused_from"]["pipeline_run_id"] != run_id
+    # the second run changed nothing: its steps were reused, and their events say from which run
+    second = live.api(
+        "GET", "/api/v2/assets/events", params={"source_dag_id": "seed_pipeline", "source_run_id": runs[1]}
+    ).json()["asset_events"]
+    assert all(e["extra"]["reused"] for e in second)
+
+    from urllib.parse import quote
+
+    view = live.api("GET", f"/azml-ui/api/pipeline/seed_pipeline/{quote(runs[0], safe='')}")
+    assert view.status_code == 200, view.text
+    steps = {s["task_id"]: s for s in view.json()["steps"]}
+    (out,) = steps["prep"]["outputs"]
+    assert out["asset_uri"] == processed["uri"] and out["asset_url"].endswith(f"/assets/{processed['id']}")
+    assert [p["asset_url"] for p in steps["train"]["inputs"]] == [out["asset_url"]]
