@@ -29,7 +29,11 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("run", help="run a pipeline DAG file locally through Airflow (dag.test)")
+    p = subparsers.add_parser(
+        "run",
+        help="run a pipeline DAG file locally through the embedded Airflow (independent steps at once, "
+        "up to $AZML_LOCAL_PARALLELISM; Ctrl-C cancels)",
+    )
     p.add_argument("dag_file", type=Path)
     p.add_argument("--dag-id", help="which DAG of the file (default: the only one)")
     p.add_argument(
@@ -53,10 +57,15 @@ def run(args: argparse.Namespace) -> int:
     handle = start_local_run(args.dag_file, plan["dag_id"], conf)
     experiment = Experiment(Workspace.from_spec(plan["workspace"]), plan["dag_id"])
     pipeline_run = PipelineRun(experiment, backend=LocalBackend(handle, plan), plan=plan)
-    if not args.quiet and not args.no_live and sys.stdout.isatty():
-        status = _wait_live(pipeline_run)
-    else:
-        status = pipeline_run.wait_for_completion(show_output=not args.quiet, raise_on_error=False)
+    from airflow_azml.pipeline.core.progress import cancel_on_interrupt
+
+    try:
+        if not args.quiet and not args.no_live and sys.stdout.isatty():
+            status = cancel_on_interrupt(pipeline_run, lambda: _wait_live(pipeline_run))
+        else:
+            status = pipeline_run.wait_for_completion(show_output=not args.quiet, raise_on_error=False)
+    except KeyboardInterrupt:
+        return 130  # canceled: the run and its steps' processes have ended
     if args.quiet:
         print(pipeline_run.step_table())
     if status != "Finished":
@@ -69,43 +78,20 @@ def run(args: argparse.Namespace) -> int:
     return 0 if status == "Finished" else 1
 
 
-_COLORS = {"Finished": "green", "Reused": "cyan", "Failed": "red", "Running": "yellow", "Canceled": "magenta"}
-
-
-def _live_table(pipeline_run: Any, status: str, elapsed: float) -> Any:
-    """The live progress table: each step's status, duration (running: so far) and scalar metrics."""
-    from rich.table import Table
-
-    table = Table(title=f"{pipeline_run.experiment.name}  {status}  {elapsed:.0f}s", title_justify="left")
-    for col in ("step", "status", "duration", "metrics"):
-        table.add_column(col)
-    for step in pipeline_run.get_steps():
-        rec, st = step.record or {}, step.get_status()
-        dur = rec.get("duration")
-        if dur is None and rec.get("start") and st == "Running":
-            dur = time.time() - float(rec["start"])
-        metrics = ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in step.get_metrics().items()
-            if isinstance(v, (int, float, str)) and not isinstance(v, bool)
-        )
-        color = _COLORS.get(st, "white")
-        table.add_row(step.name, f"[{color}]{st}[/]", f"{dur:.1f}s" if dur is not None else "", metrics[:80])
-    return table
-
-
 def _wait_live(pipeline_run: Any) -> str:
     """wait_for_completion with a rich live table on a terminal; ends with the same summary lines."""
     from rich.live import Live
 
-    print(f"PipelineRunId: {pipeline_run.id}\nExperiment: {pipeline_run.experiment.name}")
+    from airflow_azml.pipeline.core.progress import live_table
     from airflow_azml.pipeline.core.status import wait_until_ended
 
+    print(f"PipelineRunId: {pipeline_run.id}\nExperiment: {pipeline_run.experiment.name}")
     started = time.monotonic()
     with Live(refresh_per_second=4) as live:
         status = wait_until_ended(
             pipeline_run.get_status,
-            on_poll=lambda st: live.update(_live_table(pipeline_run, st, time.monotonic() - started)),
+            on_poll=lambda st: live.update(live_table(pipeline_run, st, time.monotonic() - started)),
+            poll_seconds=0.25,
         )
     print(f"\nPipelineRun Status: {status}\n{pipeline_run.step_table()}")
     return str(status)

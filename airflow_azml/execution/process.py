@@ -28,6 +28,7 @@ class StepProcess:
         self.prefix = prefix
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self.proc: subprocess.Popen[bytes] | None = None
+        self._waiting_in: int | None = None  # the thread blocked in run()'s wait
 
     def run(self) -> int:
         """Start, stream stdout/stderr into the log and files, wait; kill the group if interrupted."""
@@ -52,11 +53,15 @@ class StepProcess:
         ]
         for t in threads:
             t.start()
+        self._waiting_in = threading.get_ident()
         try:
             code = self.proc.wait()
         except BaseException:
+            self._waiting_in = None
             self.kill()
             raise
+        finally:
+            self._waiting_in = None
         for t in threads:
             t.join(timeout=10)
         return code
@@ -84,11 +89,28 @@ class StepProcess:
             return
         self.log.warning("Stopping step process group %s", pgid)
         _signal_group(pgid, signal.SIGTERM)
+        if self._waiting_in == threading.get_ident():
+            # a signal handler (the task's SIGTERM -> on_kill) interrupting run()'s wait in this thread:
+            # waiting here would deadlock on the Popen's wait lock, so a thread ends the group later
+            threading.Thread(target=_kill_group_after, args=(pgid, grace), daemon=True).start()
+            return
         deadline = time.monotonic() + grace
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         _signal_group(pgid, signal.SIGKILL)
         proc.wait()
+
+
+def _kill_group_after(pgid: int, grace: float) -> None:
+    """SIGKILL the group if any member is still there after ``grace`` seconds."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.05)
+    _signal_group(pgid, signal.SIGKILL)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -1,9 +1,12 @@
 """Run pipelines through the embedded Airflow without importing Airflow in the caller.
 
-The caller (a notebook, ``azml run``, ``Experiment.submit``) starts
-``python -m airflow_azml.local.runner`` with an environment that points Airflow at a
-project-local home: SQLite metadata DB, no examples, parallelism 4. The runner runs the DAG
-with ``dag.test()`` — the same operators, task runner, XCom and DB as a deployment.
+The caller (a notebook, ``azml run``, ``Experiment.submit``) hands the run to the warm local
+server of its Airflow home (``local/server.py``, started on first use) or, with
+``AZML_LOCAL_SERVER_IDLE=0``, starts ``python -m airflow_azml.local.runner`` itself, with an
+environment that points Airflow at a project-local home: SQLite metadata DB, no examples. The
+runner (``local/runner.py``, ``local/loop.py``) runs the ready tasks at once, up to
+``$AZML_LOCAL_PARALLELISM`` (default: the cores), each through Airflow's task runner — the same
+operators, XCom, retries and DB as a deployment.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -89,7 +95,7 @@ def ensure_db(env: dict[str, str]) -> None:
 class LocalRunHandle:
     """A running (or finished) local run: the runner process and the status file it keeps."""
 
-    def __init__(self, proc: subprocess.Popen | None, status_file: Path, log_file: Path):
+    def __init__(self, proc: Any, status_file: Path, log_file: Path):
         self.proc = proc
         self.status_file = status_file
         self.log_file = log_file
@@ -126,12 +132,136 @@ class LocalRunHandle:
         raise AzmlError(f"The local runner did not start a run within {timeout} s; see {self.log_file}.")
 
     def cancel(self) -> None:
+        """SIGTERM to the runner: it ends every running step's process group, marks the run canceled
+        and exits; killed if it has not after 60 s."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+class ServedRun:
+    """The runner child of the warm local server, seen like a ``Popen``: its pid, whether it ended
+    and its exit code (from the connection it keeps open: it sends the code, or just closes when it dies)."""
+
+    def __init__(self, conn: socket.socket, pid: int, buffered: bytes = b""):
+        self.conn = conn
+        self.pid = pid
+        self.returncode: int | None = None
+        self._buf = buffered
+
+    def _read(self, timeout: float) -> None:
+        while self.returncode is None:
+            ready, _, _ = select.select([self.conn], [], [], timeout)
+            if not ready:
+                return
+            data = self.conn.recv(4096)
+            if not data:
+                self.returncode = -1  # gone without saying how: killed
+                break
+            self._buf += data
+            for line in self._buf.split(b"\n")[:-1]:
+                message = json.loads(line or b"{}")
+                if "rc" in message:
+                    self.returncode = int(message["rc"])
+            self._buf = self._buf.rsplit(b"\n", 1)[-1]
+            timeout = 0
+        if self.returncode is not None:
+            self.conn.close()
+
+    def poll(self) -> int | None:
+        self._read(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(f"local run {self.pid}", timeout or 0)
+            self._read(1.0 if left is None else min(1.0, left))
+        return int(self.returncode)  # type: ignore[arg-type]
+
+    def _signal(self, sig: int) -> None:
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+
+def _connect(name: str) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(name)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def _server_connection(env: dict[str, str]) -> socket.socket | None:
+    """A connection to the warm server of this home; started (and waited for) when none answers."""
+    from airflow_azml.local.server import socket_name
+
+    name = socket_name(env)
+    conn = _connect(name)
+    if conn is not None:
+        return conn
+    home = Path(env["AIRFLOW_HOME"])
+    with open(home / ".server.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        conn = _connect(name)
+        if conn is not None:
+            return conn
+        with open(home / "azml-server.log", "ab") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "airflow_azml.local.server"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            conn = _connect(name)
+            if conn is not None or server.poll() is not None:
+                return conn
+            time.sleep(0.05)
+    return None
+
+
+def _start_on_server(env: dict[str, str], argv: list[str], log_file: Path) -> ServedRun | None:
+    """Hand the run to the warm server (a new one when the old one runs older code); None: run cold."""
+    request = {"argv": argv, "env": env, "cwd": os.getcwd(), "log": str(log_file)}
+    for _ in range(3):
+        conn = _server_connection(env)
+        if conn is None:
+            return None
+        conn.sendall((json.dumps(request) + "\n").encode())
+        buffered = b""
+        while b"\n" not in buffered:
+            ready, _, _ = select.select([conn], [], [], 60)
+            data = conn.recv(4096) if ready else b""
+            if not data:
+                break
+            buffered += data
+        line, _, rest = buffered.partition(b"\n")
+        reply = json.loads(line) if line.strip() else {}
+        if "pid" in reply:
+            return ServedRun(conn, int(reply["pid"]), rest)
+        conn.close()
+        time.sleep(0.2)  # stale server stopping (code changed) or a lost connection: try a new one
+    return None
 
 
 def runner_argv(
@@ -159,8 +289,19 @@ def start_local_run(
     stamp = f"{dag_id or dag_file.stem}-{time.time_ns()}"
     status_file, log_file = runs / f"{stamp}.json", runs / f"{stamp}.log"
     argv = runner_argv(dag_file, status_file, conf=conf, dag_id=dag_id)
-    with open(log_file, "wb") as log:
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    from airflow_azml.local.server import idle_seconds
+
+    proc: Any = _start_on_server(env, argv[3:], log_file) if idle_seconds(env) > 0 else None
+    if proc is None:
+        with open(log_file, "wb") as log:
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches the caller, which cancels the run
+            )
     handle = LocalRunHandle(proc, status_file, log_file)
     if wait:
         proc.wait()

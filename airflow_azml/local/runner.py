@@ -1,47 +1,42 @@
-"""``python -m airflow_azml.local.runner``: run one DAG with ``dag.test()`` in the embedded Airflow.
+"""``python -m airflow_azml.local.runner``: run one DAG in the embedded Airflow, ready tasks at once.
 
-Writes a status file the caller polls: the run id as soon as it is known, then the final
-state of the run and of every task.
+Writes a status file the caller polls: the run id as soon as it is known, then every task's
+state as it changes, then the final state of the run (``canceled`` after SIGTERM/SIGINT).
+The warm local server (``local/server.py``) calls :func:`main` in a forked child instead of
+starting this module, so both ways run the same code.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-__all__ = ["main"]
+from airflow_azml.local.loop import LocalDagRun, parse_dag, warm_task_api, write_status
 
+__all__ = ["main", "default_parallelism", "PARALLELISM_ENV"]
 
-def _write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str))
-    os.replace(tmp, path)
+#: how many tasks of a local run may run at the same time (default: the machine's cores)
+PARALLELISM_ENV = "AZML_LOCAL_PARALLELISM"
 
 
-def _text(state: Any) -> str | None:
-    """Airflow states are str enums, sometimes plain str."""
-    return None if state is None else str(getattr(state, "value", state))
-
-
-def _load_dag(dag_file: Path, dag_id: str | None) -> Any:
-    from airflow.sdk import DAG
-
-    spec = importlib.util.spec_from_file_location(f"azml_dagfile_{dag_file.stem}", dag_file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    dags = {d.dag_id: d for d in vars(module).values() if isinstance(d, DAG)}
-    if dag_id is None and len(dags) == 1:
-        return next(iter(dags.values()))
-    if dag_id not in dags:
-        raise SystemExit(f"{dag_file} defines the DAGs {sorted(dags)}; pick one with --dag-id.")
-    return dags[dag_id]
+def default_parallelism() -> int:
+    """``$AZML_LOCAL_PARALLELISM``, else the number of cores this process may use."""
+    value = os.environ.get(PARALLELISM_ENV, "").strip()
+    if value:
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise SystemExit(f"{PARALLELISM_ENV}={value!r}: use a whole number of tasks, 1 or more.")
+        return number
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,29 +45,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dag-id")
     parser.add_argument("--conf", default="{}")
     parser.add_argument("--status-file", required=True, type=Path)
+    parser.add_argument(
+        "--parallelism", type=int, help=f"tasks at once (default: ${PARALLELISM_ENV} or cores)"
+    )
     args = parser.parse_args(argv)
+    parallelism = args.parallelism or default_parallelism()
 
     from airflow.models.dagrun import DagRun
     from airflow.utils.types import DagRunType
 
-    dag = _load_dag(args.dag_file, args.dag_id)
+    dag = parse_dag(args.dag_file.resolve(), args.dag_id)
     logical_date = datetime.now(UTC)
     run_id = DagRun.generate_run_id(
         run_type=DagRunType.MANUAL, logical_date=logical_date, run_after=logical_date
     )
-    _write(args.status_file, {"dag_id": dag.dag_id, "run_id": run_id, "state": "running"})
-    dr = dag.test(logical_date=logical_date, run_after=logical_date, run_conf=json.loads(args.conf))
-    tasks = {
-        ti.task_id: {
-            "state": _text(ti.state),
-            "try_number": ti.try_number,
-            "start": ti.start_date,
-            "end": ti.end_date,
-        }
-        for ti in dr.get_task_instances()
-    }
-    state = _text(dr.state)
-    _write(args.status_file, {"dag_id": dag.dag_id, "run_id": dr.run_id, "state": state, "tasks": tasks})
+    write_status(args.status_file, {"dag_id": dag.dag_id, "run_id": run_id, "state": "queued"})
+    local_run = LocalDagRun(dag, args.status_file, parallelism)
+    local_run.start(logical_date, run_id, json.loads(args.conf))
+    warm_task_api()
+    state = local_run.run()
     return 0 if state == "success" else 1
 
 

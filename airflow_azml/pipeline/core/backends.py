@@ -15,7 +15,10 @@ __all__ = ["submit_plan", "LocalBackend", "uses_remote_airflow"]
 
 
 class LocalBackend:
-    """States of a run executed by the local runner (``dag.test()`` in a child process)."""
+    """States of a run executed by the local runner (a child process; ``local/loop.py``)."""
+
+    #: Ctrl-C while waiting on it cancels the run (``pipeline.core.progress.cancel_on_interrupt``)
+    cancel_on_interrupt = True
 
     def __init__(self, handle: Any, plan: dict[str, Any]):
         self.handle = handle

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from airflow_azml.core._orchestrator import RunStates
@@ -136,14 +137,22 @@ class PipelineRun:
         self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
     ) -> str:
         """Block until the run ends; with show_output, print each step as its status changes."""
+        from airflow_azml.pipeline.core.progress import cancel_on_interrupt
+
         shown: dict[str, str] = {}
         if show_output:
             print(f"PipelineRunId: {self.id}\nExperiment: {self.experiment.name}")
-        status = wait_until_ended(
-            self.get_status,
-            on_poll=(lambda _status: self._print_changes(shown)) if show_output else None,
-            timeout_seconds=timeout_seconds,
-            what=f"Run {self.id}",
+        started = time.monotonic()
+        on_poll = (lambda _: self._print_changes(shown, time.monotonic() - started)) if show_output else None
+        status = cancel_on_interrupt(
+            self,
+            lambda: wait_until_ended(
+                self.get_status,
+                on_poll=on_poll,
+                timeout_seconds=timeout_seconds,
+                what=f"Run {self.id}",
+            ),
+            show_output,
         )
         if show_output:
             print(f"\nPipelineRun Status: {status}\n{self.step_table()}")
@@ -153,18 +162,20 @@ class PipelineRun:
             )
         return status
 
-    def _print_changes(self, shown: dict[str, str]) -> None:
-        from airflow_azml.runtime.parallel_progress import step_progress_line
+    def _print_changes(self, shown: dict[str, str], elapsed: float = 0.0) -> None:
+        from airflow_azml.pipeline.core.progress import progress_line, step_elapsed
 
-        for step in self.get_steps():
+        steps, changed = self.get_steps(), False
+        for step in steps:
             status = step.get_status()
             if shown.get(step.task_id) != status:
                 shown[step.task_id] = status
-                print(f"StepRun({step.name}) Status: {status}")
-            line = step_progress_line(step)  # a running ParallelRunStep's progress bar
-            if line and shown.get(f"{step.task_id}:progress") != line:
-                shown[f"{step.task_id}:progress"] = line
-                print(line)
+                changed = True
+                seconds = step_elapsed(step) if status != "Running" else None
+                took = f" ({seconds:.1f}s)" if seconds is not None else ""
+                print(f"StepRun({step.name}) Status: {status}{took}")
+        if changed and len(steps) > 1:
+            print(progress_line(steps, elapsed), flush=True)
 
     def _failure_summary(self) -> str:
         lines = [

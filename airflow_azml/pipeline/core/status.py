@@ -69,6 +69,8 @@ AIRFLOW_TO_V1: dict[str | None, str] = {
     "upstream_failed": CANCELED,
     "skipped": CANCELED,
     "removed": CANCELED,
+    # not an Airflow state: the local runner's state of a run the user canceled (Ctrl-C, cancel())
+    "canceled": CANCELED,
 }
 
 
