@@ -96,8 +96,9 @@ class AirflowRestClient:
             self.token(refresh=True)
             resp = self._send(method, path, headers=self.auth_header(), **kwargs)
         if resp.status_code not in ok:
+            detail = _detail(resp)
             raise AirflowApiError(
-                f"{method} {path} on {self.base_url}: {resp.status_code} {_detail(resp)}", resp.status_code
+                f"{method} {path} on {self.base_url}: {resp.status_code} {detail}", resp.status_code, detail
             )
         return resp
 

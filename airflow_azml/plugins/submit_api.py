@@ -9,20 +9,21 @@ Airflow serves plugin apps without authentication, so the token is checked here 
 Airflow's own code (``resolve_user_from_token`` and the configured auth manager's
 ``is_authorized_dag`` for creating runs): no token or a bad one -> 401, a role that may not
 trigger the DAG (viewer) -> 403. The run is then created through Airflow's own REST API with
-the same token, so its Param validation applies unchanged: a wrong parameter type -> 400 with
-Airflow's message naming the parameter.
+the same token (``client/rest.py``, the package's one REST caller, in a worker thread), so its
+Param validation applies unchanged: a wrong parameter type -> 400 with Airflow's message naming
+the parameter.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from airflow_azml.client.rest import AirflowRestClient
+from airflow_azml.exceptions import AirflowApiError
 from airflow_azml.plugins._auth import NotAuthenticated, authorize_dag, bearer_token
 
 __all__ = ["app", "FASTAPI_APPS"]
@@ -57,8 +58,6 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 async def _trigger(token: str, dag_id: str, body: dict[str, Any]) -> JSONResponse:
-    from airflow.configuration import conf as airflow_conf
-
     from airflow_azml.exceptions import UserErrorException
     from airflow_azml.pipeline.core.published import experiment_run_id, v1_body_to_conf
 
@@ -66,37 +65,37 @@ async def _trigger(token: str, dag_id: str, body: dict[str, Any]) -> JSONRespons
         run_conf, experiment = v1_body_to_conf(body)
     except UserErrorException as exc:
         raise HTTPException(400, str(exc)) from exc
-    base = airflow_conf.get("api", "base_url", fallback="http://127.0.0.1:8080").rstrip("/")
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
-        dag = await _published_dag(client, dag_id)
-        if dag.status_code == 200 and dag.json().get("is_paused"):
+    # the one REST caller is synchronous: it runs in a worker thread, as the pipeline view's does
+    return await asyncio.to_thread(_trigger_run, token, dag_id, run_conf, experiment_run_id(experiment))
+
+
+def _trigger_run(token: str, dag_id: str, run_conf: dict[str, Any], run_id: str) -> JSONResponse:
+    """Create the run through Airflow's REST API with the caller's token (its Params validate ``run_conf``)."""
+    from airflow.configuration import conf as airflow_conf
+
+    base = airflow_conf.get("api", "base_url", fallback="http://127.0.0.1:8080")
+    client = AirflowRestClient(base, token=token, timeout=60)
+    try:
+        dag = _published_dag(client, dag_id)
+        if dag.get("is_paused"):
             raise HTTPException(400, f"Pipeline {dag_id!r} is disabled (its DAG is paused); enable it first.")
-        resp = await client.post(
-            f"/api/v2/dags/{dag_id}/dagRuns",
-            json={"dag_run_id": experiment_run_id(experiment), "logical_date": None, "conf": run_conf},
-        )
-    if resp.status_code != 200:
-        try:
-            detail = resp.json().get("detail", resp.text)
-        except ValueError:
-            detail = resp.text
-        return JSONResponse(
-            {"error": {"code": resp.status_code, "message": str(detail)}}, status_code=resp.status_code
-        )
-    return JSONResponse({"Id": resp.json()["dag_run_id"]})
+        run = client.trigger(dag_id, run_conf, run_id=run_id)
+    except AirflowApiError as exc:
+        code = exc.status_code or 502
+        message = exc.detail if exc.detail is not None else str(exc)
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=code)
+    finally:
+        client.close()
+    return JSONResponse({"Id": run["dag_run_id"]})
 
 
-async def _published_dag(client: httpx.AsyncClient, dag_id: str) -> httpx.Response:
+def _published_dag(client: AirflowRestClient, dag_id: str) -> dict[str, Any]:
     """The DAG of a published pipeline. One published moments ago is in the registry before the
     dag-processor has parsed it: wait for that parse (up to DEPLOY_WAIT_SECONDS) instead of a 404."""
-    deadline = time.monotonic() + DEPLOY_WAIT_SECONDS
-    dag = await client.get(f"/api/v2/dags/{dag_id}")
-    published = dag.status_code == 404 and _is_published(dag_id)
-    while dag.status_code == 404 and published and time.monotonic() < deadline:
-        await asyncio.sleep(1)
-        dag = await client.get(f"/api/v2/dags/{dag_id}")
-    if dag.status_code == 404:
+    dag = client.get_dag(dag_id)
+    if dag is None and _is_published(dag_id):
+        dag = client.wait_dag(dag_id, DEPLOY_WAIT_SECONDS)
+    if dag is None:
         raise HTTPException(
             404, f"No pipeline {dag_id!r}: it is not published, or its DAG is not parsed yet."
         )
