@@ -330,9 +330,13 @@ def test_cancel_stops_the_sweep_and_the_best_so_far_stands(embedded_airflow_home
     )
     run = Experiment(ws, "cancel").submit(Pipeline(ws, [HyperDriveStep("sweep", cfg)]))
     started = time.monotonic()
-    while time.monotonic() - started < 120:
+    while time.monotonic() - started < 120:  # cancel once the fast children ended and a slow one runs
         steps = run.find_step_run("sweep")
-        if steps and any(c.get_hyperparameters()["--slow"] == 1 for c in steps[0].get_children()):
+        kids = [
+            (c.get_hyperparameters()["--slow"], c.get_status())
+            for c in (steps[0].get_children() if steps else [])
+        ]
+        if kids.count((0, "Completed")) == 3 and (1, "Running") in kids:
             break
         time.sleep(0.5)
     steps[0].cancel()
