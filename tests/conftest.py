@@ -21,6 +21,7 @@ def embedded_airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite Airflow home for the whole session (AZML_AIRFLOW_HOME)."""
     home = tmp_path_factory.mktemp("airflow_home")
     os.environ["AZML_AIRFLOW_HOME"] = str(home)
+    os.environ["AZML_LOCAL_OWNER_PID"] = str(os.getpid())  # its warm local server ends with the session
     return home
 
 

@@ -1,0 +1,176 @@
+"""Local runs on the embedded Airflow (issue #14): independent steps at the same time without losing
+outputs, records or reuse entries, two runs of different pipelines at once, and Ctrl-C (a real
+SIGINT to a driver process) canceling a run cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_azml.core import Experiment, Workspace
+from airflow_azml.pipeline.core import Pipeline, PipelineData
+from airflow_azml.pipeline.steps import PythonScriptStep
+from tests.conftest import REPO, write
+
+pytestmark = pytest.mark.slow
+
+WORK = """
+import argparse, os, time
+p = argparse.ArgumentParser(); p.add_argument("--name"); p.add_argument("--out"); p.add_argument("--ins", nargs="*")
+a = p.parse_args()
+open(os.environ["AZML_TEST_COUNTER"], "a").write(a.name + "\\n")
+time.sleep(float(os.environ.get("AZML_TEST_SLEEP", "1.5")))
+os.makedirs(a.out, exist_ok=True)
+seen = [open(os.path.join(i, "v.txt")).read() for i in (a.ins or [])]
+open(os.path.join(a.out, "v.txt"), "w").write("+".join(seen + [a.name]))
+"""
+
+
+def _fan_in(ws: Workspace, src: Path, prefix: str, width: int, join: bool) -> Pipeline:
+    """``width`` independent steps writing one output each, and (``join``) one step reading them all."""
+    outs, steps = [], []
+    for i in range(width):
+        out = PipelineData(f"{prefix}{i}_out")
+        outs.append(out)
+        steps.append(
+            PythonScriptStep(
+                "work.py",
+                name=f"{prefix}{i}",
+                source_directory=str(src),
+                arguments=["--name", f"{prefix}{i}", "--out", out],
+                outputs=[out],
+            )
+        )
+    if join:
+        total = PipelineData(f"{prefix}_all")
+        steps.append(
+            PythonScriptStep(
+                "work.py",
+                name=f"{prefix}_join",
+                source_directory=str(src),
+                arguments=["--name", f"{prefix}_join", "--out", total, "--ins", *outs],
+                inputs=outs,
+                outputs=[total],
+            )
+        )
+    return Pipeline(ws, steps)
+
+
+def test_concurrent_steps_and_runs_lose_nothing(embedded_airflow_home, workspace_dir, tmp_path, monkeypatch):
+    counter = tmp_path / "counter.txt"
+    monkeypatch.setenv("AZML_TEST_COUNTER", str(counter))
+    monkeypatch.setenv("AZML_LOCAL_PARALLELISM", "4")
+    ws = Workspace.from_config(workspace_dir)
+    write(workspace_dir / "src" / "work.py", WORK)
+    wide = _fan_in(ws, workspace_dir / "src", "a", 4, join=True)
+    other = _fan_in(ws, workspace_dir / "src", "b", 3, join=False)
+
+    # two runs of different pipelines at the same time, each with steps at the same time
+    runs = [Experiment(ws, "local_wide").submit(wide), Experiment(ws, "local_other").submit(other)]
+    assert [r.wait_for_completion(show_output=False, timeout_seconds=600) for r in runs] == ["Finished"] * 2
+
+    steps = {s.name: s for r in runs for s in r.get_steps()}
+    assert len(steps) == 8 and all(s.get_status() == "Finished" for s in steps.values())
+    spans = {
+        prefix: [
+            (s.record["start"], s.record["start"] + s.record["duration"])
+            for s in run.get_steps()
+            if "join" not in s.name
+        ]
+        for prefix, run in zip("ab", runs, strict=True)
+    }
+    for prefix, run_spans in spans.items():  # each run's independent steps ran at the same time
+        assert max(a for a, _ in run_spans) < min(b for _, b in run_spans), (
+            f"{prefix}: no overlap in {run_spans}"
+        )
+    assert min(a for a, _ in spans["b"]) < max(b for _, b in spans["a"]), "the two runs did not overlap"
+    assert sorted(counter.read_text().split()) == sorted(steps)
+    dl = tmp_path / "dl"
+    joined = Path(runs[0].find_step_run("a_join")[0].get_output_data("a_all").download(str(dl))) / "v.txt"
+    assert joined.read_text() == "a0+a1+a2+a3+a_join"
+    for name in ("b0", "b1", "b2"):
+        got = Path(runs[1].find_step_run(name)[0].get_output_data(f"{name}_out").download(str(dl / name)))
+        assert (got / "v.txt").read_text() == name
+
+    # every concurrent step's reuse entry and record was kept: the same pipeline again runs nothing
+    counter.unlink()
+    again = Experiment(ws, "local_wide").submit(wide)
+    assert again.wait_for_completion(show_output=False, timeout_seconds=600) == "Finished"
+    assert [s.get_status() for s in again.get_steps()] == ["Reused"] * 5
+    assert not counter.exists()
+
+
+HANG = """
+import os, sys, time
+out = sys.argv[sys.argv.index("--out") + 1]
+os.makedirs(out, exist_ok=True)
+open(os.path.join(out, "partial.txt"), "w").write("half")
+open(os.path.join(os.environ["AZML_TEST_PIDS"], str(os.getpid())), "w").write("")
+time.sleep(300)
+"""
+
+DRIVER = """
+import sys
+from airflow_azml.core import Experiment, Workspace
+from airflow_azml.pipeline.core import Pipeline, PipelineData
+from airflow_azml.pipeline.steps import PythonScriptStep
+
+ws = Workspace.from_config(sys.argv[1])
+steps = []
+for name in ("slow1", "slow2"):
+    out = PipelineData(name + "_out")
+    steps.append(PythonScriptStep("hang.py", name=name, source_directory=sys.argv[2], arguments=["--out", out],
+                                  outputs=[out], allow_reuse=False))
+run = Experiment(ws, "local_cancel").submit(Pipeline(ws, steps))
+print("RUN", run.id, flush=True)
+run.wait_for_completion(show_output=True)
+"""
+
+
+def test_ctrl_c_cancels_the_run_cleanly(embedded_airflow_home, workspace_dir, tmp_path, monkeypatch):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    write(tmp_path / "src" / "hang.py", HANG)
+    driver = write(tmp_path / "driver.py", DRIVER)
+    env = {**os.environ, "AZML_TEST_PIDS": str(pids), "AZML_LOCAL_PARALLELISM": "2", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, str(driver), str(workspace_dir), str(tmp_path / "src")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 300
+    while len(list(pids.iterdir())) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    scripts = [int(p.name) for p in pids.iterdir()]
+    assert len(scripts) == 2, (
+        proc.communicate(timeout=30)[0] if proc.poll() is not None else "steps never started"
+    )
+
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C on a terminal sends the driver
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode != 0 and "KeyboardInterrupt" in out, out
+    assert "PipelineRun Status: Canceled" in out, out
+    assert re.search(r"slow1 +Canceled", out) and re.search(r"slow2 +Canceled", out), out
+    for pid in scripts:  # every step's process group ended
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    run_id = next(line.split()[1] for line in out.splitlines() if line.startswith("RUN "))
+    status = next(
+        json.loads(p.read_text())
+        for p in (Path(embedded_airflow_home) / "azml_runs").glob("local_cancel-*.json")
+        if json.loads(p.read_text()).get("run_id") == run_id
+    )
+    assert status["state"] == "canceled" and {t["state"] for t in status["tasks"].values()} == {"skipped"}
+    root = Path(Workspace.from_config(workspace_dir).get_default_datastore().store.local_path(""))
+    published = [p for p in root.rglob("partial.txt") if "staging" not in p.parts]
+    assert published == [], "a canceled step's partial output was published"
