@@ -217,6 +217,15 @@ def test_bandit_stops_the_obviously_bad_children_only(embedded_airflow_home, wor
             (run.id,),
         ).fetchone()
     assert json.loads(link).endswith(f"/{quote(run.id, safe='')}?task_id=sweep#azml-sweep-sweep")
+    with sqlite3.connect(embedded_airflow_home / "airflow.db") as db:  # the children in Airflow's XCom tab
+        (table,) = db.execute(
+            "SELECT value FROM xcom WHERE run_id=? AND task_id='sweep' AND key='azml_hyperdrive'", (run.id,)
+        ).fetchone()
+    table = json.loads(table)
+    assert table["best_child"] == by_params[(0.3, 2)].id and table["primary_metric_name"] == "accuracy"
+    assert {c["run_id"]: (c["status"], c["termination_reason"]) for c in table["children"]} == {
+        c.id: (c.get_status(), c.get_details()["terminationReason"]) for c in children
+    }
 
 
 QUALITY = """
