@@ -123,7 +123,7 @@ class ParallelRunExecution(StepExecution):
         self.process = StepProcess(
             [python, "-m", driver, str(config), *args],
             cwd=Path(self.step["source_directory"]),
-            env=self._env(params, ctx_file, python),
+            env=self._driver_env(params, ctx_file, python),
             log=self.log,
             logdir=self.workdir / "logs",
         )
@@ -131,6 +131,17 @@ class ParallelRunExecution(StepExecution):
         if code == 0 and self.node == 0 and self.step["parallel"].get("node_tasks"):
             self._gather_outputs(outputs)
         return code
+
+    def _driver_env(self, params: dict[str, Any], ctx_file: Path, python: str) -> dict[str, str]:
+        env = self._env(params, ctx_file, python)
+        # the driver's own imports never see source_directory (a user's numbers.py shadowing the
+        # standard library's); the entry script's folder is put on sys.path when it is loaded, as in v1
+        env["PYTHONSAFEPATH"] = "1"
+        # A task process blocks the metadata DB with an unparsable URL, and importing Airflow (for the
+        # datastore the checkpoint and the board live on) then fails: the driver needs no DB at all.
+        if env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").startswith("airflow-db-not-allowed"):
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "sqlite://"
+        return env
 
     def _gather_outputs(self, outputs: dict[str, str]) -> None:
         """What run() wrote to the output folder on the other nodes, into this node's staged

@@ -366,6 +366,7 @@ class Driver:
 def main(driver: type[Driver] | None = None) -> None:
     """``python -m airflow_azml.runtime.parallel CONFIG.json [ARGS...]`` (``parallel_node`` for a node)."""
     driver = driver or Driver
+    os.environ.pop("PYTHONSAFEPATH", None)  # only for the driver's own imports, not for what run() starts
     if len(sys.argv) < 2:
         raise SystemExit("usage: python -m airflow_azml.runtime.parallel CONFIG.json [ARGS...]")
     cfg = json.loads(Path(sys.argv[1]).read_text())
