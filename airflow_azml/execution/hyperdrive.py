@@ -125,10 +125,12 @@ class HyperDriveExecution(StepExecution):
     ) -> _ChildProcess:
         folder = self._child_dir(number)
         shutil.rmtree(folder, ignore_errors=True)
-        earlier = self.index.find(values) if self.index is not None else None
+        earlier = self._earlier_try(number, values)
+        if earlier is None and self.index is not None:
+            earlier = self.index.find(values)
         if earlier is not None:
             self.index.restore(earlier, folder)
-            self.reused_children[number] = earlier["record"]["run_id"]
+            self.reused_children[number] = earlier.get("reused_from") or earlier["record"]["run_id"]
             self.log.info(
                 "HyperDrive child HD_%s %s: reused from %s", number, values, earlier["record"]["run_id"]
             )
@@ -158,6 +160,20 @@ class HyperDriveExecution(StepExecution):
         return _ChildProcess(
             process, folder / "metrics.jsonl", self.step["hyperdrive"]["primary_metric_name"]
         )
+
+    def _earlier_try(self, number: int, values: dict[str, Any]) -> dict[str, Any] | None:
+        """On an Airflow retry of the step, this child as an earlier try of the same run completed it
+        (same number, same hyperparameters): taken, not run again, whatever ``allow_reuse`` says."""
+        if self.inv.try_number <= 1:
+            return None
+        folder = f"{self.records.prefix}/{self.step['task_id']}/{CHILDREN_DIR}/HD_{number}"
+        if not self.records.store.exists(f"{folder}.json"):
+            return None
+        record = json.loads(self.records.store.read_bytes(f"{folder}.json"))
+        same = json.dumps(record.get("hyperparameters"), sort_keys=True) == json.dumps(values, sort_keys=True)
+        if record.get("status") != "Completed" or not same:
+            return None
+        return {"record": record, "folder": folder, "reused_from": f"{record['run_id']} (an earlier try)"}
 
     def _child_record(self, child: SweepChild) -> dict[str, Any]:
         folder = self._child_dir(child.number)

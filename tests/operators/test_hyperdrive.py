@@ -387,3 +387,64 @@ def test_a_wider_sweep_reuses_the_children_that_already_finished(embedded_airflo
     assert children[0].get_metrics() == before[0].get_metrics()
     assert "outputs/model.txt" in children[1].get_file_names()
     assert hd_run.get_best_run_by_primary_metric().get_hyperparameters()["--learning_rate"] == 0.3
+
+
+FLAKY = """
+import argparse, os, pathlib
+from airflow_azml.core import Run
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=int)
+x = parser.parse_args().x
+with open(os.environ["HD_COUNTER"], "a") as fh:
+    fh.write(f"{x}\\n")
+marker = pathlib.Path(os.environ["HD_MARKER"])
+if x == 3 and not marker.exists():
+    marker.write_text("seen")
+    raise SystemExit("x=3 fails on its first run")
+if x == 3:
+    os.makedirs("outputs", exist_ok=True)
+    open("outputs/model.txt", "w").write("x=3")
+Run.get_context().log("score", x)
+"""
+
+
+def test_a_retry_of_the_step_reruns_only_the_children_that_did_not_complete(
+    embedded_airflow_home, workspace_dir, tmp_path, monkeypatch
+):
+    """Try 1: x=3 fails, so the best completed child (x=2) has no model and the step fails; Airflow
+    retries it (the compute target's retries=1): x=0..2 are taken from try 1 (allow_reuse=False
+    does not matter within one run), only x=3 runs again, and its model is the step's output."""
+    config = json.loads((workspace_dir / "config.json").read_text())
+    config["compute_targets"]["retry"] = {"type": "AmlCompute", "retries": 1, "retry_delay": 1}
+    (workspace_dir / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("HD_COUNTER", str(tmp_path / "counter.txt"))
+    monkeypatch.setenv("HD_MARKER", str(tmp_path / "marker"))
+    ws = Workspace.from_config(workspace_dir)
+    write(workspace_dir / "flaky" / "train.py", FLAKY)
+    cfg = HyperDriveConfig(
+        run_config=ScriptRunConfig(
+            source_directory=str(workspace_dir / "flaky"), script="train.py", compute_target="retry"
+        ),
+        hyperparameter_sampling=GridParameterSampling({"--x": choice(0, 1, 2, 3)}),
+        primary_metric_name="score",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_concurrent_runs=4,
+    )
+    model = PipelineData("model", training_output=TrainingOutput("Model", model_file="outputs/model.txt"))
+    sweep = HyperDriveStep("sweep", cfg, outputs=[model], allow_reuse=False)
+    run = Experiment(ws, "retry").submit(Pipeline(ws, [sweep]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    hd_run = run.find_step_run("sweep")[0]
+    assert hd_run.record["try_number"] == 2
+    assert sorted((tmp_path / "counter.txt").read_text().split()) == ["0", "1", "2", "3", "3"]
+    children = hd_run.get_children()
+    assert [c.get_status() for c in children] == ["Completed"] * 4
+    assert [c.record["reused_from"] for c in children] == [
+        f"{c.id} (an earlier try)" for c in children[:3]
+    ] + [None]
+    assert children[1].get_metrics()["score"] == 1  # the earlier try's metrics came along
+    best = hd_run.get_best_run_by_primary_metric()
+    assert best.get_hyperparameters() == {"--x": 3}
+    out = Path(hd_run.get_output_data("model").download(str(tmp_path / "dl")))
+    assert (out / "outputs" / "model.txt").read_text() == "x=3"
