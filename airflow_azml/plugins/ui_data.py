@@ -51,11 +51,10 @@ def _size(store: Any, rel: str) -> int | None:
     try:
         if not store.exists(rel):
             return None
-        files = store.list_files(rel) if store.is_dir(rel) else [rel]
+        sizes = store.sizes(rel)  # one listing on a Blob store
         total = 0
-        for f in files[:_MAX_LISTED_FILES]:
-            local = store.local_path(f)
-            total += local.stat().st_size if local is not None else len(store.read_bytes(f))
+        for f, size in list(sizes.items())[:_MAX_LISTED_FILES]:
+            total += size if size is not None else len(store.read_bytes(f))
         return total
     except (OSError, ValueError, NotImplementedError):
         return None
