@@ -118,12 +118,14 @@ def scatter_chart(
         return ""
     xlo, xhi = (-0.5, len(categories) - 0.5) if categories else _span([p["x"] for p in pts])
     ylo, yhi = _span([p["y"] for p in pts])
+    xpad = 0 if categories else (xhi - xlo) * 0.06  # points off the axes and the edges
+    ypad = (yhi - ylo) * 0.08
 
     def px(x: float) -> float:
-        return _L + (x - xlo) * (_W - _L - 12) / (xhi - xlo)
+        return _L + (x - xlo + xpad) * (_W - _L - 12) / (xhi - xlo + 2 * xpad)
 
     def py(y: float) -> float:
-        return _T + (yhi - y) * (_H - _T - _B) / (yhi - ylo)
+        return _T + (yhi + ypad - y) * (_H - _T - _B) / (yhi - ylo + 2 * ypad)
 
     base = _H - _B
     ident = f' id="{esc(css_id)}"' if css_id else ""
@@ -240,13 +242,17 @@ def sweep_html(step: dict[str, Any]) -> str:
     goal = "maximize" if sweep["maximize"] else "minimize"
     stopped = f" · sweep ended early: {esc(sweep['stopped_reason'])}" if sweep.get("stopped_reason") else ""
     charts = "".join(_charts(sweep, step["task_id"]))
+    legend = " ".join(f'<span style="color:{c}">●</span> {s}' for s, c in _POINT.items())
+    legend = (
+        f'<p class="sub">Points: {legend}; the ringed point is the best child, the line the best so far.</p>'
+    )
     return (
         f'<div class="azml-sweep" id="azml-sweep-{esc(step["task_id"])}"><h3>{esc(step["name"])}: '
         f'{len(sweep["children"])} child runs <span class="sub">({esc(counts)}; primary metric '
         f"<code>{esc(sweep['metric'])}</code>, {goal}){stopped}</span></h3>"
         f"<table><tr><th>child</th><th>status</th>{head}<th>{esc(sweep['metric'])}</th><th>duration</th>"
         f"<th>stopped because / error</th></tr>{''.join(rows)}</table>"
-        f'<div class="charts">{charts}</div></div>'
+        f'{legend if charts else ""}<div class="charts">{charts}</div></div>'
     )
 
 
