@@ -108,6 +108,8 @@ class LineageMixin:
 
     pipeline: dict[str, Any] | None
     task_id: str
+    #: set when the step succeeded: outlet key -> the extra of its asset event
+    _azml_event_extras: dict[str, dict[str, Any]] | None = None
 
     @property
     def lineage(self) -> StepLineage | None:
@@ -136,26 +138,42 @@ class LineageMixin:
         events = context["outlet_events"]
         for key, ref in self.lineage.outlets.items():
             events[Asset(name=ref.name, uri=ref.uri)].extra.update(extras[key])
+        self._azml_event_extras = extras  # for OpenLineage's COMPLETE event, in this same process
 
     # -- OpenLineage (the provider calls these; imported only when it does) -----------------------
-    def _openlineage(self) -> Any:
-        from airflow.providers.common.compat.openlineage.facet import Dataset
+    def _openlineage(self, complete: bool = False) -> Any:
+        from airflow.providers.common.compat.openlineage.facet import (
+            Dataset,
+            OutputDataset,
+            OutputStatisticsOutputDatasetFacet,
+        )
         from airflow.providers.openlineage.extractors import OperatorLineage
 
         lineage = self.lineage or StepLineage()
+        extras = (self._azml_event_extras or {}) if complete else {}
 
-        def datasets(refs: dict[str, AssetRef]) -> list[Any]:
-            unique = {ref.uri: ref for ref in refs.values()}
-            return [Dataset(namespace=ref.namespace, name=ref.path) for ref in unique.values()]
+        def output(key: str, ref: AssetRef) -> Any:
+            extra = extras.get(key) or {}
+            if extra.get("size") is None and extra.get("rows") is None:
+                return Dataset(namespace=ref.namespace, name=ref.path)
+            stats = OutputStatisticsOutputDatasetFacet(
+                rowCount=extra.get("rows"), size=extra.get("size"), fileCount=extra.get("files")
+            )
+            return OutputDataset(
+                namespace=ref.namespace, name=ref.path, outputFacets={"outputStatistics": stats}
+            )
 
-        return OperatorLineage(inputs=datasets(lineage.inlets), outputs=datasets(lineage.outlets))
+        inputs = {ref.uri: Dataset(namespace=ref.namespace, name=ref.path) for ref in lineage.inlets.values()}
+        outputs = {ref.uri: output(key, ref) for key, ref in lineage.outlets.items()}
+        return OperatorLineage(inputs=list(inputs.values()), outputs=list(outputs.values()))
 
     def get_openlineage_facets_on_start(self) -> Any:
         """The step's inputs and outputs, as OpenLineage datasets (the same as its Asset inlets/outlets)."""
         return self._openlineage()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return self._openlineage()
+        """The same, each output with its size and file count (``outputStatistics``) from this run."""
+        return self._openlineage(complete=True)
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
         return self._openlineage()

@@ -189,3 +189,6 @@ def test_openlineage_events_of_a_run_name_the_assets(
             assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [
                 (r.namespace, r.path) for r in task.lineage.outlets.values()
             ]
+        (written,) = seen[(task_id, "COMPLETE")]["outputs"]
+        stats = written["outputFacets"]["outputStatistics"]  # this run's output, as in its asset event
+        assert stats["size"] > 0 and stats["fileCount"] == 1
