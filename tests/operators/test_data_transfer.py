@@ -21,6 +21,7 @@ from airflow_azml.data.sql_data_reference import SqlDataReference
 from airflow_azml.exceptions import ActivityFailedException, PathEscapeError, UserErrorException
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import DataTransferStep
+from tests.support.assets import embedded_asset_events
 from tests.support.azurite import AzuriteServer, require_azurite
 from tests.support.postgres import PG, fresh_database
 
@@ -218,6 +219,22 @@ def test_sql_and_blob_transfers_through_airflow(embedded_airflow_home, sql_blob_
         (11, "plum, red", 5),
     ]
     assert run.find_step_run("table_to_csv")[0].record["transfer"]["rows"] == 3
+    # each step's data is an Asset with one event per output (#16): blob paths and a SQL table
+    events = {e["task"]: e for e in embedded_asset_events(embedded_airflow_home, "sql_transfers")}
+    blob_root = f"abfs://{blob.container_name}@devstoreaccount1.dfs.core.windows.net"
+    assert events["table_to_csv"]["uri"] == f"{blob_root}/exports/orders.csv"
+    assert events["table_to_csv"]["extra"]["path"] == "exports/orders.csv"
+    assert events["proc_to_folder"]["uri"] == f"{blob_root}/azureml/sql_transfers/proc_to_folder/big_orders"
+    assert events["proc_to_folder"]["extra"]["path"] == folder
+    assert events["proc_to_folder"]["extra"]["size"] == len(store.read_bytes(f"{folder}/data.csv"))
+    assert events["proc_to_folder"]["extra"]["version"] == store.version(folder)
+    loaded = events["csv_to_table"]
+    assert loaded["uri"] == f"postgres://127.0.0.1:5432/{pg_db}/public/orders_loaded"
+    assert (loaded["extra"]["table"], loaded["extra"]["rows"], loaded["extra"]["pipeline_run_id"]) == (
+        "orders_loaded",
+        2,
+        run.id,
+    )
 
     # a header that does not match the table's columns: a clear error, nothing appended
     bad = tmp_path / "bad.csv"

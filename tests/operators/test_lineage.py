@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import attrs
@@ -19,6 +18,7 @@ from airflow_azml.operators.render import render_dag
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import PythonScriptStep
 from tests.conftest import write
+from tests.support.assets import embedded_asset_events
 
 BLOB = {"type": "azure_blob", "account_name": "acct", "container_name": "data"}
 URIS = [
@@ -116,19 +116,6 @@ def test_openlineage_facets_name_the_same_inputs_and_outputs(workspace_dir):
         ]
 
 
-def _events(airflow_home: Path, dag_id: str) -> list[dict]:
-    db = sqlite3.connect(airflow_home / "airflow.db")
-    try:
-        rows = db.execute(
-            "SELECT a.uri, e.extra, e.source_task_id, e.source_run_id FROM asset_event e "
-            "JOIN asset a ON a.id = e.asset_id WHERE e.source_dag_id = ? ORDER BY e.id",
-            (dag_id,),
-        ).fetchall()
-    finally:
-        db.close()
-    return [{"uri": u, "extra": json.loads(x), "task": t, "run": r} for u, x, t, r in rows]
-
-
 @pytest.mark.slow
 def test_a_local_run_emits_one_event_per_output(embedded_airflow_home, workspace_dir):
     """dag.test (azml run, a local Experiment.submit) records the events too; a second, reused run
@@ -138,7 +125,7 @@ def test_a_local_run_emits_one_event_per_output(embedded_airflow_home, workspace
     run = Experiment(ws, "lineage_events").submit(pipeline)
     assert run.wait_for_completion(show_output=False) == "Finished"
 
-    events = _events(embedded_airflow_home, "lineage_events")
+    events = embedded_asset_events(embedded_airflow_home, "lineage_events")
     assert [(e["task"], e["run"]) for e in events] == [("prep", run.id), ("train", run.id)]
     dag = render_dag(compile_pipeline(pipeline, "lineage_events"))
     store = ws.get_default_datastore().store
