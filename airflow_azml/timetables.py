@@ -134,21 +134,56 @@ def datastore_watcher_dag(entry: dict[str, Any], workspace: Any) -> DAG:
 
         @task(task_id="blob_runs", inlets=[asset])
         def blob_runs(**context: Any) -> list[dict[str, Any]]:
-            """One pipeline run per blob event that triggered this run (a manual run has none)."""
+            """One pipeline run per blob event not handled yet (see _pending_events)."""
             from airflow_azml.pipeline.core.schedule_store import blob_run
 
+            events, until = _pending_events(context, asset)
+            context["ti"].xcom_push(key="until", value=until)
             out, done = [], set()
-            for event in context["triggering_asset_events"].get(asset, []):
+            for event in events:
                 payload = (event.extra or {}).get("payload") or {}
                 if payload.get("path") and (payload["path"], payload.get("version")) not in done:
                     done.add((payload["path"], payload.get("version")))
                     out.append(blob_run(entry, payload["path"], str(payload.get("version"))))
             return out
 
-        TriggerDagRunOperator.partial(
+        @task(task_id="record_handled", inlets=[asset], trigger_rule="none_failed")
+        def record_handled(**context: Any) -> None:
+            """Once every run is started: the events up to here are handled."""
+            until = context["ti"].xcom_pull(task_ids="blob_runs", key="until")
+            if until:
+                context["asset_state_store"][asset].set(_HANDLED_KEY, until)
+
+        triggers = TriggerDagRunOperator.partial(
             task_id="trigger_pipeline",
             trigger_dag_id=entry["pipeline_id"],
             skip_when_already_exists=True,
             logical_date=None,
         ).expand_kwargs(blob_runs())
+        triggers >> record_handled()
     return dag
+
+
+_HANDLED_KEY = "azml_handled_until"
+
+
+def _pending_events(context: Any, asset: Any) -> tuple[list[Any], str | None]:
+    """(the asset's events after the last one a run of this DAG handled, the newest one's timestamp).
+
+    Not only the events that triggered this run: when two events arrive together Airflow may start
+    one run for the first and fold the second into the queue entry it has just consumed, so that
+    no run is ever triggered by it. Reading every event since the last handled one (kept in the
+    asset state store) picks such an event up in this run; repeats start nothing (the run ids).
+    """
+    store = context.get("asset_state_store")
+    try:
+        after = store[asset].get(_HANDLED_KEY) if store is not None else None
+    except (KeyError, TypeError):
+        store, after = None, None
+    if store is None:  # no state store (an older Airflow): what triggered this run
+        events = list(context["triggering_asset_events"].get(asset, []))
+    else:
+        accessor = context["inlet_events"][asset]
+        events = list(accessor.after(after) if after else accessor)
+    until = max((e.timestamp for e in events), default=None)
+    return events, until.isoformat() if until is not None else after

@@ -216,9 +216,10 @@ def folder_asset(workspace: Any, datastore: str, folder: str, poll_interval: flo
     """The Asset of ``folder`` on ``datastore`` with a watcher firing per new or changed blob in it."""
     spec = _spec(workspace)
     cfg = spec.get("config") or {}
-    ref = datastore_asset_ref(
-        (cfg.get("datastores") or {}).get(datastore), folder, datastore=datastore, workspace=cfg
-    )
+    store_spec = (cfg.get("datastores") or {}).get(datastore)
+    if store_spec is None and hasattr(workspace, "_require_datastore"):  # registered, not declared
+        store_spec = workspace._require_datastore(datastore).to_spec()
+    ref = datastore_asset_ref(store_spec, folder, datastore=datastore, workspace=cfg)
     trigger = DatastoreChangeTrigger(_watch_spec(spec, datastore), datastore, folder, "blobs", poll_interval)
     return Asset(name=ref.name, uri=ref.uri, watchers=[AssetWatcher(name=watcher, trigger=trigger)])
 
