@@ -25,6 +25,7 @@ MODULES = [
     "bench_reuse",
     "bench_parallel",
     "bench_hyperdrive",
+    "bench_local",
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,12 @@ def add_parser(subparsers: Any) -> None:
         "--param", action="append", metavar="NAME=VALUE", help="pipeline parameter value (repeatable)"
     )
     p.add_argument("--regenerate-outputs", action="store_true", help="reuse nothing in this run")
+    p.add_argument(
+        "--parallelism",
+        type=int,
+        metavar="N",
+        help="steps at the same time (default: $AZML_LOCAL_PARALLELISM, else the machine's cores)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the final step table")
     p.add_argument("--no-live", action="store_true", help="plain status lines even on a terminal")
     p.set_defaults(func=run)
@@ -52,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from airflow_azml.pipeline.core.backends import LocalBackend
     from airflow_azml.pipeline.core.run import PipelineRun
 
+    if args.parallelism is not None:
+        if args.parallelism < 1:
+            raise SystemExit(f"--parallelism {args.parallelism}: use 1 or more steps at the same time.")
+        os.environ["AZML_LOCAL_PARALLELISM"] = str(args.parallelism)  # the runner reads it
     plan = pick_plan(args.dag_file, args.dag_id)
     conf = run_conf(plan, parse_params(args.param), None, args.regenerate_outputs)
     handle = start_local_run(args.dag_file, plan["dag_id"], conf)

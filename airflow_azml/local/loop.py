@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LocalDagRun", "parse_dag", "warm_task_api", "write_status"]
+__all__ = ["LocalDagRun", "parse_dag", "preload_task_modules", "warm_task_api", "write_status"]
 
 #: seconds a canceled task gets to stop its step (SIGTERM: on_kill ends the script's group) before SIGKILL
 CANCEL_GRACE_S = 8.0
@@ -60,6 +60,30 @@ def parse_dag(dag_file: Path, dag_id: str | None) -> Any:
         DagBundlesManager().sync_bundles_to_db(session=session)
     sync_bag_to_db(bag, "dags-folder", None)
     return bag.dags[dag_id]
+
+
+#: what a step task imports on its first run: imported before the tasks fork, once instead of per task
+_TASK_MODULES = (
+    "a2wsgi",
+    "jinja2.ext",
+    "airflow_azml.execution.step",
+    "airflow_azml.execution.lineage_events",
+    "airflow_azml.execution.distributed",
+    "airflow_azml.execution.environments",
+    "airflow_azml.runtime.metrics",
+    "airflow_azml.data.web",
+)
+
+
+def preload_task_modules() -> None:
+    """Import what every task child would import on its own (the children are forks of this process)."""
+    import importlib
+
+    for name in _TASK_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 def warm_task_api() -> None:

@@ -14,7 +14,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from airflow_azml.local.loop import LocalDagRun, parse_dag, warm_task_api, write_status
+from airflow_azml.local.loop import LocalDagRun, parse_dag, preload_task_modules, warm_task_api, write_status
 
 __all__ = ["main", "default_parallelism", "PARALLELISM_ENV"]
 
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     write_status(args.status_file, {"dag_id": dag.dag_id, "run_id": run_id, "state": "queued"})
     local_run = LocalDagRun(dag, args.status_file, parallelism)
     local_run.start(logical_date, run_id, json.loads(args.conf))
-    warm_task_api()
+    warm_task_api()  # no-ops on the warm server, where they were done once
+    preload_task_modules()
     state = local_run.run()
     return 0 if state == "success" else 1
 

@@ -85,9 +85,19 @@ def _warm() -> None:
 
     import airflow_azml.local.runner  # noqa: F401
     import airflow_azml.operators.render  # noqa: F401
-    from airflow_azml.local.loop import warm_task_api
+    from airflow_azml.local.loop import preload_task_modules, warm_task_api
 
     warm_task_api()
+    preload_task_modules()
+    try:  # what parsing a DAG file loads first: the plugins (providers' and ours)
+        from airflow import plugins_manager
+        from airflow.dag_processing import collection  # noqa: F401
+        from airflow.sdk import plugins_manager as sdk_plugins
+
+        plugins_manager.ensure_plugins_loaded()
+        sdk_plugins.integrate_macros_plugins()
+    except Exception as exc:  # a broken plugin shows up again (with its error) when a run parses its DAG
+        print(f"(plugins not preloaded: {exc})", flush=True)
 
 
 def _peer_uid(conn: socket.socket) -> int:
