@@ -15,8 +15,9 @@ Airflow 3.3 keeps ``<container>@`` in an Asset URI (it drops user info only with
 
 Non-ASCII characters and spaces are percent-encoded (Airflow refuses non-ASCII names and URIs).
 A datastore whose spec is unknown at parse time gets Azure ML's own form,
-``azureml://datastores/<name>/paths/<path>`` (with the workspace's subscription, resource group
-and name in front when they are given).
+``azureml://datastores/<name>/paths/<path>`` (with the workspace's subscription and resource
+group, and its name, in front when they are known), as ``data/watch.py`` names registered
+datasets and models.
 """
 
 from __future__ import annotations
@@ -167,13 +168,19 @@ def _azure_storage(spec: Mapping[str, Any], datastore: str) -> DatastoreBase:
 
 
 def _azureml_base(datastore: str, workspace: Mapping[str, Any] | None) -> str:
+    """``azureml://[subscriptions/<s>/resourcegroups/<rg>/][workspaces/<ws>/]datastores/<name>/paths``:
+    the scope as far as it is known ("local", a workspace file's placeholder, is not)."""
     ws = workspace or {}
+
+    def known(key: str) -> str:
+        value = str(ws.get(key) or "")
+        return "" if value == "local" else value
+
     scope = ""
-    if ws.get("subscription_id") and ws.get("resource_group") and ws.get("workspace_name"):
-        scope = (
-            f"subscriptions/{ws['subscription_id']}/resourcegroups/{ws['resource_group']}"
-            f"/workspaces/{ws['workspace_name']}/"
-        )
+    if known("subscription_id") and known("resource_group"):
+        scope = f"subscriptions/{known('subscription_id')}/resourcegroups/{known('resource_group')}/"
+    if known("workspace_name"):
+        scope += f"workspaces/{known('workspace_name')}/"
     return f"azureml://{quote(scope, safe='/')}datastores/{quote(datastore, safe='')}/paths"
 
 
