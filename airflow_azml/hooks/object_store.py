@@ -21,6 +21,7 @@ exposes partial output. A single file is published by one copy, which Azure make
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -54,6 +55,30 @@ def _quiet_azure_logs() -> None:
     """The Azure SDK logs every HTTP request at INFO once Airflow configures logging."""
     for name in ("azure", "azure.core.pipeline.policies.http_logging_policy"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@functools.lru_cache(maxsize=32)
+def _check_sign_in(conn_id: str, tenant_id: str, client_id: str, secret: str) -> None:
+    """A service principal that cannot sign in fails at once, naming what to check.
+
+    adlfs's own (async) credential retries a failing token request for minutes on every call
+    (5+ minutes when the sign-in host is unreachable) and then raises a bare ServiceRequestError;
+    one synchronous token request with a single retry, once per process, says why in seconds."""
+    from azure.identity import ClientSecretCredential
+
+    credential = ClientSecretCredential(tenant_id, client_id, secret, retry_total=1)
+    try:
+        credential.get_token("https://storage.azure.com/.default")
+    except Exception as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DatastoreError(
+            f"The Airflow connection {conn_id!r}: the service principal {client_id!r} of tenant {tenant_id!r} "
+            f"could not sign in to Microsoft Entra ID: {why}. Check its tenant_id, client_id and client_secret "
+            "(Datastore.register_* arguments, kept in that connection) and that this machine reaches "
+            "login.microsoftonline.com (HTTPS_PROXY / NO_PROXY)."
+        ) from exc
+    finally:
+        credential.close()
 
 
 class ObjectStore(Store):
@@ -90,6 +115,8 @@ class ObjectStore(Store):
         _quiet_azure_logs()
         fs = self.path("").fs
         _quiet_azure_logs()
+        if getattr(fs, "client_id", None) and getattr(fs, "client_secret", None) and getattr(fs, "tenant_id", None):
+            _check_sign_in(self.conn_id, fs.tenant_id, fs.client_id, fs.client_secret)
         return fs
 
     def _key(self, rel: str) -> str:
