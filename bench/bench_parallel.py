@@ -1,8 +1,9 @@
-"""(f) ParallelRunStep throughput: 2,000 small files scored by a light run().
+"""(f) ParallelRunStep throughput: 2,000 small files scored by a light run() (~1-2 ms of CPU each).
 
 Four ways of doing the same work, each in a fresh process, median of REPEATS:
 
-- ``loop``: one plain Python loop over the files in one process (the baseline);
+- ``loop``: one plain Python loop calling the same run() on the same mini-batches in one process
+  (the baseline);
 - ``engine``: the ParallelRunStep driver alone (``python -m airflow_azml.runtime.parallel``),
   process_count_per_node=2, mini_batch_size=10 — what a ParallelRunStep task does;
 - ``step``: the same as a ParallelRunStep in a pipeline run through Airflow (the embedded
@@ -13,7 +14,10 @@ Four ways of doing the same work, each in a fresh process, median of REPEATS:
   start, DAG parse, dag run), subtracted to give the ``*_net_s`` figures.
 
 items/s = 2,000 / wall seconds. The machine's load matters: the figures say how many CPUs
-there are and the load average when the run started.
+there are, the load average when the run started, and what two bare processes gain over one
+for the same work right then (``bare_2_process_speedup_here``: no 2-process runner can beat it).
+Then 200 MB of CSV rows (``bench_parallel_rows.py``); ``bench_parallel_live.py`` runs the
+step-vs-mapped comparison on a live Airflow (scheduler and LocalExecutor) instead of ``dag.test()``.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ def init():
 
 def score(path):
     data = open(path, "rb").read()
-    digest = hashlib.sha256(data * 4096).hexdigest()  # about 1 ms of CPU per file
+    digest = hashlib.pbkdf2_hmac("sha256", data, b"bench", 2000).hex()  # about 1-2 ms of CPU per file
     words = sum(len(w) for w in data.split())
     return f"{os.path.basename(path)},{digest[:12]},{words}"
 
@@ -47,16 +51,17 @@ def run(mini_batch):
     return [score(p) for p in mini_batch]
 """
 
+# The plain loop: the same run() over the same mini-batches, in one process, rows to one file.
 LOOP = """
 import os, sys
 sys.path.insert(0, {src!r})
-from score import init, score
+from score import init, run
 init()
 root = {data!r}
 files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
 with open({out!r}, "w") as fh:
-    for path in files:
-        fh.write(score(path) + "\\n")
+    for i in range(0, len(files), {batch}):
+        fh.write("".join(row + "\\n" for row in run(files[i:i + {batch}])))
 """
 
 OURS = """
@@ -118,7 +123,7 @@ import hashlib, multiprocessing as mp, time
 
 def work(n):
     for _ in range(n):
-        hashlib.sha256(b"x" * 500 * 4096).hexdigest()
+        hashlib.pbkdf2_hmac("sha256", b"x" * 500, b"bench", 2000)
 
 if __name__ == "__main__":
     t = time.perf_counter(); work({n}); one = time.perf_counter() - t
@@ -215,7 +220,9 @@ def main() -> list[dict]:
         (src / "score.py").write_text(SCORE)
         _files(data)
         loop = root / "loop.py"
-        loop.write_text(LOOP.format(src=str(src), data=str(data), out=str(root / "loop_out.txt")))
+        loop.write_text(
+            LOOP.format(src=str(src), data=str(data), out=str(root / "loop_out.txt"), batch=BATCH)
+        )
         cfg = _engine_config(root, data, src)
         engine = [sys.executable, "-m", "airflow_azml.runtime.parallel", str(cfg)]
         t_loop, t_engine = [], []
@@ -253,6 +260,10 @@ def main() -> list[dict]:
             if dags["step"] - dags["empty"] > 0.5
             else None,
         )
+    if os.environ.get("BENCH_PARALLEL_ROWS", "1") == "1":  # 200 MB of CSV rows (bench_parallel_rows.py)
+        from bench.bench_parallel_rows import main as rows_main
+
+        rows += rows_main()
     report("parallel", rows)
     return rows
 
