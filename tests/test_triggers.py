@@ -126,10 +126,20 @@ def test_to_dag_schedules_on_a_registered_dataset(workspace_dir) -> None:
 
     ws = Workspace.from_config(workspace_dir)
     write(workspace_dir / "s" / "a.py", "print(1)\n")
-    step = PythonScriptStep("a.py", name="a", source_directory=str(workspace_dir / "s"))
-    dag = Pipeline(ws, [step]).to_dag("on_data", schedule=[Dataset.get_by_name(ws, "raw")])
+    raw = Dataset.get_by_name(ws, "raw")
+    step = PythonScriptStep(
+        "a.py", name="a", source_directory=str(workspace_dir / "s"), inputs=[raw.as_named_input("raw")]
+    )
+    dag = Pipeline(ws, [step]).to_dag("on_data", schedule=[raw])
     (asset,) = dag.timetable.asset_condition.objects
     assert asset.uri == "azureml://workspaces/test-ws/datasets/raw" and asset.watchers
+    # the step's inlet is the same asset with the same watcher: Airflow keeps one declaration per
+    # asset, and an inlet without it would drop the schedule's watcher
+    (inlet,) = dag.get_task("a").inlets
+    assert (
+        inlet.uri == asset.uri
+        and inlet.watchers[0].trigger.serialize() == asset.watchers[0].trigger.serialize()
+    )
     unregistered = Dataset.File.from_files((ws.get_default_datastore(), "data/*.csv"))
     with pytest.raises(Exception, match="only a registered dataset has versions"):
         Pipeline(ws, [step]).to_dag("on_files", schedule=[unregistered])

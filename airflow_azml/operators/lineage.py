@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from airflow.sdk import Asset
 
@@ -92,10 +93,30 @@ def plan_assets(plan: dict[str, Any]) -> dict[str, StepAssets]:
     declares the same Asset.
     """
     maker = _AssetMaker()
+    lineages = plan_lineage(plan)
+    _watch_registered(maker, plan, lineages)
     return {
         task_id: (lineage, _assets(maker, lineage.inlets), _assets(maker, lineage.outlets))
-        for task_id, lineage in plan_lineage(plan).items()
+        for task_id, lineage in lineages.items()
     }
+
+
+def _watch_registered(maker: _AssetMaker, plan: dict[str, Any], lineages: dict[str, StepLineage]) -> None:
+    """A registered dataset's Asset is declared with its version watcher (``triggers.dataset_asset``)
+    wherever it appears: Airflow keeps one declaration per asset, and one without the watcher (a
+    task's inlet) would remove the watcher of a DAG scheduled on that dataset."""
+    names = {
+        unquote(ref.path.partition("/")[2])
+        for lineage in lineages.values()
+        for ref in lineage.inlets.values()
+        if ref.uri.startswith("azureml://") and ref.path.startswith("datasets/")
+    }
+    if names:
+        from airflow_azml.triggers import dataset_asset
+
+        for name in names:
+            asset = dataset_asset(plan["workspace"], name)
+            maker.made[asset.uri] = asset
 
 
 class LineageMixin:
