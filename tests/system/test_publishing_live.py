@@ -109,3 +109,46 @@ def test_every_other_day_schedule_is_parsed_with_its_next_run(live: LiveAirflow,
     assert dag["timetable_summary"] == "every 2 days at 22:30"
     assert datetime.fromisoformat(dag["next_dagrun_run_after"]) == datetime(2030, 5, 1, 22, 30, tzinfo=UTC)
     assert live.api("GET", "/api/v2/importErrors").json()["import_errors"] == []
+
+
+READ_WEB_V1 = """
+from azureml.core import Run
+frame = Run.get_context().input_datasets["titanic"].to_pandas_dataframe()
+print("rows", len(frame))
+"""
+
+
+def test_a_notebook_pipeline_reads_web_data_through_the_notebook_proxy_on_the_workers(
+    live: LiveAirflow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers were started without any proxy; the notebook has one (and the compat switch on).
+    With AZML_AIRFLOW_FORWARD_NETWORK=1 the pipeline carries the proxy and CA bundle to the steps, and
+    the plan says it was built under the compat switch, so the script's `import azureml` works there."""
+    from airflow_azml import compat
+    from airflow_azml.core import Dataset
+    from airflow_azml.data.dataset_consumption_config import DatasetConsumptionConfig
+    from tests.support.web import LocalWeb
+
+    web = LocalWeb(tmp_path / "web")
+    web.site.put("/demo/Titanic.csv", b"PassengerId,Survived\n1,0\n2,1\n3,1\n")
+    for name, value in web.proxy_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AZML_AIRFLOW_FORWARD_NETWORK", "1")
+    was_on = compat.is_enabled()
+    compat.enable()
+    try:
+        write(tmp_path / "read" / "read_web.py", READ_WEB_V1)
+        table = DatasetConsumptionConfig(
+            "titanic", Dataset.Tabular.from_delimited_files(web.proxied_url("/demo/Titanic.csv"))
+        )
+        step = PythonScriptStep(
+            "read_web.py", name="read_web", source_directory=str(tmp_path / "read"), inputs=[table]
+        )
+        ws = Workspace.from_config()
+        run = Experiment(ws, "web_forwarded").submit(Pipeline(ws, [step]))
+        assert run.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
+        assert "rows 3" in run.get_steps()[0].get_stdout_log()
+        assert web.site.tunnels  # the worker's fetches went through the notebook's proxy
+    finally:
+        compat.enable() if was_on else compat.disable()
+        web.close()
