@@ -234,13 +234,35 @@ class LocalDagRun:
         self.running[pid] = self._key(ti)
 
     def _reap(self) -> None:
+        ended = []
         for pid in list(self.running):
             try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
+                done, status = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
-                done = pid
+                done, status = pid, 0
             if done:
-                self.running.pop(pid, None)
+                ended.append((self.running.pop(pid), status))
+        if ended and not self.cancel_requested:
+            self._fail_lost(ended)
+
+    def _fail_lost(self, ended: list[tuple[str, int]]) -> None:
+        """A task child that died without ending its task (killed, crashed) fails it (or it is retried
+        when it has tries left), as a lost worker's task does, so the run does not wait for it forever."""
+        from airflow.utils.state import TaskInstanceState
+
+        self.session.expire_all()
+        unfinished = (TaskInstanceState.QUEUED, TaskInstanceState.RUNNING)
+        for ti in self.dr.get_task_instances(session=self.session):
+            for key, status in ended:
+                if self._key(ti) == key and ti.state in unfinished:
+                    print(
+                        f"Task {key} ended without a state (wait status {status}): marking it failed",
+                        flush=True,
+                    )
+                    retry = ti.try_number <= (ti.max_tries or 0)
+                    ti.state = TaskInstanceState.UP_FOR_RETRY if retry else TaskInstanceState.FAILED
+                    ti.end_date = datetime.now(tz=self.dr.start_date.tzinfo)
+        self.session.commit()
 
     def _wait_children(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

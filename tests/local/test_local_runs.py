@@ -174,3 +174,15 @@ def test_ctrl_c_cancels_the_run_cleanly(embedded_airflow_home, workspace_dir, tm
     root = Path(Workspace.from_config(workspace_dir).get_default_datastore().store.local_path(""))
     published = [p for p in root.rglob("partial.txt") if "staging" not in p.parts]
     assert published == [], "a canceled step's partial output was published"
+
+
+def test_a_task_whose_process_dies_fails_the_run_instead_of_hanging(embedded_airflow_home, workspace_dir):
+    ws = Workspace.from_config(workspace_dir)
+    # the script SIGKILLs the task process running it: the task never reports an end
+    write(workspace_dir / "die" / "die.py", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n")
+    step = PythonScriptStep(
+        "die.py", name="die", source_directory=str(workspace_dir / "die"), allow_reuse=False
+    )
+    run = Experiment(ws, "local_lost").submit(Pipeline(ws, [step]))
+    assert run.wait_for_completion(show_output=False, timeout_seconds=300, raise_on_error=False) == "Failed"
+    assert run.get_steps()[0].get_status() == "Failed"
