@@ -91,40 +91,46 @@ class _Namer:
 
 
 def plan_lineage(plan: Mapping[str, Any]) -> dict[str, StepLineage]:
-    """task_id -> StepLineage for every step of ``plan``."""
+    """task_id -> StepLineage for every step of ``plan`` (one pass: a plan lists producers first)."""
     namer = _Namer(plan)
-    steps: Mapping[str, Any] = plan["steps"]
-    lineage = {task_id: StepLineage() for task_id in steps}
-    for task_id, step in steps.items():
-        outlets = lineage[task_id].outlets
+    lineage: dict[str, StepLineage] = {}
+    later: list[tuple[StepLineage, Mapping[str, Any]]] = []  # inputs from a step listed after them
+    for task_id, step in plan["steps"].items():
+        here = lineage[task_id] = StepLineage()
         for out in step.get("outputs") or ():
-            outlets[out["name"]] = namer.output(step, out)
-        dest = step.get("destination") if step.get("kind") == "data_transfer" else None
-        if dest and dest.get("kind") == "sql" and dest.get("sql_table"):
-            table = namer.table(dest.get("datastore"), dest["sql_table"])
-            if table is not None:
-                outlets[f"{SQL_OUTLET_PREFIX}{dest['sql_table']}"] = table
-    for task_id, step in steps.items():
-        inlets = lineage[task_id].inlets
+            here.outlets[out["name"]] = namer.output(step, out)
         for spec in step.get("inputs") or ():
-            ref = _input(namer, lineage, plan, spec)
+            if spec.get("source") == "step_output":
+                producer = lineage.get(spec["step"])
+                if producer is None:
+                    later.append((here, spec))
+                    continue
+                ref = producer.outlets.get(spec["output"])
+            else:
+                ref = _input(namer, plan, spec)
             if ref is not None:
-                inlets[spec["name"]] = ref
-        src = step.get("source") if step.get("kind") == "data_transfer" else None
-        if src and src.get("kind") == "sql" and src.get("sql_table"):
-            table = namer.table(src.get("datastore"), src["sql_table"])
-            if table is not None:
-                inlets[f"{SQL_OUTLET_PREFIX}{src['sql_table']}"] = table
+                here.inlets[spec["name"]] = ref
+        if step.get("kind") == "data_transfer":
+            _tables(namer, step, here)
+    for here, spec in later:
+        ref = lineage[spec["step"]].outlets.get(spec["output"]) if spec["step"] in lineage else None
+        if ref is not None:
+            here.inlets[spec["name"]] = ref
     return lineage
 
 
-def _input(
-    namer: _Namer, lineage: Mapping[str, StepLineage], plan: Mapping[str, Any], spec: Mapping[str, Any]
-) -> AssetRef | None:
+def _tables(namer: _Namer, step: Mapping[str, Any], here: StepLineage) -> None:
+    """A DataTransferStep's SQL ends: the table it reads is an inlet, the one it loads an outlet."""
+    for end, ports in (("source", here.inlets), ("destination", here.outlets)):
+        spec = step.get(end) or {}
+        if spec.get("kind") == "sql" and spec.get("sql_table"):
+            table = namer.table(spec.get("datastore"), spec["sql_table"])
+            if table is not None:
+                ports[f"{SQL_OUTLET_PREFIX}{spec['sql_table']}"] = table
+
+
+def _input(namer: _Namer, plan: Mapping[str, Any], spec: Mapping[str, Any]) -> AssetRef | None:
     source = spec.get("source")
-    if source == "step_output":
-        producer = lineage.get(spec["step"])
-        return producer.outlets.get(spec["output"]) if producer is not None else None
     if source == "datastore":
         return namer.path(spec.get("datastore"), str(spec.get("path") or ""))
     if source == "dataset":

@@ -17,6 +17,7 @@ import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+import attrs
 from airflow.sdk import Asset
 
 from airflow_azml.compiler.lineage import StepLineage, plan_lineage
@@ -40,16 +41,15 @@ class _AssetMaker:
 
     ``Asset()`` costs ~10 µs (attrs validators, URI sanitizing, a provider lookup for the scheme's
     normalizer): 5% of a 200-step DAG file's parse. Our URIs are already in the form Airflow's
-    sanitizing gives back (tests/operators/test_lineage.py checks every kind against ``Asset()``),
-    so an asset is a copy of one built normally with its name and URI replaced (fresh containers
-    for its mutable fields). A URI that could need sanitizing (a trailing '/', a query, a
-    fragment, upper case in its scheme, a non-ASCII character) goes through ``Asset()``.
+    sanitizing gives back (tests/operators/test_lineage.py checks every kind, and every field,
+    against ``Asset()``), so an asset gets its name and URI as they are and the other fields their
+    attrs defaults (fresh containers for the mutable ones). A URI that could need sanitizing (a
+    trailing '/', a query, a fragment, upper case in its scheme, a non-ASCII character) goes
+    through ``Asset()``.
     """
 
     def __init__(self) -> None:
-        template = Asset(name="file:///airflow-azml", uri="file:///airflow-azml")
-        fields = [a.name for a in Asset.__attrs_attrs__ if a.name not in ("name", "uri")]  # type: ignore[attr-defined]
-        values = [(f, getattr(template, f)) for f in fields]
+        values = [(a.name, _default(a)) for a in Asset.__attrs_attrs__ if a.name not in ("name", "uri")]  # type: ignore[attr-defined]
         self.shared = [(f, v) for f, v in values if not isinstance(v, (dict, list, set))]
         self.fresh = [(f, type(v)) for f, v in values if isinstance(v, (dict, list, set))]
         self.made: dict[str, Asset] = {}
@@ -78,6 +78,15 @@ class _AssetMaker:
                 setattr_(asset, field, kind())
         self.made[uri] = asset
         return asset
+
+
+def _default(field: Any) -> Any:
+    """The value ``Asset()`` gives a field it is not passed (attrs default or factory; a factory that
+    takes ``self`` reads only class attributes, such as ``asset_type`` for ``group``)."""
+    default = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        return default.factory(Asset) if default.takes_self else default.factory()
+    return default
 
 
 def _assets(maker: _AssetMaker, refs: dict[str, AssetRef]) -> list[Asset]:
