@@ -97,6 +97,8 @@ class ParallelRunExecution(StepExecution):
     def _run_and_commit(
         self, stager: OutputStager, params: dict[str, Any], inputs: dict[str, Any]
     ) -> dict[str, Any]:
+        if self.node == 0 and self.step["parallel"].get("node_tasks"):  # not reused: the nodes may start
+            self.board.set_state("started")
         try:
             return super()._run_and_commit(stager, params, inputs)
         except StepFailedError as exc:

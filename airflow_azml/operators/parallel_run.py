@@ -72,8 +72,12 @@ class ParallelRunStepOperator(AzmlStepOperator):
         count = self.step["parallel"]["node_count"]
         task_id = f"{self.task_id}__nodes"
         if isinstance(count, dict) or "aml_node_count" in self.pipeline["parameters"]:
-            counter = ParallelNodeCountOperator(
-                task_id=f"{self.task_id}__node_count", step=self.step, pipeline=self.pipeline, dag=self.dag
+            counter = ParallelNodeCountOperator(  # on the step's queue too: it may be the only one served
+                task_id=f"{self.task_id}__node_count",
+                step=self.step,
+                pipeline=self.pipeline,
+                dag=self.dag,
+                **routing,
             )
             nodes = ParallelRunNodeOperator.partial(task_id=task_id, **common).expand(node=counter.output)
             made = [counter, nodes]

@@ -9,6 +9,7 @@ tests/system/artifacts/celery_summary.json.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import random
@@ -32,11 +33,11 @@ pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
 ARTIFACT = HERE / "artifacts" / "celery_summary.json"
-CPU, GPU = Worker("cpu"), Worker("gpu")
+CPU, GPU = Worker("cpu", queues=("cpu", "batch")), Worker("gpu", queues=("gpu", "batch"))
 TARGETS = {
-    name: {"type": "AmlCompute", "queue": name, "retries": 2, "retry_delay": 2} for name in ("cpu", "gpu")
-}
-DAGS = ("celery_routes", "celery_slow", "celery_chain", "celery_many", "celery_upload")
+    name: {"type": "AmlCompute", "queue": name, "retries": 2, "retry_delay": 2} for name in ("cpu", "gpu", "batch")
+}  # batch: a cluster of both workers (the ParallelRunStep's nodes)
+DAGS = ("celery_routes", "celery_slow", "celery_chain", "celery_many", "celery_upload", "celery_parallel")
 
 
 class Summary:
@@ -396,3 +397,55 @@ def _seconds(stamp: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+# -- ParallelRunStep over two nodes -----------------------------------------------------------
+def test_parallel_run_step_with_two_nodes_on_both_workers(stack: LiveAirflow, store: Any, summary: Summary) -> None:
+    for i in range(24):
+        store.write_bytes(f"prs_input/doc{i:02d}.txt", f"{i * i}".encode())
+    run_id = "parallel_1"
+    began = time.monotonic()
+    stack.trigger("celery_parallel", {"nodes": 2}, run_id=run_id)  # node_count overridden at submit
+    state = stack.wait_run("celery_parallel", run_id, timeout=240)
+    if state != "success":
+        _print_task_logs(stack, "celery_parallel", run_id)
+    assert state == "success"
+    summary.figures["runs_held"] += 1
+    rec = records(store, "celery_parallel", run_id)["score-files"]
+    rows = store.read_bytes(f"{output_path(rec, 'scores')}/parallel_run_step.txt").decode().splitlines()
+    assert summary.output(sorted(r.rsplit(" ", 1)[0] for r in rows) == [f"doc{i:02d}.txt {i * i}" for i in range(24)])
+    tis = task_instances(stack, "celery_parallel", run_id)
+    assert {t: tis[t]["queue"] for t in ("score-files", "score-files__nodes")} == dict.fromkeys(
+        ("score-files", "score-files__nodes"), "batch"
+    )
+    assert tis["score-files__nodes"]["map_index"] == 0  # mapped at run time over [1]: one node task
+    by_worker = collections.Counter(r.rsplit(" ", 1)[1] for r in rows)
+    from airflow_azml.runtime.parallel_progress import parallel_progress
+
+    progress = parallel_progress(store, RunRecords(store, "celery_parallel", run_id).prefix, "score-files")
+    nodes = {n: (p.get("host"), p.get("done")) for n, p in progress["nodes"].items()}
+    if set(by_worker) != {CPU.celery_hostname, GPU.celery_hostname}:
+        _print_task_logs(stack, "celery_parallel", run_id)
+    # both workers took mini-batches
+    assert set(by_worker) == {CPU.celery_hostname, GPU.celery_hostname}, (dict(by_worker), nodes)
+    assert progress["done"] == 12 and progress["left"] == 0 and len(progress["nodes"]) == 2
+    summary.fault("parallel_two_nodes", {
+        "run_seconds": round(time.monotonic() - began, 1), "rows_by_worker": dict(by_worker),
+        "mini_batches_by_node": {n: p["done"] for n, p in progress["nodes"].items()},
+        "step_seconds": rec.get("duration"),
+    })  # fmt: skip
+
+
+def _print_task_logs(af: LiveAirflow, dag_id: str, run_id: str) -> None:
+    """Every task instance's state and log (what a failed system run needs to be understood)."""
+    for task, ti in task_instances(af, dag_id, run_id).items():
+        resp = af.api(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task}/logs/{max(1, ti['try_number'])}",
+            params={"full_content": "true"}, headers={"Accept": "application/json"},
+        )  # fmt: skip
+        lines = [str(e.get("event", e)) if isinstance(e, dict) else str(e) for e in resp.json().get("content", [])]
+        text = "\n".join(lines)[-6000:]
+        report = f"\n--- {task} ({ti['state']}, try {ti['try_number']}, {ti.get('hostname')}) ---\n{text}"
+        print(report)
+        with (ARTIFACT.parent / f"{dag_id}_task_logs.txt").open("a") as fh:
+            fh.write(report)
