@@ -110,3 +110,33 @@ def test_board_claims_are_exclusive_and_orders_start_apart(tmp_path):
     assert Board(store, "b", 1).claims() == {1: "node000"}
     assert chunk_size(200, 2, 2) == 6 and chunk_size(3, 2, 2) == 1
     assert claim_order(4, 0, 2) == [0, 1, 2, 3] and claim_order(4, 1, 2) == [2, 3, 0, 1]
+
+
+def test_a_retried_node_runs_only_what_its_claims_left(tmp_path):
+    from airflow_azml.runtime.parallel_batches import plan_batches
+    from airflow_azml.runtime.parallel_checkpoint import fingerprint
+
+    store, data = tmp_path / "store", _files(tmp_path / "data", 40)
+    count = tmp_path / "count.txt"
+    counting = SLOW.replace(
+        "out = []", f"out = []\n    open({str(count)!r}, 'a').write('x' * len(mini_batch))"
+    )
+    one = _node_cfg(tmp_path, counting, data, 1, mini_batch_size=2)
+    ids = [b["id"] for b in plan_batches(one, None, tmp_path / "cut")]
+    board = Board(LocalStore(store), one["board_prefix"], 0)  # node 0's cut, as its driver publishes it
+    board.set_state("running", fingerprint=fingerprint(ids, "score.py"), total=len(ids), epoch=1)
+    node1 = _start(one, store)
+    while len(count.read_text() if count.exists() else "") < 8:  # 4 mini-batches done, then killed
+        time.sleep(0.02)
+    node1.kill()
+    node1.wait()
+    time.sleep(2.5)  # past the checkpoint's flush interval: what was not flushed is redone
+    before = len(count.read_text())
+    retry = _start({**one, "attempt": 2}, store)  # no node 0 here: node 1 claims everything left
+    assert retry.wait(timeout=100) == 0
+    after = len(count.read_text())
+    assert after - before <= 40 - 8 + 2 * 2 * 2  # its finished mini-batches were not run again
+    zero = _node_cfg(tmp_path, counting, data, 0, mini_batch_size=2)
+    assert _start(zero, store).wait(timeout=100) == 0  # node 0 only gathers: nothing left to run
+    assert len(count.read_text()) == after
+    assert sorted(r.split(":")[0] for r in _rows(zero)) == [f"f{i:04d}.txt" for i in range(40)]
