@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.exceptions import StepFailedError
+from airflow_azml.execution.hyperdrive_board import CHILDREN_DIR
 from airflow_azml.execution.hyperdrive_reuse import ChildIndex, ReusedChild
 from airflow_azml.execution.params import expand_arguments
 from airflow_azml.execution.process import StepProcess
@@ -29,7 +30,6 @@ from airflow_azml.runtime.metrics import read_metrics, summarize
 
 __all__ = ["HyperDriveExecution", "child_run_id", "hyperparameter_arguments", "CHILDREN_DIR"]
 
-CHILDREN_DIR = "children"
 CANCEL_FLAG = "_cancel_sweep"  # written by HyperDriveStepRun.cancel()
 
 
@@ -86,6 +86,23 @@ class HyperDriveExecution(StepExecution):
         super().__init__(*args, **kwargs)
         self.reused_children: dict[int, str] = {}  # child number -> the earlier child run it reuses
 
+    def work(self, attempt: Any) -> dict[str, Any]:
+        """The step lifecycle; with slot tasks, the board tells them when it ends without a sweep."""
+        try:
+            outputs = super().work(attempt)
+        except BaseException:
+            self._tell_slots("failed")
+            raise
+        if self.sweep is None:  # reused: the slots have nothing to do
+            self._tell_slots("reused")
+        return outputs
+
+    def _tell_slots(self, status: str) -> None:
+        if self.step["hyperdrive"].get("slots"):
+            from airflow_azml.execution.hyperdrive_board import sweep_board
+
+            sweep_board(self, 0).set_state(status)
+
     def _launch(self, params: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str]) -> int:
         from airflow_azml.execution.environments import interpreter_for
 
@@ -94,9 +111,17 @@ class HyperDriveExecution(StepExecution):
         args = expand_arguments(self.step["arguments"], params, inputs, outputs, self.step["name"])
         python = interpreter_for(self.step, self.log)
 
-        def start(number: int, values: dict[str, Any]) -> _ChildProcess:
-            return self._start_child(number, values, base_ctx, args, params, python)
+        def start(number: int, values: dict[str, Any]) -> Any:
+            reused = self._reused_child(number, values)
+            if reused is not None:
+                return reused
+            if slots is not None:  # a slot task runs it (execution/hyperdrive_slots.py)
+                return slots.post(number, values)
+            return self._spawn_child(number, values, base_ctx, args, params, python)
 
+        slots = self._slot_controller(
+            lambda n, values: self._spawn_child(n, values, base_ctx, args, params, python)
+        )
         fp = getattr(self.attempt.gate, "fp", None) if self.step.get("allow_reuse", True) else None
         self.index = ChildIndex(self.records.store, self.inv.dag_id, getattr(fp, "components", None), spec)
         flag = f"{self.records.prefix}/{self.step['task_id']}/{CANCEL_FLAG}"
@@ -104,17 +129,53 @@ class HyperDriveExecution(StepExecution):
             spec, start, self._record_child, log=self.log, cancelled=lambda: self.records.store.exists(flag)
         )
         self.attempt.collectors.append(self._summary)
-        children = self.sweep.run()
+        try:
+            children = self.sweep.run()
+        finally:
+            if slots is not None:
+                slots.finish()
         best = best_child(children, self.sweep.maximize, ("Completed",))
         if best is None:
             raise StepFailedError(self._no_best(children))
+        if slots is not None:  # its files are where its slot put them: here before they are published
+            slots.fetch_files(best.number)
         self._publish(children, best, outputs)
         return 0
 
     def _child_dir(self, number: int) -> Path:
         return self.workdir / CHILDREN_DIR / f"HD_{number}"
 
-    def _start_child(
+    def _slot_controller(self, spawn: Any) -> Any:
+        """With slot tasks (``hyperdrive.slots``, set by the operator) the board this task posts
+        trials on; None when the children are this task's own processes (also on a retry of the
+        step: the slot tasks of the first try have ended, so the rest runs here)."""
+        if not self.step["hyperdrive"].get("slots"):
+            return None
+        from airflow_azml.execution.hyperdrive_board import SlotController
+
+        if self.inv.try_number > 1:
+            self.log.info("HyperDrive: a retry of the step runs its remaining children in this task")
+            return None
+        return SlotController(self, spawn)
+
+    def _reused_child(self, number: int, values: dict[str, Any]) -> ReusedChild | None:
+        """The child's earlier result (an earlier try of this run, or the reuse index), restored
+        into its folder; None when it has to run."""
+        folder = self._child_dir(number)
+        shutil.rmtree(folder, ignore_errors=True)
+        earlier = self._earlier_try(number, values)
+        if earlier is None and self.index is not None:
+            earlier = self.index.find(values)
+        if earlier is None:
+            return None
+        self.index.restore(earlier, folder)
+        self.reused_children[number] = earlier.get("reused_from") or earlier["record"]["run_id"]
+        self.log.info(
+            "HyperDrive child HD_%s %s: reused from %s", number, values, earlier["record"]["run_id"]
+        )
+        return ReusedChild(earlier["record"])
+
+    def _spawn_child(
         self,
         number: int,
         values: dict[str, Any],
@@ -123,18 +184,9 @@ class HyperDriveExecution(StepExecution):
         params: dict,
         python: str,
     ) -> _ChildProcess:
+        """The training script as child ``number``: its snapshot, context, arguments and process."""
         folder = self._child_dir(number)
         shutil.rmtree(folder, ignore_errors=True)
-        earlier = self._earlier_try(number, values)
-        if earlier is None and self.index is not None:
-            earlier = self.index.find(values)
-        if earlier is not None:
-            self.index.restore(earlier, folder)
-            self.reused_children[number] = earlier.get("reused_from") or earlier["record"]["run_id"]
-            self.log.info(
-                "HyperDrive child HD_%s %s: reused from %s", number, values, earlier["record"]["run_id"]
-            )
-            return ReusedChild(earlier["record"])
         snapshot = folder / "snapshot"
         shutil.copytree(
             self.step["source_directory"], snapshot, ignore=shutil.ignore_patterns("outputs", "logs")
@@ -196,20 +248,14 @@ class HyperDriveExecution(StepExecution):
             "metrics": summarize(read_metrics(folder / "metrics.jsonl")),
             "error": "\n".join(tail) or None,
             "reused_from": self.reused_children.get(child.number),
+            "slot": getattr(handle, "slot", None),  # the slot task that ran it (slot tasks only)
         }
 
     def _record_child(self, child: SweepChild) -> None:
         """Write a child's record (at its start and at its end) and, once ended, its logs and files."""
         task, name = self.step["task_id"], f"{CHILDREN_DIR}/HD_{child.number}"
-        folder = self._child_dir(child.number)
-        if child.status != "Running":
-            outputs = folder / "snapshot" / "outputs"
-            if outputs.is_dir():
-                shutil.copytree(outputs, folder / "files" / "outputs", dirs_exist_ok=True)
-            for file in ("logs/stdout.txt", "logs/stderr.txt", "metrics.jsonl"):
-                self.records.put_file(task, f"{name}/{Path(file).name}", folder / file)
-            if (folder / "files").exists():
-                self.records.put_file(task, f"{name}/files", folder / "files")
+        if child.status != "Running" and not getattr(child.handle, "slot_puts_files", False):
+            self._put_child_files(child.number)
         record = self._child_record(child)
         self.records.store.write_bytes(
             f"{self.records.prefix}/{task}/{name}.json", json.dumps(record, indent=1, default=str).encode()
@@ -220,6 +266,17 @@ class HyperDriveExecution(StepExecution):
             and child.number not in self.reused_children
         ):
             self.index.remember(record, f"{self.records.prefix}/{task}/{name}")
+
+    def _put_child_files(self, number: int) -> None:
+        """An ended child's outputs, logs and metrics into its run-record folder."""
+        task, name, folder = self.step["task_id"], f"{CHILDREN_DIR}/HD_{number}", self._child_dir(number)
+        outputs = folder / "snapshot" / "outputs"
+        if outputs.is_dir():
+            shutil.copytree(outputs, folder / "files" / "outputs", dirs_exist_ok=True)
+        for file in ("logs/stdout.txt", "logs/stderr.txt", "metrics.jsonl"):
+            self.records.put_file(task, f"{name}/{Path(file).name}", folder / file)
+        if (folder / "files").exists():
+            self.records.put_file(task, f"{name}/files", folder / "files")
 
     def _no_best(self, children: list[SweepChild]) -> str:
         lines = [

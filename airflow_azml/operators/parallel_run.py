@@ -20,6 +20,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_azml.operators.routing import spreads_over_workers
 from airflow_azml.operators.step import AzmlStepOperator
 
 __all__ = ["ParallelRunStepOperator", "ParallelRunNodeOperator", "ParallelNodeCountOperator", "node_tasks"]
@@ -28,26 +29,12 @@ __all__ = ["ParallelRunStepOperator", "ParallelRunNodeOperator", "ParallelNodeCo
 def node_tasks(step: dict[str, Any], parameters: dict[str, Any]) -> bool:
     """True when the step's nodes are task instances of their own (see the module docstring)."""
     routing = step.get("routing") or {}
-    if not routing.get("queue") or not _spreads_over_workers(routing.get("executor")):
+    if not routing.get("queue") or not spreads_over_workers(routing.get("executor")):
         return False
     count = step["parallel"]["node_count"]
     if isinstance(count, dict) or "aml_node_count" in parameters:
         return True
     return int(count or 1) > 1
-
-
-def _spreads_over_workers(name: str | None) -> bool:
-    """Whether the step's executor hands task instances to workers on other hosts by queue
-    (Celery, Kubernetes, Edge); LocalExecutor and ``dag.test()`` (the local runner) run them on
-    this machine, where one task with every node's processes is faster."""
-    from airflow_azml.operators.routing import configured_executors
-
-    executors = configured_executors()
-    if name:
-        executors = [e for e in executors if name in e.names] or executors
-    else:
-        executors = executors[:1]  # the default executor
-    return any(k in e.module_path for e in executors for k in ("Celery", "Kubernetes", "Edge"))
 
 
 class ParallelRunStepOperator(AzmlStepOperator):

@@ -13,7 +13,13 @@ from typing import Any
 
 from airflow_azml.exceptions import ComputeTargetException
 
-__all__ = ["ConfiguredExecutor", "configured_executors", "executor_matches", "check_executors"]
+__all__ = [
+    "ConfiguredExecutor",
+    "configured_executors",
+    "executor_matches",
+    "check_executors",
+    "spreads_over_workers",
+]
 
 
 @dataclass(frozen=True)
@@ -99,3 +105,15 @@ def check_executors(plan: dict[str, Any], raw: str | None = None) -> None:
         f"AIRFLOW__CORE__EXECUTOR='{executors[0].entry if executors else 'LocalExecutor'},{first}'), or change "
         "the target's 'executor' under 'compute_targets' in the workspace file (omit it to use the default executor)."
     )
+
+
+def spreads_over_workers(name: str | None) -> bool:
+    """Whether the step's executor hands task instances to workers on other hosts by queue
+    (Celery, Kubernetes, Edge); LocalExecutor and ``dag.test()`` (the local runner) run them on
+    this machine, where one task with every node's processes is faster."""
+    executors = configured_executors()
+    if name:
+        executors = [e for e in executors if name in e.names] or executors
+    else:
+        executors = executors[:1]  # the default executor
+    return any(k in e.module_path for e in executors for k in ("Celery", "Kubernetes", "Edge"))
