@@ -4,10 +4,10 @@ the DAG as it was before #16), run side by side.
 
 Same method as ``bench_parse.py``: a timing process imports what the DAG processor has loaded,
 calls ``gc.freeze()``, then forks a child per parse, alternating between the two variants (the
-child sets ``AZML_LINEAGE`` before it runs the file); each child times only the execution of the
-DAG file in CPU seconds. Samples from several timing processes are pooled; the figure is the
-ratio of the medians. Two datastore kinds: the default local folder (``file://`` assets) and an Azure Blob
-datastore (``abfs://`` assets, whose scheme Airflow looks up among the providers' URI handlers).
+child sets ``AZML_LINEAGE`` before it runs the file; which variant goes first swaps at every
+pair); each child times only the execution of the DAG file in CPU seconds. Samples from several
+timing processes are pooled; the figure is the ratio of the medians. Two datastore kinds: the
+default local folder (``file://`` assets) and an Azure Blob datastore (``abfs://`` assets).
 Target: ratio <= 1.05.
 """
 
