@@ -24,6 +24,7 @@ of the blob's path and version, so a blob version never starts two runs.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -115,6 +116,19 @@ class DatastoreChangeTrigger(BaseEventTrigger):
         ]
         return payloads, max([*current, last or 0])
 
+    def _not_announced(self, store: Any, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The versions no task announces itself: a step's ``register_on_complete`` version is its
+        task's asset event (through an AssetAlias), so the watch leaves it out."""
+        out = []
+        for payload in payloads:
+            try:
+                record = json.loads(store.read_bytes(f"{self.folder}/{payload['version']}.json"))
+            except Exception:  # unreadable: announce it rather than lose it
+                record = {}
+            if (record.get("registered_by") or {}).get("announced_by") != "task":
+                out.append(payload)
+        return out
+
     def _interval(self) -> float:
         override = os.environ.get(POLL_ENV)
         return float(override) if override else self.poll_interval
@@ -159,6 +173,8 @@ class DatastoreChangeTrigger(BaseEventTrigger):
                 self.log.warning("Listing %s/%s failed: %s", self.datastore, self.folder, exc)
             else:
                 payloads, now = self._changes(current, seen)
+                if payloads and self.watch == "versions":
+                    payloads = await asyncio.to_thread(self._not_announced, store, payloads)
                 for payload in payloads:
                     yield TriggerEvent(payload)
                 if payloads or first or now != seen:

@@ -143,3 +143,73 @@ def test_to_dag_schedules_on_a_registered_dataset(workspace_dir) -> None:
     unregistered = Dataset.File.from_files((ws.get_default_datastore(), "data/*.csv"))
     with pytest.raises(Exception, match="only a registered dataset has versions"):
         Pipeline(ws, [step]).to_dag("on_files", schedule=[unregistered])
+
+
+def test_version_watch_leaves_a_task_announced_version_to_its_task(workspace_dir) -> None:
+    """A register_on_complete version is its task's asset event (through an AssetAlias); the watch
+    does not announce it again, and announces the next version registered elsewhere."""
+    from airflow_azml.data.registry import register_dataset
+
+    ws = Workspace.from_config(workspace_dir)
+    definition = {"kind": "file", "paths": [{"datastore": "workspaceblobstore", "path": "a"}], "options": {}}
+    register_dataset(ws, definition, "out", None, None, True)
+
+    async def watch() -> dict[str, Any]:
+        gen = _trigger(ws, ".azml/datasets/out", "versions").run()
+        first = asyncio.ensure_future(gen.__anext__())
+        await asyncio.sleep(0.2)
+        by = {"pipeline_run_id": "r1", "task_id": "c", "step": "c", "announced_by": "task"}
+        register_dataset(ws, {**definition, "paths": [{"path": "b"}]}, "out", None, None, True, by)
+        await asyncio.sleep(0.3)  # several looks: version 2 is the task's to announce
+        assert not first.done()
+        register_dataset(ws, {**definition, "paths": [{"path": "c"}]}, "out", None, None, True)
+        event = (await asyncio.wait_for(first, 10)).payload
+        await gen.aclose()
+        return event
+
+    assert asyncio.run(watch()) == {"kind": "datasets", "name": "out", "version": 3}
+
+
+@pytest.mark.slow
+def test_register_on_complete_is_an_event_of_the_dataset_asset(embedded_airflow_home, workspace_dir) -> None:
+    """A run of a step whose output is registered on completion adds the dataset's new version as
+    an asset event through the task's AssetAlias; a reused run registers nothing and adds none."""
+    from airflow_azml.compiler import compile_pipeline
+    from airflow_azml.core import Experiment
+    from airflow_azml.data.output_dataset_config import OutputFileDatasetConfig
+    from airflow_azml.operators.render import render_dag
+    from airflow_azml.pipeline.core import Pipeline
+    from airflow_azml.pipeline.steps import PythonScriptStep
+    from tests.support.assets import embedded_asset_events
+
+    ws = Workspace.from_config(workspace_dir)
+    write(
+        workspace_dir / "src" / "w.py",
+        "import os, sys\nos.makedirs(sys.argv[1], exist_ok=True)\nopen(sys.argv[1] + '/a.txt', 'w').write('hi')\n",
+    )
+    out = OutputFileDatasetConfig(name="cleaned").register_on_complete("cleaned_data")
+    step = PythonScriptStep("w.py", name="w", arguments=[out], source_directory=str(workspace_dir / "src"))
+    pipeline = Pipeline(ws, [step])
+    dag = render_dag(compile_pipeline(pipeline, "registering"))
+    aliases = [o.name for o in dag.get_task("w").outlets if type(o).__name__ == "AssetAlias"]
+    assert aliases == ["azml-register:azureml://workspaces/test-ws/datasets/cleaned_data"]
+
+    for _ in range(2):  # the second run is reused
+        run = Experiment(ws, "registering").submit(Pipeline(ws, [step]))
+        assert run.wait_for_completion(show_output=False) == "Finished"
+    events = [
+        e
+        for e in embedded_asset_events(embedded_airflow_home, "registering")
+        if e["uri"] == "azureml://workspaces/test-ws/datasets/cleaned_data"
+    ]
+    assert len(events) == 1
+    extra = events[0]["extra"]
+    assert (extra["name"], extra["version"], extra["output"], extra["step"]) == (
+        "cleaned_data",
+        1,
+        "cleaned",
+        "w",
+    )
+    assert extra["path"] and extra["reused"] is False
+    record = Dataset.get_by_name(ws, "cleaned_data").resolve()
+    assert record.version == 1

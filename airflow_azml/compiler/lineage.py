@@ -44,6 +44,8 @@ class StepLineage:
 
     inlets: dict[str, AssetRef] = field(default_factory=dict)
     outlets: dict[str, AssetRef] = field(default_factory=dict)
+    #: output name -> the registered dataset it becomes a version of (``register_on_complete``)
+    registers: dict[str, AssetRef] = field(default_factory=dict)
 
     def as_record(self) -> dict[str, dict[str, str]]:
         """The asset URIs by port name, as the step's run record keeps them (``assets``)."""
@@ -99,6 +101,10 @@ def plan_lineage(plan: Mapping[str, Any]) -> dict[str, StepLineage]:
         here = lineage[task_id] = StepLineage()
         for out in step.get("outputs") or ():
             here.outlets[out["name"]] = namer.output(step, out)
+            if (out.get("register") or {}).get("name"):
+                here.registers[out["name"]] = registry_asset(
+                    namer.cfg, "datasets", str(out["register"]["name"])
+                )
         for spec in step.get("inputs") or ():
             if spec.get("source") == "step_output":
                 producer = lineage.get(spec["step"])

@@ -93,8 +93,14 @@ def register_dataset(
     description: str | None,
     tags: dict | None,
     create_new_version: bool,
+    registered_by: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The record of ``definition`` registered as ``name``: the latest one when it holds the same definition."""
+    """The record of ``definition`` registered as ``name``: the latest one when it holds the same definition.
+
+    ``registered_by`` (kept in a new version's record) names the step run that registered it; with
+    ``"announced_by": "task"`` its task emits the version's asset event, and the registry's version
+    watch (``airflow_azml.triggers``) does not announce it a second time.
+    """
     check_data_name(name, "Dataset")
     reg = VersionedRegistry(workspace, REGISTRY_PREFIX)
     versions = _dataset_versions(reg, name)
@@ -114,6 +120,7 @@ def register_dataset(
         "description": description,
         "tags": tags or {},
         "definition": definition,
+        **({"registered_by": registered_by} if registered_by else {}),
     }
     reg.write(record)
     return record

@@ -177,7 +177,9 @@ class StepExecution:
         return env
 
     def _register(self, outputs: dict[str, Any]) -> None:
-        from airflow_azml.data.dataset import dataset_from_definition
+        """``register_on_complete``: each such output is the dataset's next version; the output
+        notes it (``registered``), and the task announces it as an asset event."""
+        from airflow_azml.data.registry import register_dataset
 
         for spec in self.step["outputs"]:
             reg = spec.get("register")
@@ -190,10 +192,17 @@ class StepExecution:
                 "paths": [{"datastore": where["datastore"], "path": where["path"]}],
                 **(spec.get("tabular") or {"options": {}}),
             }
-            ds = dataset_from_definition(definition, self.ws).register(
-                self.ws, reg["name"], reg.get("description"), reg.get("tags"), create_new_version=True
+            by = {
+                "pipeline_run_id": self.inv.run_id,
+                "task_id": self.step["task_id"],
+                "step": self.step["name"],
+                "announced_by": "task",
+            }
+            record = register_dataset(
+                self.ws, definition, reg["name"], reg.get("description"), reg.get("tags"), True, by
             )
-            self.log.info("Registered dataset %r version %s", ds.name, ds.version)
+            outputs[spec["name"]]["registered"] = {"name": record["name"], "version": record["version"]}
+            self.log.info("Registered dataset %r version %s", record["name"], record["version"])
 
     def _collect(self) -> dict[str, Any]:
         """The attempt's logs and metrics, copied to the run records (when it ends, either way)."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import attrs
-from airflow.sdk import Asset
+from airflow.sdk import Asset, AssetAlias
 
 from airflow_azml.compiler.lineage import StepLineage, plan_lineage
 
@@ -105,9 +105,21 @@ def plan_assets(plan: dict[str, Any]) -> dict[str, StepAssets]:
     lineages = plan_lineage(plan)
     _watch_registered(maker, plan, lineages)
     return {
-        task_id: (lineage, _assets(maker, lineage.inlets), _assets(maker, lineage.outlets))
+        task_id: (
+            lineage,
+            _assets(maker, lineage.inlets),
+            _assets(maker, lineage.outlets)
+            + [AssetAlias(name=register_alias(r)) for r in lineage.registers.values()],
+        )
         for task_id, lineage in lineages.items()
     }
+
+
+def register_alias(ref: AssetRef) -> str:
+    """The AssetAlias a ``register_on_complete`` step declares: a run adds the dataset's new version
+    through it, and a reused run (no new version) adds nothing, where a plain outlet would always
+    have an event."""
+    return f"azml-register:{ref.uri}"
 
 
 def _watch_registered(maker: _AssetMaker, plan: dict[str, Any], lineages: dict[str, StepLineage]) -> None:
@@ -168,6 +180,14 @@ class LineageMixin:
         events = context["outlet_events"]
         for key, ref in self.lineage.outlets.items():
             events[Asset(name=ref.name, uri=ref.uri)].extra.update(extras[key])
+        outputs = (result.get("outputs") or {}) if not result.get("reused") else {}
+        for key, ref in self.lineage.registers.items():  # register_on_complete: the new version
+            registered = (outputs.get(key) or {}).get("registered")
+            if registered:
+                extra = {**extras.get(key, {}), "output": key, **registered}
+                events[AssetAlias(name=register_alias(ref))].add(
+                    Asset(name=ref.name, uri=ref.uri), extra=extra
+                )
         self._azml_event_extras = extras  # for OpenLineage's COMPLETE event, in this same process
 
     # -- OpenLineage (the provider calls these; imported only when it does) -----------------------
