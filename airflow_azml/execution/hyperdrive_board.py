@@ -114,7 +114,8 @@ class BoardChild:
             return self.inner.poll()
         state = self.board.trial(self.number)
         if state is None:  # not claimed yet
-            if self.controller.no_slot_left() and self.board.claim(self.number):
+            left = self.controller.no_slot_left() and not self.board.canceled(self.number)
+            if left and self.board.claim(self.number):
                 self.inner = self.controller.spawn(self.number, self.values)
                 self.process = self.inner.process
                 self.slot = {"task": self.controller.execution.step["task_id"], "started": time.time()}
@@ -193,7 +194,26 @@ class SlotController:
             self.execution.log.info("HyperDrive: no slot task is left; this task runs the remaining children")
         return self._left
 
-    def finish(self) -> None:
+    def finish(self, wait: float = 30.0) -> None:
+        """The sweep is over: wait (up to ``wait`` s) for the slots to end the children it stopped,
+        rewrite their records with where and when they really ended, then tell the slots."""
+        ex = self.execution
+        stopped = [
+            c
+            for c in (ex.sweep.children if ex.sweep is not None else [])
+            if isinstance(c.handle, BoardChild) and c.handle.inner is None and c.status == "Canceled"
+        ]
+        deadline = time.monotonic() + wait
+        while stopped and time.monotonic() < deadline:
+            still = []
+            for child in stopped:
+                if child.handle.poll() is None:
+                    still.append(child)
+                else:
+                    ex._record_child(child)
+            stopped = still
+            if stopped:
+                time.sleep(0.2)
         self.board.set_state("done")
 
     def fetch_files(self, number: int) -> None:

@@ -106,10 +106,10 @@ class HyperDriveSlotExecution(HyperDriveExecution):
         """One child, from claim to its files in its run-record folder."""
         where = {"task": self.task, "try": self.inv.try_number, "host": socket.gethostname()}
         where["started"] = time.time()
-        self.ran.append(f"HD_{number}")
         if self.board.canceled(number):  # stopped before it started (policy, max_duration)
             self.board.set_trial(number, status="Ended", exit_code=-1, ended=time.time(), **where)
             return
+        self.ran.append(f"HD_{number}")
         self.log.info("HyperDrive slot %s: child HD_%s %s", self.slot, number, values)
         self.board.set_trial(number, status="Running", **where)
         try:

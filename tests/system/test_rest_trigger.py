@@ -517,3 +517,104 @@ def test_seed_outputs_are_assets_with_an_event_per_run(live: LiveAirflow, ws: Wo
     (out,) = steps["prep"]["outputs"]
     assert out["asset_uri"] == processed["uri"] and out["asset_url"].endswith(f"/assets/{processed['id']}")
     assert [p["asset_url"] for p in steps["train"]["inputs"]] == [out["asset_url"]]
+
+
+HD_SLOT_SCRIPT = """import argparse, os, time
+from airflow_azml.core import Run
+p = argparse.ArgumentParser(); p.add_argument('--data'); p.add_argument('--q', type=float)
+a = p.parse_args()
+acc = a.q + float(open(os.path.join(a.data, 'offset.txt')).read())  # the input, resolved on the slot's worker
+os.makedirs('outputs', exist_ok=True)
+open('outputs/model.txt', 'w').write(f'q={a.q}')
+for epoch in range(6):
+    Run.get_context().log('accuracy', round(acc, 6))
+    time.sleep(0.5)
+"""
+
+HD_SLOT_PREP = """import argparse, os
+p = argparse.ArgumentParser(); p.add_argument('--out'); a = p.parse_args()
+os.makedirs(a.out, exist_ok=True); open(os.path.join(a.out, 'offset.txt'), 'w').write('0.05')
+"""
+
+HD_SLOT_USE = """import argparse, os
+p = argparse.ArgumentParser(); p.add_argument('--model'); p.add_argument('--out'); a = p.parse_args()
+os.makedirs(a.out, exist_ok=True)
+open(os.path.join(a.out, 'deployed.txt'), 'w').write(open(os.path.join(a.model, 'outputs', 'model.txt')).read())
+"""
+
+
+def test_hyperdrive_children_in_slot_tasks(live, tmp_path) -> None:
+    """#15 slot tasks on the live LocalExecutor deployment (opted in by the compute target's
+    "hyperdrive_slots": true): prep -> sweep (controller + 2 slot tasks) -> use_model. The grid's
+    best is known, Bandit stops the two bad children, every child names the slot task that ran it,
+    both slots ran children, at most max_concurrent_runs ran at once, the slots' XComs list what
+    each ran, and the best model reaches the downstream step."""
+    from airflow_azml.core import ScriptRunConfig
+    from airflow_azml.pipeline.core import Pipeline, PipelineData, TrainingOutput
+    from airflow_azml.pipeline.steps import HyperDriveStep, PythonScriptStep
+    from airflow_azml.train.hyperdrive import (
+        BanditPolicy,
+        GridParameterSampling,
+        HyperDriveConfig,
+        PrimaryMetricGoal,
+        choice,
+    )
+
+    config = json.loads((live.dags_folder / "config.json").read_text())
+    config["compute_targets"] = {**config.get("compute_targets", {}), "sweeps": {"hyperdrive_slots": True}}
+    write(tmp_path / "config.json", json.dumps(config))
+    ws = Workspace.from_config(tmp_path / "config.json")
+    store = ws.get_default_datastore()
+    write(tmp_path / "hd" / "train.py", HD_SLOT_SCRIPT)
+    write(tmp_path / "prep" / "prep.py", HD_SLOT_PREP)
+    write(tmp_path / "use" / "use.py", HD_SLOT_USE)
+    data = PipelineData("offset", datastore=store)
+    prep = PythonScriptStep(
+        "prep.py", name="prep", source_directory=str(tmp_path / "prep"), arguments=["--out", data], outputs=[data]
+    )
+    cfg = HyperDriveConfig(
+        run_config=ScriptRunConfig(
+            source_directory=str(tmp_path / "hd"), script="train.py", arguments=["--data", data], compute_target="sweeps"
+        ),
+        hyperparameter_sampling=GridParameterSampling({"--q": choice(0.9, 0.2, 0.8, 0.3)}),
+        primary_metric_name="accuracy",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_total_runs=4,
+        max_concurrent_runs=2,
+        policy=BanditPolicy(evaluation_interval=1, slack_factor=0.2),
+    )
+    model = PipelineData("model", datastore=store, training_output=TrainingOutput("Model", model_file="outputs"))
+    sweep = HyperDriveStep("sweep", cfg, inputs=[data], outputs=[model], allow_reuse=False)
+    deployed = PipelineData("deployed", datastore=store)
+    use = PythonScriptStep(
+        "use.py", name="use_model", source_directory=str(tmp_path / "use"), arguments=["--model", model, "--out", deployed],
+        inputs=[model], outputs=[deployed],
+    )  # fmt: skip
+    submitted = Experiment(ws, "hd_slots").submit(Pipeline(ws, [prep, sweep, use]))
+    assert submitted.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
+
+    run = PipelineRun.get(ws, submitted.id)
+    (step,) = [s for s in run.get_steps() if s.name == "sweep"]
+    children = {c.get_hyperparameters()["--q"]: c for c in step.get_children()}
+    assert sorted(children) == [0.2, 0.3, 0.8, 0.9]
+    assert step.get_best_run_by_primary_metric().get_hyperparameters() == {"--q": 0.9}
+    assert children[0.9].get_metrics()["accuracy"][-1] == pytest.approx(0.95)  # 0.9 + the prep's offset
+    assert {q: c.get_status() for q, c in children.items()} == {
+        0.9: "Completed", 0.8: "Completed", 0.2: "Canceled", 0.3: "Canceled"
+    }
+    for q in (0.2, 0.3):
+        assert children[q].record["termination_reason"].startswith("Bandit")
+    slots = {c.id: c.record["slot"] for c in children.values()}
+    assert {s["task"] for s in slots.values()} == {"sweep__slot_1", "sweep__slot_2"}, slots
+    events = sorted([(s["started"], 1) for s in slots.values()] + [(s["ended"], -1) for s in slots.values()])
+    assert max(sum(d for _, d in events[: i + 1]) for i in range(len(events))) <= 2
+    dag_id, run_id = run.records.dag_id, submitted.id
+    for k in (1, 2):  # each slot's own task instance says which children it ran
+        xcom = live.api(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/sweep__slot_{k}/xcomEntries/return_value"
+        ).json()["value"]
+        ran = {f"HD_{c.number}" for c in children.values() if slots[c.id]["task"] == f"sweep__slot_{k}"}
+        assert set(xcom["children"]) == ran, xcom
+    (use_run,) = [s for s in run.get_steps() if s.name == "use_model"]
+    local = Path(use_run.get_output_data("deployed").download(str(tmp_path / "dl")))
+    assert (local / "deployed.txt").read_text() == "q=0.9"
