@@ -117,16 +117,20 @@ class DatastoreChangeTrigger(BaseEventTrigger):
         return payloads, max([*current, last or 0])
 
     def _not_announced(self, store: Any, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The versions no task announces itself: a step's ``register_on_complete`` version is its
-        task's asset event (through an AssetAlias), so the watch leaves it out."""
+        """The versions no task announces itself (a step's ``register_on_complete`` version is its
+        task's asset event, through an AssetAlias), each with who registered it when the record says
+        (a step run, or a model's ``run_id``)."""
         out = []
         for payload in payloads:
             try:
                 record = json.loads(store.read_bytes(f"{self.folder}/{payload['version']}.json"))
             except Exception:  # unreadable: announce it rather than lose it
                 record = {}
-            if (record.get("registered_by") or {}).get("announced_by") != "task":
-                out.append(payload)
+            by = record.get("registered_by")
+            if by is None and record.get("run_id"):  # a model registered by a run
+                by = {"run_id": record["run_id"]}
+            if (by or {}).get("announced_by") != "task":
+                out.append({**payload, **({"registered_by": by} if by else {})})
         return out
 
     def _interval(self) -> float:

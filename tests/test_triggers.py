@@ -213,3 +213,43 @@ def test_register_on_complete_is_an_event_of_the_dataset_asset(embedded_airflow_
     assert extra["path"] and extra["reused"] is False
     record = Dataset.get_by_name(ws, "cleaned_data").resolve()
     assert record.version == 1
+
+
+def test_model_versions_are_events_naming_the_run_that_registered_them(workspace_dir, tmp_path) -> None:
+    from airflow_azml.core.model import Model
+
+    ws = Workspace.from_config(workspace_dir)
+    write(tmp_path / "model.pkl", "weights")
+    Model.register(ws, str(tmp_path / "model.pkl"), "churn")
+
+    async def watch() -> dict[str, Any]:
+        gen = _trigger(ws, ".azml/models/churn", "versions").run()
+        first = asyncio.ensure_future(gen.__anext__())
+        await asyncio.sleep(0.2)
+        Model.register(ws, str(tmp_path / "model.pkl"), "churn", _run_id="train_run_7")
+        event = (await asyncio.wait_for(first, 10)).payload
+        await gen.aclose()
+        return event
+
+    assert asyncio.run(watch()) == {
+        "kind": "models",
+        "name": "churn",
+        "version": 2,
+        "registered_by": {"run_id": "train_run_7"},
+    }
+
+
+def test_a_registration_inside_a_step_names_its_step_run(workspace_dir, tmp_path, monkeypatch) -> None:
+    """Dataset.register in a step's script: the record (and so the watch's event) names the step run."""
+    import json
+
+    from airflow_azml.data.registry import dataset_record
+
+    ws = Workspace.from_config(workspace_dir)
+    context = tmp_path / "context.json"
+    context.write_text(json.dumps({"run_id": "run1_prep", "parent_run_id": "run1", "step_name": "prep"}))
+    monkeypatch.setenv("AZML_RUN_CONTEXT", str(context))
+    write(ws.get_default_datastore().root / "d" / "x.csv", "a\n1\n")
+    Dataset.File.from_files((ws.get_default_datastore(), "d/x.csv")).register(ws, "from_step")
+    record = dataset_record(ws, "from_step")
+    assert record["registered_by"] == {"step_run_id": "run1_prep", "pipeline_run_id": "run1", "step": "prep"}

@@ -16,10 +16,13 @@ and never imports them.
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from airflow_azml.data.watch import stored_versions
 from airflow_azml.exceptions import DatasetNotFoundError, UserErrorException, check_data_name, did_you_mean
+from airflow_azml.runtime import CONTEXT_ENV
 
 __all__ = [
     "VersionedRegistry",
@@ -120,7 +123,7 @@ def register_dataset(
         "description": description,
         "tags": tags or {},
         "definition": definition,
-        **({"registered_by": registered_by} if registered_by else {}),
+        **({"registered_by": by} if (by := registered_by or _step_run()) else {}),
     }
     reg.write(record)
     return record
@@ -160,3 +163,19 @@ def _declared_definition(declared: dict[str, Any]) -> dict[str, Any]:
 def list_datasets(workspace: Any) -> list[str]:
     names = set(workspace._declared_datasets) | VersionedRegistry(workspace, REGISTRY_PREFIX).names()
     return sorted(names)
+
+
+def _step_run() -> dict[str, Any] | None:
+    """The step run this process is (``Dataset.register`` in a step's script), from its run context."""
+    path = os.environ.get(CONTEXT_ENV)
+    if not path:
+        return None
+    try:
+        ctx = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return {
+        "step_run_id": ctx.get("run_id"),
+        "pipeline_run_id": ctx.get("parent_run_id"),
+        "step": ctx.get("step_name"),
+    }
