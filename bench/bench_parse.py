@@ -9,7 +9,9 @@ when Airflow loads provider configuration (``get_provider_info``, in every Airfl
 and a second row measures with that turned off (``AZML_PRELOAD_MODULES=0``). It then calls
 ``gc.freeze()`` and forks a child per parse, alternating between the two files. Each child
 times only the execution of the DAG file, in CPU seconds (wall time on a shared 2-core machine
-mostly measures the neighbours). The figure is the ratio of the medians of many parses.
+mostly measures the neighbours). The figure is the ratio of the medians of many parses. A third
+row times whole cold processes (``python <file>``, Airflow's import included): the median CPU
+seconds of several alternating runs of each file.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench._common import median_of, report, run_timed
+from bench._common import median_of, report
 
 STEPS = 200
 PROCESSES = 12  # timing processes per variant, alternating: each has its own memory layout
 REPEATS = 10  # parses per file in each
+COLD_RUNS = 7  # cold processes per file, alternating (CPU seconds: wall time measures the neighbours)
 
 OURS = """
 from airflow_azml.core import Workspace
@@ -129,6 +132,29 @@ def _median_parse_times(ours: Path, hand: Path) -> dict[bool, tuple[float, float
     return {k: (median_of(o), median_of(h)) for k, (o, h) in samples.items()}
 
 
+def _cold_cpu_times(ours: Path, hand: Path) -> tuple[float, float]:
+    """Median CPU seconds (user + sys) of ``python <file>`` in a fresh process, for each file.
+
+    One wall-clock sample per file (what this row measured before) moved between 0.5 and 1.24 on
+    the shared 2-core machine with the same code: the CPU time of several alternating runs does not.
+    """
+    import resource
+    import subprocess
+
+    cpu: dict[Path, list[float]] = {ours: [], hand: []}
+    for _ in range(COLD_RUNS):
+        for path in (ours, hand):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            proc = subprocess.run(
+                [sys.executable, str(path)], cwd=path.parent, capture_output=True, text=True
+            )
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{path.name} failed:\n{proc.stderr[-4000:]}")
+            cpu[path].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return median_of(cpu[ours]), median_of(cpu[hand])
+
+
 def main() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -139,8 +165,7 @@ def main() -> list[dict]:
         hand.write_text(HANDWRITTEN.format(steps=STEPS))
         medians = _median_parse_times(ours, hand)
         (t_ours, t_hand), (t_ours_cold, t_hand_cold) = medians[True], medians[False]
-        full_ours = run_timed([sys.executable, str(ours)])
-        full_hand = run_timed([sys.executable, str(hand)])
+        full_ours, full_hand = _cold_cpu_times(ours, hand)
     rows = [
         {
             "what": f"DAG file import+build, {STEPS} steps (DAG processor preloaded)",
@@ -160,8 +185,9 @@ def main() -> list[dict]:
         },
         {
             "what": "same, cold process incl. Airflow import",
-            "ours_s": full_ours,
-            "handwritten_s": full_hand,
+            "ours_cpu_s": full_ours,
+            "handwritten_cpu_s": full_hand,
+            "runs_per_side": COLD_RUNS,
             "ratio": full_ours / full_hand,
             "target": "-",
         },
