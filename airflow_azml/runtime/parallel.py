@@ -50,6 +50,7 @@ class Driver:
             cfg.get("checkpoint_prefix", ""),
             fingerprint(ids, Path(cfg["entry_script"]).name),
             cfg.get("attempt", 1),
+            float(cfg.get("checkpoint_seconds", 2.0)),  # what an attempt killed meanwhile runs again
         )
         self.tries: dict[int, int] = {}
         self.failures: list[dict[str, Any]] = []

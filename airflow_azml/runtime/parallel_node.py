@@ -68,7 +68,12 @@ class NodeDriver(Driver):
         super().__init__({**cfg, "node_count": 1}, workspace, store)  # this node's processes only
         self.cfg = cfg
         self.checkpoint = _NodeCheckpoint(
-            store, self.checkpoint.prefix, self.checkpoint.fp, self.checkpoint.attempt, tag=self.board.name
+            store,
+            self.checkpoint.prefix,
+            self.checkpoint.fp,
+            self.checkpoint.attempt,
+            self.checkpoint.every,
+            tag=self.board.name,
         )
         self.checkpoint.node = self.node
         self.checkpoint.epoch = int(cfg.get("attempt", 1)) if self.node == 0 else 1
