@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench._common import REPO, median_of, report, run_timed
 
-REPEATS = 2
+REPEATS = 3
 
 DAGS = """
 from airflow.providers.standard.operators.bash import BashOperator
