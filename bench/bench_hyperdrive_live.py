@@ -5,6 +5,8 @@ One running Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecu
 
 - ``hd_grid``: a HyperDriveStep sweeping 16 children of a 3 s script (6 x 0.5 s epochs, each
   logging ``accuracy``) at ``max_concurrent_runs=4``. The ideal is 4 waves x 3 s = 12 s.
+- ``hd_slots``: the same sweep with its children in slot task instances (the compute target says
+  ``"hyperdrive_slots": true``): the step's task is the controller, 4 slot tasks run the children.
 - ``hd_mapped``: the same 16 runs of the same script as a hand-written DAG, one mapped
   ``BashOperator`` task instance per child with ``max_active_tis_per_dagrun=4``, then a task that
   picks the best from the children's last printed value (what a sweep minus sampling and policy is).
@@ -14,10 +16,12 @@ One running Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecu
 
 Figures: ``run_s`` = Airflow's ``end_date - queued_at`` of a DAG run (median of ``--runs``);
 ``sweep_s`` = first child start to last child end (from the children's records);
-``vs_ideal`` = run_s / 12 and sweep_s / 12; ``vs_mapped`` = hd_grid run_s / hd_mapped run_s.
+``vs_ideal`` = run_s / 12 and sweep_s / 12; ``vs_mapped`` = hd_grid (or hd_slots) run_s / hd_mapped run_s.
+``--parallelism`` is the deployment's (default 4: the controller then holds one of the 4 task
+slots, so only 3 slot tasks run at once; 5 lets all 4 run).
 Targets (issue #15): <= 1.3x the ideal, <= 1.05x the hand-written mapped DAG.
 
-    .venv/bin/python bench/bench_hyperdrive_live.py [--runs 3]
+    .venv/bin/python bench/bench_hyperdrive_live.py [--runs 3] [--parallelism 4]
 """
 
 from __future__ import annotations
@@ -63,9 +67,9 @@ from airflow_azml.train.hyperdrive import (
 ws = Workspace.from_config()
 
 
-def sweep(dag_id, qualities, policy):
+def sweep(dag_id, qualities, policy, target=None):
     cfg = HyperDriveConfig(
-        run_config=ScriptRunConfig(source_directory="steps/hd", script="train.py"),
+        run_config=ScriptRunConfig(source_directory="steps/hd", script="train.py", compute_target=target),
         hyperparameter_sampling=GridParameterSampling({  # seed slowest: each wave mixes the qualities
             "--seed": choice(*range(16 // len(qualities))),
             "--quality": choice(*qualities),
@@ -80,6 +84,7 @@ def sweep(dag_id, qualities, policy):
 
 
 grid = sweep("hd_grid", [0.9], None)
+slots = sweep("hd_slots", [0.9], None, "slots")
 plain = sweep("hd_plain", [0.1, 0.2, 0.3, 0.9], None)
 bandit = sweep("hd_bandit", [0.1, 0.2, 0.3, 0.9], BanditPolicy(evaluation_interval=1, slack_factor=0.1))
 '''
@@ -113,7 +118,7 @@ with DAG("hd_noop", schedule=None, start_date=datetime(2024, 1, 1), catchup=Fals
     noop()
 '''
 
-DAGS = ("hd_grid", "hd_mapped", "hd_noop", "hd_plain", "hd_bandit")
+DAGS = ("hd_grid", "hd_slots", "hd_mapped", "hd_noop", "hd_plain", "hd_bandit")
 
 
 def _seconds(run: dict) -> float:
@@ -138,7 +143,7 @@ def _sweep_figures(children: list[dict]) -> dict:
     }
 
 
-def main(runs: int) -> list[dict]:
+def main(runs: int, parallelism: int = 4) -> list[dict]:
     root = Path(tempfile.mkdtemp(prefix="bench_hd_live_"))
     dags, store = root / "dags", root / "store"
     (dags / "steps" / "hd").mkdir(parents=True)
@@ -148,6 +153,7 @@ def main(runs: int) -> list[dict]:
     config = {
         "workspace_name": "bench",
         "datastores": {"workspaceblobstore": {"type": "local", "path": str(store)}},
+        "compute_targets": {"slots": {"hyperdrive_slots": True}},
     }
     (dags / "config.json").write_text(json.dumps(config))
     env = {"AZML_HOME": str(root / "azml_home"), "AZML_WORKSPACE_CONFIG": str(dags / "config.json")}
@@ -155,10 +161,10 @@ def main(runs: int) -> list[dict]:
     times: dict[str, list[float]] = {d: [] for d in DAGS}
     sweeps: dict[str, list[dict]] = {d: [] for d in DAGS if d not in ("hd_mapped", "hd_noop")}
     try:
-        with LiveAirflow(dags, home=root / "airflow", extra_env=env) as af:
+        with LiveAirflow(dags, home=root / "airflow", extra_env=env, parallelism=parallelism) as af:
             for dag_id in DAGS:
                 af.wait_dag(dag_id)
-            for dag_id in ("hd_grid", "hd_mapped", "hd_noop"):  # warm-up: first parse, first task start
+            for dag_id in ("hd_grid", "hd_slots", "hd_mapped", "hd_noop"):  # warm-up: first parse, first task start
                 assert af.wait_run(dag_id, af.trigger(dag_id)) == "success", af.log_tail("scheduler")
             for _ in range(runs):
                 for dag_id in DAGS:
@@ -199,6 +205,16 @@ def main(runs: int) -> list[dict]:
             "target": "<= 1.05",
         },
         {
+            "what": "HyperDriveStep in slot tasks (controller + 4 slot TIs) vs ideal 12 s, vs in-task, vs mapped DAG",
+            "sweep_s": round(med("hd_slots", "sweep_s"), 2),
+            "run_s": round(statistics.median(times["hd_slots"]), 2),
+            "all_run_s": [round(x, 2) for x in times["hd_slots"]],
+            "run_vs_ideal": round(statistics.median(times["hd_slots"]) / 12.0, 3),
+            "vs_in_task": round(statistics.median(times["hd_slots"]) / grid_run, 3),
+            "ratio": round(statistics.median(times["hd_slots"]) / mapped_run, 3),
+            "target": "<= 1.05 (vs mapped)",
+        },
+        {
             "what": "Airflow's fixed cost: a one-task DAG doing nothing, same deployment",
             "run_s": round(fixed, 2),
             "all_run_s": [round(x, 2) for x in times["hd_noop"]],
@@ -220,6 +236,7 @@ def main(runs: int) -> list[dict]:
     for row in rows:
         row.update(
             runs=runs,
+            parallelism=parallelism,
             cpus=os.cpu_count(),
             load_avg_start=round(load, 2),
             load_avg_end=round(os.getloadavg()[0], 2),
@@ -231,4 +248,6 @@ def main(runs: int) -> list[dict]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
-    main(parser.parse_args().runs)
+    parser.add_argument("--parallelism", type=int, default=4)
+    args = parser.parse_args()
+    main(args.runs, args.parallelism)

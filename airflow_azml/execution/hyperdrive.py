@@ -64,6 +64,10 @@ class _ChildProcess:
     def poll(self) -> int | None:
         return None if self._thread.is_alive() else self.code
 
+    def wait(self, seconds: float) -> None:
+        """Up to ``seconds``, less if it ends first."""
+        self._thread.join(timeout=seconds)
+
     def kill(self) -> None:
         self.process.kill(grace=2.0)
         self._thread.join(timeout=10)
@@ -111,22 +115,28 @@ class HyperDriveExecution(StepExecution):
         args = expand_arguments(self.step["arguments"], params, inputs, outputs, self.step["name"])
         python = interpreter_for(self.step, self.log)
 
+        def spawn(number: int, values: dict[str, Any]) -> _ChildProcess:
+            return self._spawn_child(number, values, base_ctx, args, params, python)
+
         def start(number: int, values: dict[str, Any]) -> Any:
             reused = self._reused_child(number, values)
             if reused is not None:
                 return reused
             if slots is not None:  # a slot task runs it (execution/hyperdrive_slots.py)
                 return slots.post(number, values)
-            return self._spawn_child(number, values, base_ctx, args, params, python)
+            return spawn(number, values)
 
-        slots = self._slot_controller(
-            lambda n, values: self._spawn_child(n, values, base_ctx, args, params, python)
-        )
+        slots = self._slot_controller(spawn)
         fp = getattr(self.attempt.gate, "fp", None) if self.step.get("allow_reuse", True) else None
         self.index = ChildIndex(self.records.store, self.inv.dag_id, getattr(fp, "components", None), spec)
         flag = f"{self.records.prefix}/{self.step['task_id']}/{CANCEL_FLAG}"
         self.sweep = Sweep(
-            spec, start, self._record_child, log=self.log, cancelled=lambda: self.records.store.exists(flag)
+            spec,
+            start,
+            self._record_child,
+            log=self.log,
+            cancelled=lambda: self.records.store.exists(flag),
+            poll_seconds=0.2 if slots is None else 0.1,
         )
         self.attempt.collectors.append(self._summary)
         try:

@@ -55,16 +55,17 @@ class SweepBoard(Board):
     def post(self, number: int, values: dict[str, Any]) -> None:
         self._put(f"posted/HD_{number}.json", {"number": number, "hyperparameters": values})
 
-    def posted(self) -> list[dict[str, Any]]:
+    def posted(self) -> list[int]:
+        """The numbers of the trials posted so far (one listing)."""
         folder = f"{self.prefix}/posted"
         if not self.store.exists(folder):
             return []
-        names = sorted(
-            int(rel.rsplit("HD_", 1)[1][:-5])
-            for rel in self.store.list_files(folder)
-            if rel.endswith(".json")
-        )
-        return [t for t in (self._json(f"posted/HD_{n}.json") for n in names) if t is not None]
+        leaves = (rel.rsplit("/", 1)[-1] for rel in self.store.list_files(folder))
+        return sorted(int(leaf[3:-5]) for leaf in leaves if leaf.startswith("HD_") and leaf.endswith(".json"))
+
+    def posted_values(self, number: int) -> dict[str, Any]:
+        """A posted trial's hyperparameters."""
+        return (self._json(f"posted/HD_{number}.json") or {}).get("hyperparameters") or {}
 
     def trial(self, number: int) -> dict[str, Any] | None:
         return self._json(f"trials/HD_{number}/state.json")
@@ -110,6 +111,7 @@ class BoardChild:
         return self.inner is None
 
     def poll(self) -> int | None:
+        self.controller.beat()
         if self.inner is not None:
             return self.inner.poll()
         state = self.board.trial(self.number)
@@ -169,8 +171,14 @@ class SlotController:
         self.slots = min(int(spec["max_concurrent_runs"]), int(spec["max_total_runs"]))
         self.board = sweep_board(execution, 0)
         self.board.set_state("started")
-        self.since = time.time()
+        self.since = self._beat = time.time()
         self._looked, self._left = 0.0, False
+
+    def beat(self) -> None:
+        """Tell the slots this task is alive (every few seconds, as it polls its children)."""
+        if time.time() - self._beat > 5.0:
+            self._beat = time.time()
+            self.board.set_state("started")
 
     def post(self, number: int, values: dict[str, Any]) -> BoardChild:
         self.board.post(number, values)

@@ -20,7 +20,12 @@ import time
 from typing import Any
 
 from airflow_azml.execution.hyperdrive import HyperDriveExecution, _ChildProcess
-from airflow_azml.execution.hyperdrive_board import _REFRESH, SLOT_WAIT_SECONDS, sweep_board
+from airflow_azml.execution.hyperdrive_board import (
+    _REFRESH,
+    SLOT_SILENT_SECONDS,
+    SLOT_WAIT_SECONDS,
+    sweep_board,
+)
 from airflow_azml.execution.params import expand_arguments
 from airflow_azml.execution.step import StepInvocation
 
@@ -66,29 +71,39 @@ class HyperDriveSlotExecution(HyperDriveExecution):
 
     def _work(self, start: Any) -> None:
         taken: set[int] = set()
-        beat = time.monotonic()
+        beat = active = time.monotonic()
         if self.inv.try_number > 1:  # a retried slot first finishes what its earlier try had claimed
             for number, holder in sorted(self.board.claims().items()):
                 if holder == self.board.name and (self.board.trial(number) or {}).get("status") != "Ended":
-                    values = (self.board._json(f"posted/HD_{number}.json") or {})["hyperparameters"]
-                    self._run_trial(number, values, start)
+                    self._run_trial(number, self.board.posted_values(number), start)
         while True:
             ran = False
-            for trial in self.board.posted():
-                number = trial["number"]
+            for number in self.board.posted():
                 if number in taken:
                     continue
                 taken.add(number)
                 if self.board.claim(number):
-                    self._run_trial(number, trial["hyperparameters"], start)
+                    self._run_trial(number, self.board.posted_values(number), start)
                     ran = True
-            if not ran and (self.board.state() or {}).get("status") != "started":
+            if ran:
+                active = time.monotonic()
+            elif self._sweep_over():
                 break
-            if not ran:
-                time.sleep(0.2)
+            else:  # the next trial comes as soon as the controller sees a child end: look often then
+                time.sleep(0.05 if time.monotonic() - active < 10 else 0.5)
             if time.monotonic() - beat > 5.0:
                 self.board.beat("running", children=self.ran)
                 beat = time.monotonic()
+
+    def _sweep_over(self) -> bool:
+        """The controller said so, or it stopped writing (its task was killed)."""
+        state = self.board.state() or {}
+        if state.get("status") != "started":
+            return True
+        if time.time() - float(state.get("beat") or 0) > SLOT_SILENT_SECONDS:
+            self.log.info("HyperDrive slot %s: the step's task stopped writing; this slot ends", self.slot)
+            return True
+        return False
 
     def _wait_for_controller(self) -> str | None:
         deadline = time.monotonic() + SLOT_WAIT_SECONDS
@@ -152,7 +167,7 @@ class HyperDriveSlotExecution(HyperDriveExecution):
                 self.log.info("HyperDrive slot %s: child HD_%s canceled by the controller", self.slot, number)
             elif code is None:
                 self.board.set_trial(number, status="Running", **where)
-                time.sleep(_REFRESH)
+                child.wait(_REFRESH)  # back at once when it ends
         if child.metrics_file.exists():
             self.board.store.put(child.metrics_file, self.board.metrics_rel(number), overwrite=True)
         self._put_child_files(number)
