@@ -61,6 +61,7 @@ def embedded_env(dags_folder: Path) -> dict[str, str]:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "airflow_azml.local.SQLITE_CONNECT_ARGS",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AZML_HOME": str(azml_home()),
@@ -77,6 +78,7 @@ def ensure_db(env: dict[str, str]) -> None:
 
     marker = home / f".migrated-{version('apache-airflow')}"
     if marker.exists():
+        _use_wal(home)
         return
     with open(home / ".migrate.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -90,6 +92,25 @@ def ensure_db(env: dict[str, str]) -> None:
                 f"Could not create the embedded Airflow database in {home}:\n{proc.stderr[-3000:]}"
             )
         marker.write_text(time.ctime())
+    _use_wal(home)
+
+
+def _use_wal(home: Path) -> None:
+    """Write-ahead logging on the embedded DB (once per home): the tasks of local runs read and write it
+    at the same time, and with WAL a reader never waits for a writer."""
+    done = home / ".wal"
+    if done.exists() or not (home / "airflow.db").exists():
+        return
+    import sqlite3
+
+    with open(home / ".migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        db = sqlite3.connect(home / "airflow.db", timeout=60)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+        finally:
+            db.close()
+        done.write_text(time.ctime())
 
 
 class LocalRunHandle:
