@@ -276,6 +276,7 @@ def test_datastore_schedule_runs_once_per_new_blob(live, ws) -> None:
     _watch_state(live, asset["id"])  # the trigger keeps what it has seen in Airflow's asset state store
     time.sleep(4)  # two looks with nothing new: no event, no run
     assert len(sched.get_pipeline_runs()) == 2 and len(_events(live, asset["id"])) == 2
+    live.restart("triggerer")  # the restarted trigger reads its state back: a and b do not fire again
     write(root / "incoming" / "c.txt", "c" * 16)
     runs = _blob_runs(live, sched, 3)
     assert len(runs) == 3
