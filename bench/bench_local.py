@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench._common import REPO, median_of, report, run_timed
 
-REPEATS = 3
+REPEATS = 5
 SLEEP_S = 5
 
 SLEEP = "import sys, time\ntime.sleep(float(sys.argv[1]))\n"
