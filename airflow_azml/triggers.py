@@ -117,9 +117,10 @@ class DatastoreChangeTrigger(BaseEventTrigger):
         return payloads, max([*current, last or 0])
 
     def _not_announced(self, store: Any, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The versions no task announces itself (a step's ``register_on_complete`` version is its
-        task's asset event, through an AssetAlias), each with who registered it when the record says
-        (a step run, or a model's ``run_id``)."""
+        """The versions nobody announced already (a step's ``register_on_complete`` version is its
+        task's asset event, through an AssetAlias; a ``register`` outside a step posted its own,
+        ``data/announce.py``), each with who registered it when the record says (a step run, or a
+        model's ``run_id``)."""
         out = []
         for payload in payloads:
             try:
@@ -129,7 +130,7 @@ class DatastoreChangeTrigger(BaseEventTrigger):
             by = record.get("registered_by")
             if by is None and record.get("run_id"):  # a model registered by a run
                 by = {"run_id": record["run_id"]}
-            if (by or {}).get("announced_by") != "task":
+            if not (by or {}).get("announced_by"):
                 out.append({**payload, **({"registered_by": by} if by else {})})
         return out
 

@@ -146,8 +146,9 @@ def test_to_dag_schedules_on_a_registered_dataset(workspace_dir) -> None:
 
 
 def test_version_watch_leaves_a_task_announced_version_to_its_task(workspace_dir) -> None:
-    """A register_on_complete version is its task's asset event (through an AssetAlias); the watch
-    does not announce it again, and announces the next version registered elsewhere."""
+    """A register_on_complete version is its task's asset event (through an AssetAlias), and a register
+    on a running Airflow posts its own; the watch announces neither again, and does announce the next
+    version registered elsewhere."""
     from airflow_azml.data.registry import register_dataset
 
     ws = Workspace.from_config(workspace_dir)
@@ -161,13 +162,17 @@ def test_version_watch_leaves_a_task_announced_version_to_its_task(workspace_dir
         by = {"pipeline_run_id": "r1", "task_id": "c", "step": "c", "announced_by": "task"}
         register_dataset(ws, {**definition, "paths": [{"path": "b"}]}, "out", None, None, True, by)
         await asyncio.sleep(0.3)  # several looks: version 2 is the task's to announce
+        # version 3: a register outside a step posted its event itself (data/announce.py)
+        by = {"announced_by": "register"}
+        register_dataset(ws, {**definition, "paths": [{"path": "c"}]}, "out", None, None, True, by)
+        await asyncio.sleep(0.3)
         assert not first.done()
-        register_dataset(ws, {**definition, "paths": [{"path": "c"}]}, "out", None, None, True)
+        register_dataset(ws, {**definition, "paths": [{"path": "d"}]}, "out", None, None, True)
         event = (await asyncio.wait_for(first, 10)).payload
         await gen.aclose()
         return event
 
-    assert asyncio.run(watch()) == {"kind": "datasets", "name": "out", "version": 3}
+    assert asyncio.run(watch()) == {"kind": "datasets", "name": "out", "version": 4}
 
 
 @pytest.mark.slow

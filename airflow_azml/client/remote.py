@@ -194,3 +194,10 @@ class RestOrchestrator:
 
     def authentication_header(self) -> dict[str, str]:
         return self.client.auth_header()
+
+    def asset_id(self, uri: str) -> int | None:
+        asset = self.client.find_asset(uri)
+        return None if asset is None else int(asset["id"])
+
+    def post_asset_event(self, asset_id: int, extra: dict[str, Any]) -> None:
+        self.client.post_asset_event(asset_id, extra)

@@ -202,6 +202,18 @@ class AirflowRestClient:
         resp = self.request("GET", f"/api/v2/connections/{_q(conn_id)}", ok=(200, 404))
         return None if resp.status_code == 404 else dict(resp.json())
 
+    # -- assets ----------------------------------------------------------------------------------
+    def find_asset(self, uri: str) -> dict[str, Any] | None:
+        """The active asset whose URI is ``uri`` (a DAG declares it), or None."""
+        resp = self.request("GET", "/api/v2/assets", params={"uri_pattern": uri, "limit": 100})
+        found = [a for a in resp.json()["assets"] if a.get("uri") == uri]
+        return dict(found[0]) if found else None
+
+    def post_asset_event(self, asset_id: int, extra: dict[str, Any]) -> dict[str, Any]:
+        """Create an event of the asset ``asset_id`` (POST /api/v2/assets/events)."""
+        body = {"asset_id": asset_id, "extra": extra}
+        return dict(self.request("POST", "/api/v2/assets/events", json=body).json())
+
     def close(self) -> None:
         self._http.close()
 

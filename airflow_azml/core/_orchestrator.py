@@ -96,6 +96,14 @@ class Orchestrator(Protocol):
         """HTTP headers that authenticate a caller of this Airflow's REST API."""
         ...
 
+    def asset_id(self, uri: str) -> int | None:
+        """The id of the Asset ``uri`` where this Airflow knows it (an active DAG declares it), else None."""
+        ...
+
+    def post_asset_event(self, asset_id: int, extra: dict[str, Any]) -> None:
+        """Add an event to the asset ``asset_id`` (the DAGs scheduled on it see it as any other)."""
+        ...
+
 
 def _resolve(target: str) -> Any:
     module, _, name = target.partition(":")

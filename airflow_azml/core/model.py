@@ -20,6 +20,7 @@ from typing import Any
 
 from airflow_azml.core._home import azml_home
 from airflow_azml.core.workspace import Workspace
+from airflow_azml.data.announce import write_announced
 from airflow_azml.data.dataset import dataset_from_definition
 from airflow_azml.data.registry import VersionedRegistry
 from airflow_azml.exceptions import UserErrorException, did_you_mean
@@ -139,7 +140,9 @@ class Model:
             "datasets": [_dataset_entry(item) for item in datasets or []],
         }
         registry.store.put(src, f"{MODEL_FILES_PREFIX}/{model_name}/{version}/{record['path']}")
-        registry.write(record)  # last: a version is visible only once its files are in place
+        # last: a version is visible only once its files are in place; outside a step on a running
+        # Airflow, its asset event is posted at once (data/announce.py)
+        record = write_announced(workspace, "models", record, registry.write)
         print(f"Registering model {model_name}")
         return Model._from_record(workspace, record)
 

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from airflow_azml.data.announce import write_announced
 from airflow_azml.data.watch import stored_versions
 from airflow_azml.exceptions import DatasetNotFoundError, UserErrorException, check_data_name, did_you_mean
 from airflow_azml.runtime import CONTEXT_ENV
@@ -102,7 +103,8 @@ def register_dataset(
 
     ``registered_by`` (kept in a new version's record) names the step run that registered it; with
     ``"announced_by": "task"`` its task emits the version's asset event, and the registry's version
-    watch (``airflow_azml.triggers``) does not announce it a second time.
+    watch (``airflow_azml.triggers``) does not announce it a second time. Outside a step, on a running
+    Airflow, the registration posts its asset event itself (``data/announce.py``).
     """
     check_data_name(name, "Dataset")
     reg = VersionedRegistry(workspace, REGISTRY_PREFIX)
@@ -125,8 +127,10 @@ def register_dataset(
         "definition": definition,
         **({"registered_by": by} if (by := registered_by or _step_run()) else {}),
     }
-    reg.write(record)
-    return record
+    if by:  # a step: its task (register_on_complete) or the registry watch announces the version
+        reg.write(record)
+        return record
+    return write_announced(workspace, "datasets", record, reg.write)
 
 
 def dataset_record(workspace: Any, name: str, version: str | int = "latest") -> dict[str, Any]:

@@ -120,6 +120,13 @@ class LocalOrchestrator:
     def authentication_header(self) -> dict[str, str]:
         raise WorkspaceConfigError(NO_RUNNING_AIRFLOW)
 
+    def asset_id(self, uri: str) -> int | None:
+        """None: the embedded Airflow's registry watch turns a registered version into its event."""
+        return None
+
+    def post_asset_event(self, asset_id: int, extra: dict[str, Any]) -> None:
+        raise WorkspaceConfigError(NO_RUNNING_AIRFLOW)
+
 
 def _status_file(run_id: str) -> Path | None:
     folder = airflow_home() / "azml_runs"

@@ -56,6 +56,8 @@ def test_each_adapter_has_every_method_of_the_port(kind):
         "set_paused",
         "put_connection",
         "authentication_header",
+        "asset_id",
+        "post_asset_event",
     }
     for name in port_methods:
         ours, theirs = inspect.signature(getattr(cls, name)), inspect.signature(getattr(Orchestrator, name))

@@ -360,7 +360,7 @@ dag = Pipeline(ws, [step]).to_dag("on_fresh_data", schedule=[Dataset.get_by_name
 
 
 def test_pipeline_scheduled_on_a_dataset_runs_when_a_version_is_registered(live, ws) -> None:
-    from airflow_azml.core import Dataset
+    from airflow_azml.core import Dataset, Model
 
     store = ws.get_default_datastore()
     write(Path(store.root) / "fresh" / "a.csv", "x\n1\n")
@@ -374,15 +374,27 @@ def test_pipeline_scheduled_on_a_dataset_runs_when_a_version_is_registered(live,
     _watch_state(live, asset["id"])
     assert live.runs("on_fresh_data") == []  # version 1 was registered before the watch: no run
     write(Path(store.root) / "fresh" / "b.csv", "x\n2\n")
-    Dataset.File.from_files((store, "fresh/*.csv")).register(ws, "fresh", create_new_version=True)
+    # this process is on the running Airflow (the workspace file's airflow.base_url): register posts
+    # the version's asset event itself, and marks the record so the registry watch skips it
+    fresh = Dataset.File.from_files((store, "fresh/*.csv")).register(ws, "fresh", create_new_version=True)
+    posted = {"kind": "datasets", "name": "fresh", "version": 2, "registered_by": {"announced_by": "register"}}
+    posted["from_rest_api"] = True  # Airflow's mark on an event posted over REST
+    (event,) = _events(live, asset["id"])  # at once, not after a look of the watch
+    assert fresh.version == 2 and event["extra"] == posted
     deadline = time.monotonic() + 120
     while not live.runs("on_fresh_data") and time.monotonic() < deadline:
         time.sleep(1)
     (run,) = live.runs("on_fresh_data")
     assert live.wait_run("on_fresh_data", run["dag_run_id"]) == "success"
     resp = live.api("GET", f"/api/v2/dags/on_fresh_data/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
-    (event,) = resp.json()["asset_events"]
-    assert event["extra"]["payload"] == {"kind": "datasets", "name": "fresh", "version": 2}
+    assert [e["extra"] for e in resp.json()["asset_events"]] == [posted]
+    _watch_state(live, asset["id"], seen=2)  # the watch has looked at version 2 since: no second event
+    assert [e["extra"] for e in _events(live, asset["id"])] == [posted] and len(live.runs("on_fresh_data")) == 1
+    # a model no DAG declares: Airflow does not know its asset, so no event (and no asset) at all
+    write(live.dags_folder / "unscheduled_model.txt", "weights")
+    Model.register(ws, str(live.dags_folder / "unscheduled_model.txt"), "unscheduled")
+    uri = "azureml://workspaces/seed-workspace/models/unscheduled"
+    assert not live.api("GET", "/api/v2/assets", params={"uri_pattern": uri}).json()["assets"]
 
 
 def _watcher_debug(live: LiveAirflow, dag_id: str) -> str:
@@ -412,13 +424,16 @@ def _events(live: LiveAirflow, asset_id: int) -> list[dict]:
     return list(resp.json()["asset_events"])
 
 
-def _watch_state(live: LiveAirflow, asset_id: int, timeout: float = 90) -> dict:
-    """The watcher's state once it has looked (the triggerer picks the trigger up after the DAG's parse)."""
+def _watch_state(live: LiveAirflow, asset_id: int, timeout: float = 90, seen: int | None = None) -> dict:
+    """The watcher's state once it has looked (the triggerer picks the trigger up after the DAG's parse);
+    with ``seen``, once a version watch has looked at that version."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         resp = live.api("GET", f"/api/v2/assets/{asset_id}/state-store")
         if resp.status_code == 200 and "azml_watch" in resp.text:
-            return dict(resp.json())
+            values = [e["value"] for e in resp.json()["asset_state_store"] if e["key"] == "azml_watch"]
+            if seen is None or values == [seen]:
+                return dict(resp.json())
         time.sleep(1)
     raise AssertionError(f"no watch state for asset {asset_id}:\n{live.log_tail('triggerer')}")
 
