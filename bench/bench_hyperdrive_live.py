@@ -135,7 +135,15 @@ def _children(store: Path, dag_id: str, run_id: str) -> list[dict]:
 
 def _sweep_figures(children: list[dict]) -> dict:
     starts, ends = [c["start_time"] for c in children], [c["end_time"] for c in children]
+    slots = [c["slot"] for c in children if c.get("slot") and c["slot"].get("ended")]
+    extra = {}
+    if slots:  # slot tasks: how long after the first post the first slot ran a child, and their span
+        extra = {
+            "first_slot_wait_s": min(s["started"] for s in slots) - min(starts),
+            "slots_span_s": max(s["ended"] for s in slots) - min(s["started"] for s in slots),
+        }
     return {
+        **extra,
         "children": len(children),
         "canceled": sum(c["status"] == "Canceled" for c in children),
         "sweep_s": max(ends) - min(starts),
@@ -209,6 +217,8 @@ def main(runs: int, parallelism: int = 4) -> list[dict]:
             "sweep_s": round(med("hd_slots", "sweep_s"), 2),
             "run_s": round(statistics.median(times["hd_slots"]), 2),
             "all_run_s": [round(x, 2) for x in times["hd_slots"]],
+            "first_slot_wait_s": round(med("hd_slots", "first_slot_wait_s"), 2),
+            "slots_span_s": round(med("hd_slots", "slots_span_s"), 2),
             "run_vs_ideal": round(statistics.median(times["hd_slots"]) / 12.0, 3),
             "vs_in_task": round(statistics.median(times["hd_slots"]) / grid_run, 3),
             "ratio": round(statistics.median(times["hd_slots"]) / mapped_run, 3),
