@@ -86,8 +86,13 @@ def _deploy_through_registry(
     return dag
 
 
+#: tasks that do part of a step beside its own task (HyperDriveStep slots, ParallelRunStep nodes): not steps
+PART_OPERATORS = frozenset({"HyperDriveSlotOperator", "ParallelRunNodeOperator", "ParallelNodeCountOperator"})
+
+
 def remote_plan(client: AirflowRestClient, workspace: Any, dag_id: str) -> dict[str, Any]:
-    """A plan good enough to follow a run of a deployed DAG: its tasks, and this workspace's datastores."""
+    """A plan good enough to follow a run of a deployed DAG: its tasks (its steps' own tasks), and this
+    workspace's datastores."""
     steps = {
         t["task_id"]: {
             "name": t["task_id"],
@@ -97,6 +102,7 @@ def remote_plan(client: AirflowRestClient, workspace: Any, dag_id: str) -> dict[
             "upstream": [],
         }
         for t in client.list_tasks(dag_id)
+        if t.get("operator_name") not in PART_OPERATORS
     }
     return {"dag_id": dag_id, "workspace": workspace.to_spec(), "parameters": {}, "steps": steps}
 

@@ -620,6 +620,7 @@ def test_hyperdrive_children_in_slot_tasks(live, tmp_path) -> None:
     assert submitted.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
 
     run = PipelineRun.get(ws, submitted.id)
+    assert sorted(s.name for s in run.get_steps()) == ["prep", "sweep", "use_model"]  # slots are not steps
     (step,) = [s for s in run.get_steps() if s.name == "sweep"]
     children = {c.get_hyperparameters()["--q"]: c for c in step.get_children()}
     assert sorted(children) == [0.2, 0.3, 0.8, 0.9]
