@@ -5,6 +5,7 @@ upstream, on the same queue) on Celery with a queue, or wherever its compute tar
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,62 @@ def test_false_keeps_one_task_on_celery(workspace_dir, monkeypatch):
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
     dag = _dag(workspace_dir, "cpu", False, "hd_off")
     assert sorted(t.task_id for t in dag.tasks) == ["prep", "sweep"]
+
+
+TRAIN = """
+import argparse, os
+from airflow_azml.core import Run
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--learning_rate", type=float)
+parser.add_argument("--layers", type=int)
+args = parser.parse_args()
+if args.layers == 5:
+    raise SystemExit("layers=5 is not supported by this model")
+os.makedirs("outputs", exist_ok=True)
+open("outputs/model.txt", "w").write(f"lr={args.learning_rate} layers={args.layers}")
+Run.get_context().log("accuracy", 1 - (args.learning_rate - 0.3) ** 2)
+"""
+
+
+@pytest.mark.slow
+def test_slots_in_a_local_run_with_failing_children(embedded_airflow_home, workspace_dir, monkeypatch):
+    """The local runner with slot tasks (opted in): failing children count as runs (max_total_runs
+    holds), each record names its slot and a failed one its error; the best model is the step's."""
+    from airflow_azml.core import Experiment
+    from airflow_azml.pipeline.core import PipelineData, TrainingOutput
+
+    monkeypatch.setenv("AZML_LOCAL_PARALLELISM", "3")  # the controller and both slots at once
+    config = json.loads((workspace_dir / "config.json").read_text())
+    config["compute_targets"]["sweeps"] = {"hyperdrive_slots": True}
+    (workspace_dir / "config.json").write_text(json.dumps(config))
+    ws = Workspace.from_config(workspace_dir)
+    write(workspace_dir / "train" / "train.py", TRAIN)
+    cfg = HyperDriveConfig(
+        run_config=ScriptRunConfig(
+            source_directory=str(workspace_dir / "train"), script="train.py", compute_target="sweeps"
+        ),
+        hyperparameter_sampling=GridParameterSampling(
+            {"--learning_rate": choice(0.1, 0.3, 0.5), "layers": choice(2, 5)}
+        ),
+        primary_metric_name="accuracy",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_total_runs=5,
+        max_concurrent_runs=2,
+    )
+    model = PipelineData(
+        "model", datastore=ws.get_default_datastore(), training_output=TrainingOutput("Model")
+    )
+    run = Experiment(ws, "hd_slots_local").submit(Pipeline(ws, [HyperDriveStep("hd", cfg, outputs=[model])]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    step = run.find_step_run("hd")[0]
+    children = step.get_children()
+    assert len(children) == 5  # max_total_runs, though two children failed
+    assert [c.get_status() for c in children] == ["Completed", "Failed"] * 2 + ["Completed"]
+    assert {c.record["slot"]["task"] for c in children} <= {"hd__slot_1", "hd__slot_2"}
+    assert all(c.record["slot"]["ended"] for c in children)
+    assert "layers=5 is not supported" in children[1].get_details()["error"]
+    best = step.get_best_run_by_primary_metric()
+    assert best.get_hyperparameters() == {"--learning_rate": 0.3, "layers": 2}
+    local = run.find_step_run("hd")[0].get_output_data("model").download(str(workspace_dir / "dl"))
+    assert (Path(local) / "outputs" / "model.txt").read_text() == "lr=0.3 layers=2"
