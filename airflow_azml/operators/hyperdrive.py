@@ -1,4 +1,5 @@
-"""HyperDriveStepOperator: a HyperDriveStep as one Airflow task whose children are processes.
+"""HyperDriveStepOperator: a HyperDriveStep as one Airflow task whose children are processes
+(or, with slot tasks, the controller of the slot tasks that run them).
 
 The step lifecycle (gate, record, reuse, finish, XCom) is :class:`AzmlStepOperator`'s; this
 class supplies only the run part, a sweep through
@@ -115,7 +116,10 @@ class HyperDriveStepOperator(AzmlStepOperator):
             "primary_metric_goal": sweep.spec["primary_metric_goal"],
             "best_child": None if best is None else best["run_id"],
             "stopped_reason": sweep.stopped_reason,
-            "children": [{k: r.get(k) for k in keys} for r in records],
+            "children": [
+                {**{k: r.get(k) for k in keys}, **({"slot": r["slot"].get("task")} if r.get("slot") else {})}
+                for r in records
+            ],
         }
 
 

@@ -642,6 +642,10 @@ def test_hyperdrive_children_in_slot_tasks(live, tmp_path) -> None:
         ).json()["value"]
         ran = {f"HD_{c.number}" for c in children.values() if slots[c.id]["task"] == f"sweep__slot_{k}"}
         assert set(xcom["children"]) == ran, xcom
+    table = live.api(
+        "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/sweep/xcomEntries/azml_hyperdrive"
+    ).json()["value"]  # the controller's children table names each child's slot task
+    assert {c["run_id"]: c["slot"] for c in table["children"]} == {i: s["task"] for i, s in slots.items()}
     (use_run,) = [s for s in run.get_steps() if s.name == "use_model"]
     local = Path(use_run.get_output_data("deployed").download(str(tmp_path / "dl")))
     assert (local / "deployed.txt").read_text() == "q=0.9"
