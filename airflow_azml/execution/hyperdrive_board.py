@@ -129,6 +129,7 @@ class BoardChild:
             return int(state.get("exit_code", -1))
         if time.time() - float(state.get("beat") or 0) > SLOT_SILENT_SECONDS:
             self.process.stderr_tail = [f"its slot task {state.get('task')} stopped writing (lost worker?)"]
+            self.board.cancel(self.number)  # a later retry of that slot does not run it again
             return -1
         return None
 
