@@ -164,6 +164,7 @@ class PipelineRun:
 
     def _print_changes(self, shown: dict[str, str], elapsed: float = 0.0) -> None:
         from airflow_azml.pipeline.core.progress import progress_line, step_elapsed
+        from airflow_azml.runtime.parallel_progress import step_progress_line
 
         steps, changed = self.get_steps(), False
         for step in steps:
@@ -174,6 +175,10 @@ class PipelineRun:
                 seconds = step_elapsed(step) if status != "Running" else None
                 took = f" ({seconds:.1f}s)" if seconds is not None else ""
                 print(f"StepRun({step.name}) Status: {status}{took}")
+            line = step_progress_line(step)  # a running ParallelRunStep's progress bar
+            if line and shown.get(f"{step.task_id}:progress") != line:
+                shown[f"{step.task_id}:progress"] = line
+                print(line)
         if changed and len(steps) > 1:
             print(progress_line(steps, elapsed), flush=True)
 
