@@ -9,11 +9,12 @@ back: counts, the rows text for append_row, or the traceback of a failure.
 
 from __future__ import annotations
 
+import _signal
 import contextlib
 import importlib.util
-import inspect
 import logging
 import os
+import select
 import signal
 import sys
 import time
@@ -105,13 +106,14 @@ def _deadline(seconds: int) -> Iterator[None]:
     def expired(signum: int, frame: Any) -> None:
         raise TimeoutError(f"run() took longer than run_invocation_timeout={seconds}s")
 
-    previous = signal.signal(signal.SIGALRM, expired)
+    # _signal: the plain handler calls (signal.signal wraps each in enum conversions, per mini-batch)
+    previous = _signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _signal.signal(signal.SIGALRM, previous)
 
 
 def rows_of(result: Any, append: bool) -> tuple[int, str]:
@@ -133,10 +135,16 @@ def _call_run(module: types.ModuleType, batch: MiniBatch, cfg: dict[str, Any], i
     data = load_batch(batch)
     _STATE["items"] = len(data)
     run = module.run
-    if batch.get("partition") is not None and len(inspect.signature(run).parameters) >= 2:
+    if batch.get("partition") is not None and _arity(run) >= 2:
         context = MiniBatchContext(batch["partition"], _partition_dataset(batch, cfg), index)
         return data, run(data, context)
     return data, run(data)
+
+
+def _arity(func: Any) -> int:
+    import inspect  # only with partition_keys: kept off every worker's start
+
+    return len(inspect.signature(func).parameters)
 
 
 def _partition_dataset(batch: MiniBatch, cfg: dict[str, Any]) -> Any:
@@ -176,10 +184,11 @@ def _one(module: types.ModuleType, batches: list[MiniBatch], cfg: dict[str, Any]
     return ("done", index, len(data), count, text, time.monotonic() - started)
 
 
-def _next_index(conn: Any, driver: int) -> int | None:
+def _next_index(conn: Any, driver: int, poller: Any) -> int | None:
     """The next mini-batch index the driver sends (``None``: stop). Raises EOFError when the
-    driver is gone (end of file, or this process was re-parented): a worker never waits on nobody."""
-    while not conn.poll(1.0):
+    driver is gone (end of file, or this process was re-parented): a worker never waits on nobody.
+    ``poller`` watches the pipe for the worker's whole life (``conn.poll`` builds a selector per call)."""
+    while not poller.poll(1000):  # readable, or hung up (then recv raises EOFError)
         if os.getppid() != driver:
             raise EOFError("the driver process is gone")
     try:
@@ -217,9 +226,11 @@ def worker_main(
         conn.send(("init_failed", worker, traceback.format_exc()))
         return
     conn.send(("ready", worker))
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
     while True:
         try:
-            index = _next_index(conn, driver)
+            index = _next_index(conn, driver, poller)
         except EOFError:  # the driver is gone: nobody to answer to
             return
         if index is None:
