@@ -50,6 +50,8 @@ class Checkpoint:
         return done
 
     def add(self, batch_id: str, record: dict[str, Any]) -> None:
+        if self.store is None:  # nowhere to keep progress: holding every row in memory would buy nothing
+            return
         self.pending[batch_id] = record
         if time.monotonic() - self.last >= self.every or len(self.pending) >= 500:
             self.flush()
