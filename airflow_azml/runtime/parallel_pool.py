@@ -11,8 +11,8 @@ and the cut of mini-batches without pickling them.
 from __future__ import annotations
 
 import multiprocessing as mp
+import select
 import time
-from multiprocessing.connection import wait
 from typing import Any
 
 from airflow_azml.runtime.parallel_worker import worker_main
@@ -35,6 +35,7 @@ class WorkerPool:
         self.held: dict[int, list[list[float]]] = {}  # worker -> [[mini-batch index, since], ...] in order
         self.ready: set[int] = set()  # workers whose init() is done
         self.born: dict[int, float] = {}  # worker -> when it was started (bounds its init())
+        self._poll: Any = None  # every pipe and process sentinel, built again whenever a worker starts
 
     def spawn(self, worker: int) -> None:
         parent, child = self.ctx.Pipe()
@@ -48,6 +49,7 @@ class WorkerPool:
         child.close()
         self.conns[worker], self.procs[worker] = parent, proc
         self.born[worker] = time.monotonic()
+        self._poll = None
 
     def replace(self, worker: int) -> None:
         """Forget a dead worker (killed here if it still lives) and start a new one under the same number."""
@@ -87,17 +89,26 @@ class WorkerPool:
         return int(queue[0][0]) if queue else None
 
     def events(self, timeout: float) -> list[tuple[int, tuple | None]]:
-        """What workers said within ``timeout`` seconds; ``None`` for a worker that died."""
-        sentinels = {proc.sentinel: w for w, proc in self.procs.items()}
-        ready = set(wait([*self.conns.values(), *sentinels], timeout))
+        """What workers said within ``timeout`` seconds; ``None`` for a worker that died.
+
+        One poll object for all the driver's waits (``multiprocessing.connection.wait`` builds and
+        fills a selector per call, i.e. per mini-batch); any event on a descriptor (readable, hung
+        up, error) counts as ready, as for ``wait``."""
+        if self._poll is None:
+            self._poll = select.poll()
+            for worker, conn in self.conns.items():
+                self._poll.register(conn.fileno(), select.POLLIN)
+                self._poll.register(self.procs[worker].sentinel, select.POLLIN)
+        ready = {fd for fd, _event in self._poll.poll(max(0, int(timeout * 1000)))}
         out: list[tuple[int, tuple | None]] = []
         for worker, conn in list(self.conns.items()):
-            if conn in ready or (self.procs[worker].sentinel in ready and conn.poll()):
+            dead = self.procs[worker].sentinel in ready
+            if conn.fileno() in ready or (dead and conn.poll()):
                 try:
                     out.append((worker, conn.recv()))
                 except (EOFError, OSError):
                     out.append((worker, None))
-            elif self.procs[worker].sentinel in ready:
+            elif dead:
                 out.append((worker, None))
         return out
 
