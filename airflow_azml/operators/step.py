@@ -187,7 +187,8 @@ class AzmlStepOperator(BaseOperator, LineageMixin):
         """Hand the outputs on (XCom) and tell the UI whether the step ran or was reused."""
         ti = context["ti"]
         ti.xcom_push(key=OUTPUTS_KEY, value=result["outputs"])
-        ti.xcom_push(key=METRICS_KEY, value=result.get("metrics") or {})
+        if result.get("metrics"):  # nothing reads it back; no metrics is no XCom (one request less)
+            ti.xcom_push(key=METRICS_KEY, value=result["metrics"])
         self._mark_reuse(ti, result)
 
     def _mark_reuse(self, ti: Any, result: StepResult) -> None:
