@@ -41,7 +41,7 @@ class ReusedFromLink(BaseOperatorLink):
     """ "Reused from" on a reused step's task: opens the earlier run's task instance that made its outputs.
 
     The Task SDK has no call for a task to set its own note, so reuse shows as this extra link
-    (empty when the step ran), the task log line, and the ``azml_reuse`` XCom with the reason.
+    (no link XCom when the step ran), the task log line, and the ``azml_reuse`` XCom with the reason.
     """
 
     name = "Reused from"
@@ -200,6 +200,13 @@ class AzmlStepOperator(BaseOperator, LineageMixin):
         }
         self._azml_reuse = info
         ti.xcom_push(key=REUSE_KEY, value=info)
+        if not info["reused"]:
+            # "Reused from" has nothing to show: no ``_link_ReusedFromLink`` XCom at the task's end (the
+            # extra-links API gives None for a missing one as for ""). ``self`` is the task runner's copy
+            # of the task (prepare_for_execution), so the DAG's task keeps the link.
+            self.operator_extra_links = tuple(
+                link for link in self.operator_extra_links if not isinstance(link, ReusedFromLink)
+            )
         if info["reused"]:
             self.log.info(
                 "Step %s was REUSED (%s): nothing ran; outputs come from run %s.",
