@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_azml.execution.records import RUNS_PREFIX, RunRecords, run_slug
 from airflow_azml.pipeline.core.status import QUEUED, RUNNING, step_status
+from airflow_azml.plugins.ui_parallel import parallel_view
 from airflow_azml.plugins.ui_sweep import sweep_view
 
 __all__ = ["pipeline_view", "tasks_from_plan", "run_history", "split_metrics", "display_status"]
@@ -194,6 +195,8 @@ def pipeline_view(
     for s in steps:  # a HyperDriveStep's children, best, stopped ones (plugins/ui_sweep.py)
         if s["kind"] == "hyperdrive" or s["kind"].startswith("HyperDrive"):
             s["sweep"] = sweep_view(store, dag_id, run_id, s["task_id"], records.get(s["task_id"]))
+        elif s["kind"] == "parallel_run" or s["kind"].startswith("ParallelRun"):  # plugins/ui_parallel.py
+            s["parallel"] = parallel_view(store, RunRecords(store, dag_id, run_id).prefix, s["task_id"])
     history = run_history(store, dag_id, history_limit)
     return {
         "dag_id": dag_id,

@@ -11,6 +11,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from airflow_azml.plugins.ui_parallel import parallel_html
 from airflow_azml.plugins.ui_svg import STATUS_COLORS, graph_svg, line_chart
 from airflow_azml.plugins.ui_svg import esc as _e
 from airflow_azml.plugins.ui_svg import fmt_value as _fmt
@@ -140,6 +141,12 @@ def _sweeps(view: dict[str, Any]) -> str:
     return f'<h2>HyperDrive sweeps</h2><div id="azml-sweeps">{"".join(parts)}</div>' if parts else ""
 
 
+def _parallel(view: dict[str, Any]) -> str:
+    """ParallelRunSteps' progress: mini-batches done / failed / left, items/s, per node (plugins/ui_parallel.py)."""
+    parts = [parallel_html(s) for s in view["steps"] if s.get("parallel")]
+    return f'<h2>ParallelRunStep progress</h2><div id="azml-parallel">{"".join(parts)}</div>' if parts else ""
+
+
 def _metrics_table(view: dict[str, Any]) -> str:
     rows = []
     for s in view["steps"]:
@@ -217,6 +224,7 @@ def render_page(
             _detail(focus, logs or {}) if focus else "",
             _steps_table(view),
             _sweeps(view),
+            _parallel(view),
             _metrics_table(view),
             _charts(view, file_url),
             f'<script src="{_e(static_url)}"></script></body></html>',

@@ -90,7 +90,7 @@ def test_file_dataset_append_row_with_parameters_overridden(
 
     cfg = _config(
         workspace_dir / "code",
-        SCORE_FILES.replace("out = []", "out = []\n    __import__('time').sleep(0.3)"),  # a bar to see
+        SCORE_FILES.replace("out = []", "out = []\n    __import__('time').sleep(0.8)"),  # a bar to see
         mini_batch_size=PipelineParameter("batch_size_param", default_value="5"),
         process_count_per_node=PipelineParameter("process_count_param", default_value=2),
         append_row_file_name="mnist_outputs.txt",
@@ -118,6 +118,12 @@ def test_file_dataset_append_row_with_parameters_overridden(
     log = step_run.get_stdout_log()
     assert "8 mini-batches (8 to run) on 2 worker processes" in log
     assert "progress: 8/8 mini-batches done, 0 failed, 0 left; 30 items" in log
+    # the Pipeline (azml) view shows the same progress, from the step's heartbeat on the board
+    from airflow_azml.plugins.ui_data import pipeline_view, tasks_from_plan
+
+    view = pipeline_view(run.records.store, run.records.dag_id, run.id, tasks_from_plan(run._plan))
+    progress = {s["task_id"]: s for s in view["steps"]}[step_run.task_id]["parallel"]
+    assert (progress["done"], progress["failed"], progress["left"], progress["items"]) == (8, 0, 0, 30)
 
 
 def test_tabular_dataset_split_by_size_summary_only(embedded_airflow_home, workspace_dir, tmp_path):
