@@ -122,17 +122,17 @@ class LocalRunHandle:
         self.log_file = log_file
 
     def status(self) -> dict[str, Any]:
+        # whether the runner has exited is asked BEFORE the file is read: the runner writes its final
+        # state, then exits, so a file read after an exit seen here is final (asked after the read, a
+        # run that ended between the two looked failed)
+        exited = self.proc is not None and self.proc.poll() is not None
         data: dict[str, Any] = {}
         if self.status_file.exists():
             try:
                 data = json.loads(self.status_file.read_text())
             except ValueError:
                 data = {}
-        if (
-            self.proc is not None
-            and self.proc.poll() is not None
-            and data.get("state") in (None, "running", "queued")
-        ):
+        if exited and data.get("state") in (None, "running", "queued"):
             tail = self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
             data = {
                 **data,
