@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["Checkpoint", "fingerprint"]
@@ -36,17 +37,22 @@ class Checkpoint:
         self.seq = 0
         self.last = time.monotonic()
 
-    def load(self) -> dict[str, dict[str, Any]]:
-        """Finished mini-batches of earlier attempts: id -> {items, results, rows}."""
+    def parts(self) -> Iterator[dict[str, dict[str, Any]]]:
+        """The mini-batch records of each part written for this fingerprint, in write order."""
         if self.store is None or not self.store.exists(self.prefix):
-            return {}
-        done: dict[str, dict[str, Any]] = {}
+            return
         for rel in sorted(self.store.list_files(self.prefix)):
             if not rel.rsplit("/", 1)[-1].startswith("part-"):
                 continue
             part = json.loads(self.store.read_bytes(rel))
             if part.get("fingerprint") == self.fp:
-                done.update(part["batches"])
+                yield part["batches"]
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        """Finished mini-batches of earlier attempts: id -> {items, results, rows}."""
+        done: dict[str, dict[str, Any]] = {}
+        for batches in self.parts():
+            done.update(batches)
         return done
 
     def add(self, batch_id: str, record: dict[str, Any]) -> None:

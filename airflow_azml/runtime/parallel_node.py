@@ -16,7 +16,6 @@ then, and only if the thresholds hold, does the step commit its outputs.
 from __future__ import annotations
 
 import collections
-import json
 import time
 from typing import Any
 
@@ -42,16 +41,9 @@ class _NodeCheckpoint(Checkpoint):
         super().add(batch_id, {**record, "node": self.node, "attempt": self.attempt, "epoch": self.epoch})
 
     def load(self) -> dict[str, dict[str, Any]]:
-        if self.store is None or not self.store.exists(self.prefix):
-            return {}
         done: dict[str, dict[str, Any]] = {}
-        for rel in sorted(self.store.list_files(self.prefix)):
-            if not rel.rsplit("/", 1)[-1].startswith("part-"):
-                continue
-            part = json.loads(self.store.read_bytes(rel))
-            if part.get("fingerprint") != self.fp:
-                continue
-            for batch_id, rec in part["batches"].items():
+        for batches in self.parts():
+            for batch_id, rec in batches.items():
                 if rec.get("failed") and (rec.get("epoch") != self.epoch or batch_id in done):
                     continue
                 done[batch_id] = rec
