@@ -131,7 +131,6 @@ def test_a_retried_node_runs_only_what_its_claims_left(tmp_path):
         time.sleep(0.02)
     node1.kill()
     node1.wait()
-    before = len(count.read_text())
     retry = _start({**one, "attempt": 2}, store)  # no node 0 here: node 1 claims everything left
     assert retry.wait(timeout=100) == 0
     after = len(count.read_text())
