@@ -123,7 +123,7 @@ def airflow_runs() -> tuple[dict[str, set[str]] | None, str]:
     Airflow and lists ``DagRun`` rows.
     """
     from airflow_azml.execution.records import run_slug
-    from airflow_azml.local.embedded import airflow_home, embedded_env
+    from airflow_azml.provider.local.embedded import airflow_home, embedded_env
 
     if os.environ.get("AIRFLOW_HOME") or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
         env, where = dict(os.environ), "the Airflow DB configured in the environment"

@@ -49,7 +49,7 @@ def get_provider_info() -> dict[str, Any]:
         "PipelineData, ...) compiled to Airflow DAGs.",
         "versions": [__version__],
         "state": "ready",
-        "plugins": [{"name": "airflow_azml", "plugin-class": "airflow_azml.plugins.AzmlPlugin"}],
+        "plugins": [{"name": "airflow_azml", "plugin-class": "airflow_azml.provider.plugins.AzmlPlugin"}],
         "config": {
             "azml": {
                 "description": "airflow-azml settings.",

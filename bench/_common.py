@@ -32,7 +32,7 @@ def run_timed(argv: list[str], env: dict[str, str] | None = None, cwd: Path | No
 
 def run_dag_timed(dag_file: Path, env: dict[str, str]) -> float:
     """Wall seconds of one ``dag.test()`` run of ``dag_file`` by the embedded runner; raises unless it succeeds."""
-    from airflow_azml.local.embedded import runner_argv
+    from airflow_azml.provider.local.embedded import runner_argv
 
     status = dag_file.with_suffix(".status.json")
     argv = runner_argv(dag_file, status)

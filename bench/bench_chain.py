@@ -61,7 +61,7 @@ with DAG("bench_chain_hand", schedule=None) as dag:
 
 
 def main() -> list[dict]:
-    from airflow_azml.local.embedded import embedded_env, ensure_db
+    from airflow_azml.provider.local.embedded import embedded_env, ensure_db
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -98,7 +98,7 @@ def _azurite_env(azurite: Any) -> None:
 
 def blob_datastore(tmp: Path, azurite: Any) -> dict[str, Any]:
     from airflow_azml.data.cache import cached_copy
-    from airflow_azml.hooks.object_store import ObjectStore
+    from airflow_azml.provider.hooks.object_store import ObjectStore
 
     azurite.create_container("bench")
     os.environ["AZML_HOME"] = str(tmp / "home")
@@ -131,8 +131,8 @@ def blob_datastore(tmp: Path, azurite: Any) -> dict[str, Any]:
 
 def transfer(tmp: Path, azurite: Any) -> list[dict[str, Any]]:
     """Same account (server-side Copy Blob) and across accounts (through the worker), each vs the SDK."""
-    from airflow_azml.hooks.object_store import ObjectStore
-    from airflow_azml.operators.data_transfer import copy_files
+    from airflow_azml.provider.hooks.object_store import ObjectStore
+    from airflow_azml.provider.operators.data_transfer import copy_files
 
     azurite.create_container("bench2")
     os.environ.update(azurite.airflow_conn_env("bench_blob_other", "wasb"))  # "another account"

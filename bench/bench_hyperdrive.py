@@ -9,7 +9,7 @@ Two figures, one sweep each (run through the embedded runner, ``Experiment.submi
   in every wave of 4, with and without ``BanditPolicy(evaluation_interval=1, slack_factor=0.1)``:
   ``child_s`` = the children's summed run time (the compute used), ``saved`` the share Bandit saved.
 
-Children are processes inside the step's task (see docs in airflow_azml/operators/hyperdrive.py).
+Children are processes inside the step's task (see docs in airflow_azml/provider/operators/hyperdrive.py).
 The machine's load matters: the figures say how many CPUs there are and the load average.
 
 Then the issue #15 figures on a live LocalExecutor deployment (``bench/bench_hyperdrive_live.py``):

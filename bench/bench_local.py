@@ -42,7 +42,7 @@ assert run.wait_for_completion(show_output=False) == "Finished"
 
 DRIVE = """
 import sys, time
-from airflow_azml.local.embedded import start_local_run
+from airflow_azml.provider.local.embedded import start_local_run
 
 handle = start_local_run(__import__("pathlib").Path(sys.argv[1]), sys.argv[2], {})
 while handle.status().get("state") in (None, "queued", "running"):

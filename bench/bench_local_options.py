@@ -62,7 +62,7 @@ assert m.__dict__[sys.argv[2]].test(use_executor=True).state == "success"
 DRIVE = """
 import sys, time
 from pathlib import Path
-from airflow_azml.local.embedded import start_local_run
+from airflow_azml.provider.local.embedded import start_local_run
 
 handle = start_local_run(Path(sys.argv[1]), sys.argv[2], {})
 while handle.status().get("state") in (None, "queued", "running"):
@@ -72,7 +72,7 @@ assert handle.status()["state"] == "success", handle.status()
 
 
 def main() -> list[dict]:
-    from airflow_azml.local.embedded import embedded_env, ensure_db
+    from airflow_azml.provider.local.embedded import embedded_env, ensure_db
     from tests.support.live_airflow import LiveAirflow
 
     with tempfile.TemporaryDirectory() as tmp:

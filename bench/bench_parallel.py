@@ -187,7 +187,7 @@ def _engine_config(root: Path, data: Path, src: Path) -> Path:
 
 def _airflow(root: Path, src: Path, data: Path) -> dict[str, float]:
     from airflow_azml.core import Workspace
-    from airflow_azml.local.embedded import embedded_env, ensure_db
+    from airflow_azml.provider.local.embedded import embedded_env, ensure_db
 
     os.environ["AZML_HOME"] = str(root / "azml")
     env = embedded_env(root)

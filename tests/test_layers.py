@@ -118,7 +118,7 @@ PURE = [
     "airflow_azml.runtime.run",
     "airflow_azml.runtime.launch",
     "airflow_azml.compat",
-    "airflow_azml.local.embedded",
+    "airflow_azml.provider.local.embedded",
     "airflow_azml.cli",
     "airflow_azml.widgets",
     "airflow_azml.core.authentication",

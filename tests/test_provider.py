@@ -16,7 +16,9 @@ from airflow_azml.get_provider_info import get_provider_info
 def test_provider_info_names_the_distribution():
     info = get_provider_info()
     assert info["package-name"] == "airflow-azml"
-    assert info["plugins"] == [{"name": "airflow_azml", "plugin-class": "airflow_azml.plugins.AzmlPlugin"}]
+    assert info["plugins"] == [
+        {"name": "airflow_azml", "plugin-class": "airflow_azml.provider.plugins.AzmlPlugin"}
+    ]
     assert "workspace_config" in info["config"]["azml"]["options"]
 
 
@@ -49,7 +51,11 @@ def test_provider_info_preloads_the_dag_authoring_modules_without_airflow():
 
 def test_preloading_can_be_turned_off():
     loaded = _modules_after_provider_info("0")
-    assert [m for m in loaded if m.startswith("airflow_azml.")] == ["airflow_azml.get_provider_info"]
+    # the package itself installs only the finder for the Airflow side's old import paths
+    assert [m for m in loaded if m.startswith("airflow_azml.")] == [
+        "airflow_azml._moved",
+        "airflow_azml.get_provider_info",
+    ]
 
 
 @pytest.mark.slow

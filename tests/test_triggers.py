@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from airflow_azml.core import Dataset, Workspace
-from airflow_azml.triggers import DatastoreChangeTrigger, _watch_spec, dataset_asset, folder_asset
+from airflow_azml.provider.triggers import DatastoreChangeTrigger, _watch_spec, dataset_asset, folder_asset
 from tests.conftest import write
 
 
@@ -39,7 +39,7 @@ def _trigger(ws: Workspace, folder: str, watch: str = "blobs") -> DatastoreChang
     name = ws.get_default_datastore().name
     trigger = DatastoreChangeTrigger(_watch_spec(ws.to_spec(), name), name, folder, watch, 0.05)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_azml.triggers.DatastoreChangeTrigger"
+    assert classpath == "airflow_azml.provider.triggers.DatastoreChangeTrigger"
     return DatastoreChangeTrigger(**kwargs)  # as the triggerer builds it from the DB
 
 
@@ -182,9 +182,9 @@ def test_register_on_complete_is_an_event_of_the_dataset_asset(embedded_airflow_
     from airflow_azml.compiler import compile_pipeline
     from airflow_azml.core import Experiment
     from airflow_azml.data.output_dataset_config import OutputFileDatasetConfig
-    from airflow_azml.operators.render import render_dag
     from airflow_azml.pipeline.core import Pipeline
     from airflow_azml.pipeline.steps import PythonScriptStep
+    from airflow_azml.provider.operators.render import render_dag
     from tests.support.assets import embedded_asset_events
 
     ws = Workspace.from_config(workspace_dir)

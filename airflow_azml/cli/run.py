@@ -55,9 +55,9 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from airflow_azml.core.experiment import Experiment, run_conf
     from airflow_azml.core.workspace import Workspace
-    from airflow_azml.local.embedded import start_local_run
     from airflow_azml.pipeline.core.backends import LocalBackend
     from airflow_azml.pipeline.core.run import PipelineRun
+    from airflow_azml.provider.local.embedded import start_local_run
 
     if args.parallelism is not None:
         if args.parallelism < 1:

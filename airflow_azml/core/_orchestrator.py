@@ -4,7 +4,7 @@ The model (runs, publishing, schedules, datastore connections, ``Pipeline.to_dag
 the Airflow side or the REST client, not even inside a function. It asks this module:
 
 * ``orchestrator(workspace)`` for an :class:`Orchestrator`: the embedded Airflow on this machine
-  (``airflow_azml.local.orchestrator``), or a running Airflow over REST
+  (``airflow_azml.provider.local.orchestrator``), or a running Airflow over REST
   (``airflow_azml.client.remote``) when the workspace file (``airflow.base_url``) or
   ``AZML_AIRFLOW_URL`` names one. This is the one place that choice is made.
 * ``airflow_side(name)`` for the few Airflow-side functions the model hands its plans to
@@ -31,16 +31,16 @@ __all__ = ["Orchestrator", "RunStates", "orchestrator", "airflow_side", "ADAPTER
 
 #: the two ways to reach Airflow (kind -> "module:Class"); each class is built with the workspace
 ADAPTERS = {
-    "local": "airflow_azml.local.orchestrator:LocalOrchestrator",
+    "local": "airflow_azml.provider.local.orchestrator:LocalOrchestrator",
     "rest": "airflow_azml.client.remote:RestOrchestrator",
 }
 #: Airflow-side functions and classes the model hands its plans and datastores to
 AIRFLOW_SIDE = {
-    "render_dag": "airflow_azml.operators.render:render_dag",
-    "load_published_dags": "airflow_azml.operators.published_loader:load_published_dags",
-    "datastore_watcher_dag": "airflow_azml.timetables:datastore_watcher_dag",
-    "ObjectStore": "airflow_azml.hooks.object_store:ObjectStore",
-    "PublicObjectStore": "airflow_azml.hooks.public_store:PublicObjectStore",
+    "render_dag": "airflow_azml.provider.operators.render:render_dag",
+    "load_published_dags": "airflow_azml.provider.operators.published_loader:load_published_dags",
+    "datastore_watcher_dag": "airflow_azml.provider.timetables:datastore_watcher_dag",
+    "ObjectStore": "airflow_azml.provider.hooks.object_store:ObjectStore",
+    "PublicObjectStore": "airflow_azml.provider.hooks.public_store:PublicObjectStore",
 }
 
 

@@ -4,7 +4,7 @@
 (``airflow.base_url`` or ``AZML_AIRFLOW_URL``), post the new version's asset event over the
 orchestrator port when that Airflow knows the asset (an active DAG declares it). The record is
 marked ``registered_by.announced_by = "register"`` before it is written, so the registry watch
-(``airflow_azml.triggers``) skips it, as it skips a ``register_on_complete`` version (marked
+(``airflow_azml.provider.triggers``) skips it, as it skips a ``register_on_complete`` version (marked
 ``"task"``). Everywhere else (the embedded local Airflow, a step, an asset no DAG declares) the
 record is written unmarked and the watch announces it, as before.
 """

@@ -103,7 +103,7 @@ def register_dataset(
 
     ``registered_by`` (kept in a new version's record) names the step run that registered it; with
     ``"announced_by": "task"`` its task emits the version's asset event, and the registry's version
-    watch (``airflow_azml.triggers``) does not announce it a second time. Outside a step, on a running
+    watch (``airflow_azml.provider.triggers``) does not announce it a second time. Outside a step, on a running
     Airflow, the registration posts its asset event itself (``data/announce.py``).
     """
     check_data_name(name, "Dataset")

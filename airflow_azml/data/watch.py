@@ -1,6 +1,6 @@
 """What changed on a datastore since the last look, and the Asset names of registered datasets and models.
 
-Pure datastore code (no Airflow): the event triggers in ``airflow_azml/triggers.py`` run it in
+Pure datastore code (no Airflow): the event triggers in ``airflow_azml/provider/triggers.py`` run it in
 Airflow's triggerer, and ``Schedule``'s registry code uses it too.
 
 Two watches:

@@ -65,7 +65,7 @@ def test_plan_shape(pipeline: Pipeline):
     }
     prep, train = plan["steps"]["prep_step"], plan["steps"]["train"]
     assert prep["name"] == "prep step" and prep["kind"] == "python_script"
-    assert prep["operator"] == "airflow_azml.operators.step.PythonScriptStepOperator"
+    assert prep["operator"] == "airflow_azml.provider.operators.step.PythonScriptStepOperator"
     assert prep["arguments"] == ["--out", {"$output": "processed"}, "--n", {"$param": "n"}]
     assert prep["params"] == {"alpha": {"$param": "n"}}
     assert prep["routing"] == {"queue": "cpu", "retries": 0}
@@ -126,7 +126,7 @@ def test_a_plan_built_under_the_compat_switch_renders_compat_steps_anywhere(pipe
     """A plan compiled in a notebook with compat.enable() runs its steps' ``import azureml`` on a
     worker whose DAG was rendered where the switch is off (a running Airflow's published loader)."""
     from airflow_azml import compat
-    from airflow_azml.operators.render import render_dag
+    from airflow_azml.provider.operators.render import render_dag
 
     was_on = compat.is_enabled()
     try:

@@ -24,7 +24,7 @@ def azurite():
 
 @pytest.fixture
 def store(azurite, azml_home, monkeypatch):
-    from airflow_azml.hooks.object_store import ObjectStore
+    from airflow_azml.provider.hooks.object_store import ObjectStore
 
     container = f"cache{uuid.uuid4().hex[:8]}"
     azurite.create_container(container)
@@ -70,7 +70,7 @@ def test_concurrent_threads_share_one_entry(store) -> None:
 def _fetch(args: tuple[str, str, str]) -> str:
     conn_env, container, home = args
     os.environ.update({"AZML_HOME": home, **dict([conn_env.split("=", 1)])})
-    from airflow_azml.hooks.object_store import ObjectStore
+    from airflow_azml.provider.hooks.object_store import ObjectStore
 
     return str(cached_copy(ObjectStore("cache_blob", container), "shared.bin"))
 

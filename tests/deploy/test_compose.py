@@ -130,7 +130,7 @@ def test_airflow_service_gets_the_shared_environment(services: dict[str, dict[st
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
     assert env["AIRFLOW__CORE__PARALLELISM"] == "8"
-    assert env["AIRFLOW__CORE__XCOM_BACKEND"] == "airflow_azml.xcom.DatastoreXComBackend"
+    assert env["AIRFLOW__CORE__XCOM_BACKEND"] == "airflow_azml.provider.xcom.DatastoreXComBackend"
     assert env["AZML_WORKSPACE_CONFIG"] == WORKSPACE_MOUNT
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     assert "8080" in env["AIRFLOW__API__BASE_URL"]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from airflow_azml.core import Experiment, Workspace
-from airflow_azml.hooks.object_store import COMMITTED_MARKER, ObjectStore
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import DataTransferStep, PythonScriptStep
+from airflow_azml.provider.hooks.object_store import COMMITTED_MARKER, ObjectStore
 from tests.conftest import write
 
 pytestmark = pytest.mark.slow

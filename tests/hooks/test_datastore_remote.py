@@ -16,9 +16,9 @@ import pytest
 
 from airflow_azml.core import Datastore, Experiment, Workspace
 from airflow_azml.exceptions import DatastoreError
-from airflow_azml.local.embedded import airflow_home
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import PythonScriptStep
+from airflow_azml.provider.local.embedded import airflow_home
 from tests.conftest import write
 from tests.support.azurite import ACCOUNT_KEY
 
@@ -100,7 +100,7 @@ def test_sql_credentials_and_missing_ones(embedded_airflow_home, azml_home) -> N
 
 def _connection_row(name: str) -> tuple:
     """(conn_type, host, login, extra) as Airflow reads them (the DB holds password and extra encrypted)."""
-    from airflow_azml.local.embedded import embedded_env
+    from airflow_azml.provider.local.embedded import embedded_env
 
     script = (
         "import json, sys\nfrom airflow.models import Connection\nfrom airflow.utils.session import create_session\n"

@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 
 from airflow_azml.exceptions import DatastoreError, PathEscapeError
-from airflow_azml.hooks.object_store import COMMITTED_MARKER, INCOMING_PREFIX, PENDING_MARKER, ObjectStore
+from airflow_azml.provider.hooks.object_store import (
+    COMMITTED_MARKER,
+    INCOMING_PREFIX,
+    PENDING_MARKER,
+    ObjectStore,
+)
 
 
 @pytest.fixture

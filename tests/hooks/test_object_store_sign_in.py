@@ -12,7 +12,7 @@ import pytest
 
 from airflow_azml.core.datastore_remote import connection_for
 from airflow_azml.exceptions import DatastoreError
-from airflow_azml.hooks.object_store import ObjectStore
+from airflow_azml.provider.hooks.object_store import ObjectStore
 
 
 def test_an_unreachable_sign_in_fails_at_once_naming_the_settings(monkeypatch: pytest.MonkeyPatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from airflow_azml.execution.lineage_events import content_stat
-from airflow_azml.hooks.object_store import ObjectStore
+from airflow_azml.provider.hooks.object_store import ObjectStore
 
 
 def test_sizes_of_a_committed_folder_and_a_file(blob_conn: str, container: str, tmp_path: Path) -> None:

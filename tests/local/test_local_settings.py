@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from airflow_azml.local.runner import PARALLELISM_ENV, default_parallelism
-from airflow_azml.local.server import IDLE_ENV, idle_seconds, socket_name
 from airflow_azml.pipeline.core.progress import progress_line
+from airflow_azml.provider.local.runner import PARALLELISM_ENV, default_parallelism
+from airflow_azml.provider.local.server import IDLE_ENV, idle_seconds, socket_name
 
 
 class _Step:

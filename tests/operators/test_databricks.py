@@ -251,7 +251,7 @@ class FakeTI:
 
 def operator_for(ws: Workspace, step: DatabricksStep, dag_id: str) -> tuple[Any, dict[str, Any]]:
     from airflow_azml.compiler import compile_pipeline
-    from airflow_azml.operators.databricks import DatabricksStepOperator
+    from airflow_azml.provider.operators.databricks import DatabricksStepOperator
 
     plan = compile_pipeline(Pipeline(ws, [step]), dag_id)
     spec = plan["steps"][step.task_id]

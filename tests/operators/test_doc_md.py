@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from airflow_azml.compiler.capture import plans_of
-from airflow_azml.operators.render import describe_plan
+from airflow_azml.provider.operators.render import describe_plan
 from tests.conftest import write
 
 DAG = """from airflow_azml.core import Workspace

@@ -22,8 +22,8 @@ import pytest
 from airflow_azml.core import Experiment, ScriptRunConfig, Workspace
 from airflow_azml.pipeline.core import Pipeline, PipelineData, TrainingOutput
 from airflow_azml.pipeline.steps import HyperDriveStep, PythonScriptStep
-from airflow_azml.plugins.ui_data import pipeline_view, tasks_from_plan
-from airflow_azml.plugins.ui_render import render_page
+from airflow_azml.provider.plugins.ui_data import pipeline_view, tasks_from_plan
+from airflow_azml.provider.plugins.ui_render import render_page
 from airflow_azml.train.hyperdrive import (
     BanditPolicy,
     BayesianParameterSampling,

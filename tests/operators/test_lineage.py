@@ -13,10 +13,10 @@ from airflow.sdk import Asset
 from airflow_azml.compiler import compile_pipeline
 from airflow_azml.core import Experiment, Workspace
 from airflow_azml.data.asset_uri import datastore_asset, table_asset
-from airflow_azml.operators.lineage import _AssetMaker
-from airflow_azml.operators.render import render_dag
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import PythonScriptStep
+from airflow_azml.provider.operators.lineage import _AssetMaker
+from airflow_azml.provider.operators.render import render_dag
 from tests.conftest import write
 from tests.support.assets import embedded_asset_events
 

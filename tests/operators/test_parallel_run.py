@@ -119,7 +119,7 @@ def test_file_dataset_append_row_with_parameters_overridden(
     assert "8 mini-batches (8 to run) on 2 worker processes" in log
     assert "progress: 8/8 mini-batches done, 0 failed, 0 left; 30 items" in log
     # the Pipeline (azml) view shows the same progress, from the step's heartbeat on the board
-    from airflow_azml.plugins.ui_data import pipeline_view, tasks_from_plan
+    from airflow_azml.provider.plugins.ui_data import pipeline_view, tasks_from_plan
 
     view = pipeline_view(run.records.store, run.records.dag_id, run.id, tasks_from_plan(run._plan))
     progress = {s["task_id"]: s for s in view["steps"]}[step_run.task_id]["parallel"]
@@ -161,7 +161,8 @@ def test_tabular_dataset_split_by_size_summary_only(embedded_airflow_home, works
     assert len(parts) > 3  # one 30 KB file, cut into ~4 KB mini-batches
     frame = pd.concat(pd.read_csv(p) for p in parts).sort_values("id")
     assert list(frame["id"]) == list(range(2000)) and list(frame["score"]) == [
-        i * 10 + 107 for i in range(2000)  # --offset 7 + the side input's bonus 100
+        i * 10 + 107
+        for i in range(2000)  # --offset 7 + the side input's bonus 100
     ]
     assert not (local / "parallel_run_step.txt").exists()
     assert step_run.get_metrics()["items"] == 2000

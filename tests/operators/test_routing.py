@@ -10,9 +10,9 @@ import pytest
 from airflow_azml.core import Workspace
 from airflow_azml.core.compute import AmlCompute, ComputeTarget, DatabricksCompute
 from airflow_azml.exceptions import ComputeTargetException, PipelineValidationError
-from airflow_azml.operators.routing import check_executors, configured_executors
 from airflow_azml.pipeline.core import Pipeline
 from airflow_azml.pipeline.steps import EstimatorStep, PythonScriptStep
+from airflow_azml.provider.operators.routing import check_executors, configured_executors
 from airflow_azml.train.estimator import Estimator
 from tests.conftest import write
 

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_azml.core import Workspace
-from airflow_azml.operators.render import render_dag
-from airflow_azml.operators.step import AzmlStepOperator, PythonScriptStepOperator
 from airflow_azml.pipeline.core import Pipeline, PipelineData, PipelineParameter
 from airflow_azml.pipeline.steps import PythonScriptStep
+from airflow_azml.provider.operators.render import render_dag
+from airflow_azml.provider.operators.step import AzmlStepOperator, PythonScriptStepOperator
 from tests.conftest import write
 
 

@@ -29,21 +29,21 @@ def _serialized_dag(workspace_dir, recurrence: ScheduleRecurrence):
 def test_plugin_registers_the_timetable():
     from airflow import plugins_manager
 
-    from airflow_azml.timetables import RecurrenceTimetable
+    from airflow_azml.provider.timetables import RecurrenceTimetable
 
-    assert plugins_manager.get_timetables_plugins()["airflow_azml.timetables.RecurrenceTimetable"] is (
-        RecurrenceTimetable
-    )
+    assert plugins_manager.get_timetables_plugins()[
+        "airflow_azml.provider.timetables.RecurrenceTimetable"
+    ] is (RecurrenceTimetable)
 
 
 def test_every_other_day_round_trips_and_schedules(workspace_dir):
     from airflow.timetables.base import DagRunInfo
 
-    from airflow_azml.timetables import RecurrenceTimetable
+    from airflow_azml.provider.timetables import RecurrenceTimetable
 
     rec = ScheduleRecurrence("Day", 2, hours=[22], minutes=[30], start_time="2030-05-01T09:00:00")
     dag, data, restored = _serialized_dag(workspace_dir, rec)
-    assert data["dag"]["timetable"]["__type"] == "airflow_azml.timetables.RecurrenceTimetable"
+    assert data["dag"]["timetable"]["__type"] == "airflow_azml.provider.timetables.RecurrenceTimetable"
     assert isinstance(restored.timetable, RecurrenceTimetable) and restored.timetable == dag.timetable
     assert restored.timetable.summary == "every 2 days at 22:30"
 
@@ -78,7 +78,7 @@ def test_without_start_time_the_first_run_is_now_then_the_recurrence(workspace_d
     ],
 )
 def test_airflow_timetables_where_they_can_say_it(recurrence, kind):
-    from airflow_azml.timetables import dag_arguments
+    from airflow_azml.provider.timetables import dag_arguments
 
     args = dag_arguments(recurrence)
     assert type(args["schedule"]).__name__ == kind and args["catchup"] is False

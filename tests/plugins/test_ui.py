@@ -11,8 +11,8 @@ import pytest
 
 from airflow_azml.data.stores.local import LocalStore
 from airflow_azml.execution.records import RunRecords
-from airflow_azml.plugins.ui_data import display_status, pipeline_view, run_history, split_metrics
-from airflow_azml.plugins.ui_render import format_size, graph_svg, line_chart, render_page
+from airflow_azml.provider.plugins.ui_data import display_status, pipeline_view, run_history, split_metrics
+from airflow_azml.provider.plugins.ui_render import format_size, graph_svg, line_chart, render_page
 
 DAG = "train_pipe"
 TASKS = [

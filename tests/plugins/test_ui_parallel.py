@@ -9,8 +9,8 @@ import re
 
 from airflow_azml.data.stores.local import LocalStore
 from airflow_azml.execution.records import RunRecords
-from airflow_azml.plugins.ui_data import pipeline_view
-from airflow_azml.plugins.ui_render import render_page
+from airflow_azml.provider.plugins.ui_data import pipeline_view
+from airflow_azml.provider.plugins.ui_render import render_page
 from airflow_azml.runtime.parallel_progress import BOARD_FOLDER
 
 DAG = "score"

@@ -11,9 +11,9 @@ import re
 
 from airflow_azml.data.stores.local import LocalStore
 from airflow_azml.execution.records import RunRecords
-from airflow_azml.plugins.ui_data import pipeline_view
-from airflow_azml.plugins.ui_render import render_page
-from airflow_azml.plugins.ui_sweep import scatter_chart
+from airflow_azml.provider.plugins.ui_data import pipeline_view
+from airflow_azml.provider.plugins.ui_render import render_page
+from airflow_azml.provider.plugins.ui_sweep import scatter_chart
 
 DAG = "tune"
 TASKS = [{"task_id": "sweep", "downstream_task_ids": [], "operator_name": "HyperDriveStepOperator"}]

@@ -35,7 +35,8 @@ HERE = Path(__file__).resolve().parent
 ARTIFACT = HERE / "artifacts" / "celery_summary.json"
 CPU, GPU = Worker("cpu", queues=("cpu", "batch")), Worker("gpu", queues=("gpu", "batch"))
 TARGETS = {
-    name: {"type": "AmlCompute", "queue": name, "retries": 2, "retry_delay": 2} for name in ("cpu", "gpu", "batch")
+    name: {"type": "AmlCompute", "queue": name, "retries": 2, "retry_delay": 2}
+    for name in ("cpu", "gpu", "batch")
 }  # batch: a cluster of both workers (the ParallelRunStep's nodes)
 DAGS = ("celery_routes", "celery_slow", "celery_chain", "celery_many", "celery_upload", "celery_parallel")
 
@@ -119,7 +120,7 @@ def stack(
 
 @pytest.fixture(scope="module")
 def store(stack: LiveAirflow) -> Any:
-    from airflow_azml.hooks.object_store import ObjectStore
+    from airflow_azml.provider.hooks.object_store import ObjectStore
 
     return ObjectStore(BLOB_CONN_ID, CONTAINER)
 
@@ -400,7 +401,9 @@ def _seconds(stamp: str) -> float:
 
 
 # -- ParallelRunStep over two nodes -----------------------------------------------------------
-def test_parallel_run_step_with_two_node_tasks_on_the_batch_queue(stack: LiveAirflow, store: Any, summary: Summary) -> None:
+def test_parallel_run_step_with_two_node_tasks_on_the_batch_queue(
+    stack: LiveAirflow, store: Any, summary: Summary
+) -> None:
     for i in range(24):
         store.write_bytes(f"prs_input/doc{i:02d}.txt", f"{i * i}".encode())
     run_id = "parallel_1"
@@ -413,7 +416,9 @@ def test_parallel_run_step_with_two_node_tasks_on_the_batch_queue(stack: LiveAir
     summary.figures["runs_held"] += 1
     rec = records(store, "celery_parallel", run_id)["score-files"]
     rows = store.read_bytes(f"{output_path(rec, 'scores')}/parallel_run_step.txt").decode().splitlines()
-    assert summary.output(sorted(r.rsplit(" ", 1)[0] for r in rows) == [f"doc{i:02d}.txt {i * i}" for i in range(24)])
+    assert summary.output(
+        sorted(r.rsplit(" ", 1)[0] for r in rows) == [f"doc{i:02d}.txt {i * i}" for i in range(24)]
+    )
     tis = task_instances(stack, "celery_parallel", run_id)
     assert {t: tis[t]["queue"] for t in ("score-files", "score-files__nodes")} == dict.fromkeys(
         ("score-files", "score-files__nodes"), "batch"
@@ -443,7 +448,9 @@ def _print_task_logs(af: LiveAirflow, dag_id: str, run_id: str) -> None:
             "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task}/logs/{max(1, ti['try_number'])}",
             params={"full_content": "true"}, headers={"Accept": "application/json"},
         )  # fmt: skip
-        lines = [str(e.get("event", e)) if isinstance(e, dict) else str(e) for e in resp.json().get("content", [])]
+        lines = [
+            str(e.get("event", e)) if isinstance(e, dict) else str(e) for e in resp.json().get("content", [])
+        ]
         text = "\n".join(lines)[-6000:]
         report = f"\n--- {task} ({ti['state']}, try {ti['try_number']}, {ti.get('hostname')}) ---\n{text}"
         print(report)

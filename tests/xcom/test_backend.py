@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from airflow_azml.core import Workspace
-from airflow_azml.local.embedded import start_local_run
-from airflow_azml.xcom.backend import REF_KEY, XCOM_PREFIX
+from airflow_azml.provider.local.embedded import start_local_run
+from airflow_azml.provider.xcom.backend import REF_KEY, XCOM_PREFIX
 from tests.conftest import write
 from tests.support.azurite import AzuriteServer, require_azurite
 
@@ -77,7 +77,7 @@ def test_taskflow_dataframe_goes_through_the_blob_datastore(embedded_airflow_hom
             ),
         )
         monkeypatch.setenv("AZML_WORKSPACE_CONFIG", str(config))
-        monkeypatch.setenv("AIRFLOW__CORE__XCOM_BACKEND", "airflow_azml.xcom.DatastoreXComBackend")
+        monkeypatch.setenv("AIRFLOW__CORE__XCOM_BACKEND", "airflow_azml.provider.xcom.DatastoreXComBackend")
         monkeypatch.setenv("AIRFLOW__AZML__XCOM_THRESHOLD", "4096")
         dag_id = f"xcom_frames_{uuid.uuid4().hex[:6]}"
         dag_file = write(tmp_path / "dags" / "frames.py", DAG.format(dag_id=dag_id))

@@ -58,7 +58,7 @@ class PipelineStep:
 
     step_kind = "base"
     #: the Airflow operator class that runs this step type (imported only by the renderer)
-    operator_class = "airflow_azml.operators.step.AzmlStepOperator"
+    operator_class = "airflow_azml.provider.operators.step.AzmlStepOperator"
 
     def __init__(
         self,

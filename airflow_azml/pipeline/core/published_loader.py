@@ -1,7 +1,7 @@
 """The deployment's loader DAG file: writing it (``write_loader``); what it runs is Airflow side.
 
 ``load_published_dags`` (every published pipeline, schedule and submitted experiment plan as a
-DAG) lives in ``airflow_azml.operators.published_loader``; the name stays importable from here
+DAG) lives in ``airflow_azml.provider.operators.published_loader``; the name stays importable from here
 for loader files written by older versions, through the orchestrator port's ``airflow_side``.
 """
 
@@ -14,7 +14,7 @@ from airflow_azml.core._orchestrator import airflow_side
 __all__ = ["LOADER_TEXT", "write_loader"]
 
 LOADER_TEXT = '''"""Published airflow-azml pipelines and schedules (the publish registry on the default datastore)."""
-from airflow_azml.operators.published_loader import load_published_dags
+from airflow_azml.provider.operators.published_loader import load_published_dags
 
 globals().update(load_published_dags(__file__))
 '''

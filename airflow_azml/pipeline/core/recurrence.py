@@ -11,7 +11,7 @@ so that every parse of a DAG file computes the same times. Within an active peri
 
 Missing hours or minutes default to the anchor's (midnight without a start_time). No fire time
 is earlier than a given start_time. ``next_fire_time`` is the whole arithmetic; the Airflow side
-(``airflow_azml.timetables``) turns it into a timetable: a cron or delta timetable where Airflow's
+(``airflow_azml.provider.timetables``) turns it into a timetable: a cron or delta timetable where Airflow's
 own can say it, our ``RecurrenceTimetable`` otherwise (e.g. every other day at 22:30).
 """
 

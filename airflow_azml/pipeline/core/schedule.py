@@ -4,7 +4,7 @@ Two ways in, both with v1's names:
 
 * In a DAG file (no I/O at parse time): pass the recurrence as the schedule,
   ``pipeline.to_dag("my_pipe", schedule=ScheduleRecurrence(frequency="Hour", interval=2))``.
-  The renderer turns it into DAG arguments with ``airflow_azml.timetables.dag_arguments``.
+  The renderer turns it into DAG arguments with ``airflow_azml.provider.timetables.dag_arguments``.
 * From a notebook, unchanged v1 code: ``Schedule.create(ws, name, pipeline_id=..., experiment_name=...,
   recurrence=...)`` (or ``create_for_pipeline_endpoint``: each run uses the endpoint's default
   version) writes ``.azml/published/schedules/<key>.json``; the deployment's loader DAG file renders
@@ -12,7 +12,7 @@ Two ways in, both with v1's names:
   the recurrence's timetable, or a datastore watcher (``schedule_store.py``) that triggers the
   pipeline once per new or changed blob in ``path_on_datastore``.
 
-Mapping of a recurrence (``airflow_azml.timetables.dag_arguments``): a fixed period ->
+Mapping of a recurrence (``airflow_azml.provider.timetables.dag_arguments``): a fixed period ->
 ``DeltaTriggerTimetable``; fixed times with interval 1 -> ``CronTriggerTimetable`` in ``time_zone``;
 fixed times with interval > 1 (every other day at 22:30) -> ``RecurrenceTimetable``, registered by
 the plugin. No ``start_time`` -> the first run starts at once; with one, runs start from it.

@@ -2,8 +2,8 @@
 datastore-watch fields, and the run one new or changed blob starts (``blob_run``).
 
 The watch itself (which blobs are new or changed) is ``airflow_azml.data.watch``, run by the
-schedule's event trigger in Airflow's triggerer (``airflow_azml.triggers``); the DAG that turns its
-events into pipeline runs is ``airflow_azml.timetables.datastore_watcher_dag``. Everything here is
+schedule's event trigger in Airflow's triggerer (``airflow_azml.provider.triggers``); the DAG that turns its
+events into pipeline runs is ``airflow_azml.provider.timetables.datastore_watcher_dag``. Everything here is
 pure registry code, no Airflow.
 """
 

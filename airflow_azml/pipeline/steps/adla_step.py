@@ -43,7 +43,7 @@ class AdlaStep(PipelineStep):
     """
 
     step_kind = "adla"
-    operator_class = "airflow_azml.operators.adla.AdlaStepOperator"
+    operator_class = "airflow_azml.provider.operators.adla.AdlaStepOperator"
 
     def __init__(
         self,

@@ -57,7 +57,7 @@ class CommandStep(PipelineStep):
     """
 
     step_kind = "command"
-    operator_class = "airflow_azml.operators.step.CommandStepOperator"
+    operator_class = "airflow_azml.provider.operators.step.CommandStepOperator"
 
     def __init__(
         self,

@@ -37,7 +37,7 @@ class DataTransferStep(PipelineStep):
     compute_target=None, source_reference_type=None, destination_reference_type=None, allow_reuse=True)``."""
 
     step_kind = "data_transfer"
-    operator_class = "airflow_azml.operators.data_transfer.DataTransferStepOperator"
+    operator_class = "airflow_azml.provider.operators.data_transfer.DataTransferStepOperator"
 
     def __init__(
         self,

@@ -218,7 +218,7 @@ class DatabricksStep(PipelineStep):
     permit_cluster_restart=None)``."""
 
     step_kind = "databricks"
-    operator_class = "airflow_azml.operators.databricks.DatabricksStepOperator"
+    operator_class = "airflow_azml.provider.operators.databricks.DatabricksStepOperator"
 
     def __init__(
         self,

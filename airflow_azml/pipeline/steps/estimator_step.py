@@ -27,7 +27,7 @@ class EstimatorStep(PipelineStep):
     version=None)``."""
 
     step_kind = "estimator"
-    operator_class = "airflow_azml.operators.step.EstimatorStepOperator"
+    operator_class = "airflow_azml.provider.operators.step.EstimatorStepOperator"
 
     def __init__(
         self,

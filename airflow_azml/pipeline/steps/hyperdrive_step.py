@@ -25,7 +25,7 @@ class HyperDriveStep(PipelineStep):
     outputs=None, metrics_output=None, allow_reuse=True, version=None)``."""
 
     step_kind = "hyperdrive"
-    operator_class = "airflow_azml.operators.hyperdrive.HyperDriveStepOperator"
+    operator_class = "airflow_azml.provider.operators.hyperdrive.HyperDriveStepOperator"
 
     def __init__(
         self,

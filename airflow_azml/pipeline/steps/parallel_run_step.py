@@ -202,7 +202,7 @@ class ParallelRunStep(PipelineStep):
     arguments=None, allow_reuse=True)``."""
 
     step_kind = "parallel_run"
-    operator_class = "airflow_azml.operators.parallel_run.ParallelRunStepOperator"
+    operator_class = "airflow_azml.provider.operators.parallel_run.ParallelRunStepOperator"
 
     def __init__(
         self,

@@ -61,7 +61,7 @@ class PythonScriptStep(PipelineStep):
     allow_reuse=True, version=None, hash_paths=None)``."""
 
     step_kind = "python_script"
-    operator_class = "airflow_azml.operators.step.PythonScriptStepOperator"
+    operator_class = "airflow_azml.provider.operators.step.PythonScriptStepOperator"
 
     def __init__(
         self,

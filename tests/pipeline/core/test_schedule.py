@@ -43,7 +43,7 @@ def test_invalid_recurrences_are_refused(kwargs, message):
 
 
 def test_fixed_times_become_cron_in_the_time_zone():
-    from airflow_azml.timetables import dag_arguments
+    from airflow_azml.provider.timetables import dag_arguments
 
     rec = ScheduleRecurrence(
         frequency="Week",
@@ -61,7 +61,7 @@ def test_fixed_times_become_cron_in_the_time_zone():
 
 
 def test_intervals_become_deltas_and_no_start_time_runs_at_once():
-    from airflow_azml.timetables import dag_arguments
+    from airflow_azml.provider.timetables import dag_arguments
 
     table = dag_arguments(ScheduleRecurrence(frequency="Minute", interval=15))["schedule"]
     assert type(table).__name__ == "DeltaTriggerTimetable"
@@ -125,7 +125,7 @@ def test_datastore_watch_fires_per_new_and_changed_blob_on_azurite(azml_home, tm
     import json
 
     from airflow_azml.pipeline.core.schedule import blob_run
-    from airflow_azml.triggers import DatastoreChangeTrigger, _watch_spec
+    from airflow_azml.provider.triggers import DatastoreChangeTrigger, _watch_spec
     from tests.support.azurite import AzuriteServer, require_azurite
 
     require_azurite()

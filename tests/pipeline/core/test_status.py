@@ -15,7 +15,7 @@ from airflow_azml.pipeline.core.status import (
     step_status,
     wait_until_ended,
 )
-from airflow_azml.plugins.ui_data import display_status
+from airflow_azml.provider.plugins.ui_data import display_status
 
 ALL_STATES = [*AIRFLOW_TO_V1, "some_future_state", ""]
 

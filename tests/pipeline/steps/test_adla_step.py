@@ -51,7 +51,7 @@ def test_plan_carries_script_params_parallelism_and_priority(ws, workspace_dir):
     )
     plan = compile_pipeline(Pipeline(ws, [step]), "adla_plan")
     spec = plan["steps"]["extract_employee_names"]
-    assert spec["operator"] == "airflow_azml.operators.adla.AdlaStepOperator"
+    assert spec["operator"] == "airflow_azml.provider.operators.adla.AdlaStepOperator"
     assert spec["kind"] == "adla"
     assert spec["script_name"] == "sample_script.usql"
     assert spec["params"] == {"limit": 5, "min": {"$param": "min_count"}}

@@ -52,7 +52,7 @@ def test_data_and_parameters_inside_the_command_list(workspace_dir):
     )
     plan = compile_pipeline(Pipeline(ws, [step]), "cmd_plan")["steps"]["make"]
     assert plan["kind"] == "command"
-    assert plan["operator"] == "airflow_azml.operators.step.CommandStepOperator"
+    assert plan["operator"] == "airflow_azml.provider.operators.step.CommandStepOperator"
     assert plan["arguments"] == ["python", "make.py", "--out", {"$output": "out"}, "--n", {"$param": "n"}]
     assert plan["params"] == {"greeting": {"$param": "greeting"}}
     with pytest.raises(UserErrorException, match="not declared in the step's inputs or outputs"):

@@ -132,7 +132,7 @@ def test_notebook_on_existing_cluster_with_parameters(ws):
     }
     plan = compile_pipeline(Pipeline(ws, [step]), "nb_plan")
     spec = plan["steps"]["nb"]
-    assert spec["operator"] == "airflow_azml.operators.databricks.DatabricksStepOperator"
+    assert spec["operator"] == "airflow_azml.provider.operators.databricks.DatabricksStepOperator"
     assert spec["kind"] == "databricks"
     assert plan["parameters"]["alpha"]["default"] == 0.5
     assert "timeout_seconds" not in spec  # the Airflow task is not cut at the Databricks timeout

@@ -66,7 +66,7 @@ def test_plan_of_a_file_step_with_parameters(ws, workspace_dir):
     plan = compile_pipeline(Pipeline(ws, [step]), "prs")
     spec = plan["steps"]["predict-digits"]
     assert spec["kind"] == "parallel_run"
-    assert spec["operator"] == "airflow_azml.operators.parallel_run.ParallelRunStepOperator"
+    assert spec["operator"] == "airflow_azml.provider.operators.parallel_run.ParallelRunStepOperator"
     assert spec["script_name"] == "score.py"
     assert [i["name"] for i in spec["inputs"]] == ["images", "lookup"]
     par = spec["parallel"]

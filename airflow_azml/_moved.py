@@ -1,0 +1,45 @@
+"""Old import paths of the Airflow side, which now lives in one subpackage, ``airflow_azml.provider``.
+
+DAG files, ``xcom_backend`` settings, loader files and serialized DAGs written before the move name
+``airflow_azml.operators.step``, ``airflow_azml.xcom.backend`` and so on. This finder answers those
+names with the very module of the new path (same module object, same classes), so ``isinstance``
+checks, monkeypatching and pickles agree whichever path imported it. Nothing in the package imports
+through an old path; ``tests/test_layers.py`` checks that with the rest of the import rules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+from types import ModuleType
+
+__all__ = ["MOVED", "install"]
+
+#: Old top-level names under ``airflow_azml`` -> their home under ``airflow_azml.provider``.
+MOVED = ("operators", "hooks", "plugins", "local", "xcom", "timetables", "triggers", "deployment")
+_OLD = tuple(f"airflow_azml.{name}" for name in MOVED)
+
+
+class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname in _OLD or fullname.startswith(tuple(old + "." for old in _OLD)):
+            return importlib.machinery.ModuleSpec(fullname, self)
+        return None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        return ModuleType(spec.name)
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The import system returns whatever sys.modules holds under the old name once this returns.
+        new = importlib.import_module("airflow_azml.provider." + module.__name__[len("airflow_azml.") :])
+        sys.modules[module.__name__] = new
+
+
+def install() -> None:
+    """Answer the old paths (idempotent)."""
+    if not any(isinstance(finder, _MovedFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _MovedFinder())  # before the path finder, which would load a second copy

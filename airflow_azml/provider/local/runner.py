@@ -1,0 +1,78 @@
+"""``python -m airflow_azml.provider.local.runner``: run one DAG in the embedded Airflow, ready tasks at once.
+
+Writes a status file the caller polls: the run id as soon as it is known, then every task's
+state as it changes, then the final state of the run (``canceled`` after SIGTERM/SIGINT).
+The warm local server (``local/server.py``) calls :func:`main` in a forked child instead of
+starting this module, so both ways run the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from airflow_azml.provider.local.loop import (
+    LocalDagRun,
+    parse_dag,
+    preload_task_modules,
+    warm_task_api,
+    write_status,
+)
+
+__all__ = ["main", "default_parallelism", "PARALLELISM_ENV"]
+
+#: how many tasks of a local run may run at the same time (default: the machine's cores)
+PARALLELISM_ENV = "AZML_LOCAL_PARALLELISM"
+
+
+def default_parallelism() -> int:
+    """``$AZML_LOCAL_PARALLELISM``, else the number of cores this process may use."""
+    value = os.environ.get(PARALLELISM_ENV, "").strip()
+    if value:
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise SystemExit(f"{PARALLELISM_ENV}={value!r}: use a whole number of tasks, 1 or more.")
+        return number
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="airflow_azml.provider.local.runner")
+    parser.add_argument("--dag-file", required=True, type=Path)
+    parser.add_argument("--dag-id")
+    parser.add_argument("--conf", default="{}")
+    parser.add_argument("--status-file", required=True, type=Path)
+    parser.add_argument(
+        "--parallelism", type=int, help=f"tasks at once (default: ${PARALLELISM_ENV} or cores)"
+    )
+    args = parser.parse_args(argv)
+    parallelism = args.parallelism or default_parallelism()
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.types import DagRunType
+
+    dag = parse_dag(args.dag_file.resolve(), args.dag_id)
+    logical_date = datetime.now(UTC)
+    run_id = DagRun.generate_run_id(
+        run_type=DagRunType.MANUAL, logical_date=logical_date, run_after=logical_date
+    )
+    write_status(args.status_file, {"dag_id": dag.dag_id, "run_id": run_id, "state": "queued"})
+    local_run = LocalDagRun(dag, args.status_file, parallelism)
+    local_run.start(logical_date, run_id, json.loads(args.conf))
+    warm_task_api()  # no-ops on the warm server, where they were done once
+    preload_task_modules()
+    state = local_run.run()
+    return 0 if state == "success" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
