@@ -159,28 +159,41 @@ def _files(root: Path) -> None:
         (root / f"f{i:05d}.txt").write_text(" ".join(f"w{j}" for j in range(i % 50, i % 50 + 100)))
 
 
-def _engine_config(root: Path, data: Path, src: Path) -> Path:
+def engine_config(
+    root: Path,
+    name: str,
+    step: str,
+    script: Path,
+    inputs: dict,
+    kind: str,
+    batch: int,
+    timeout: int,
+    max_try: int,
+) -> Path:
+    """Write ``root/<name>.json``, a config for the ParallelRunStep driver (``python -m
+    airflow_azml.runtime.parallel``): one node, 2 processes, append_row into ``root/<name>_out``,
+    its work and summary in ``root/<name>_work``. Also used by ``bench_parallel_rows.py``."""
     cfg = {
-        "step_name": "bench",
-        "entry_script": str(src / "score.py"),
-        "inputs": ["files"],
-        "input_values": {"files": {"path": str(data)}},
+        "step_name": step,
+        "entry_script": str(script),
+        "inputs": list(inputs),
+        "input_values": inputs,
         "definitions": {},
-        "input_kind": "file",
+        "input_kind": kind,
         "node_count": 1,
         "process_count_per_node": 2,
-        "mini_batch_size": BATCH,
+        "mini_batch_size": batch,
         "error_threshold": 0,
         "output_action": "append_row",
-        "append_row_path": str(root / "engine_out" / "parallel_run_step.txt"),
-        "run_invocation_timeout": 60,
-        "run_max_try": 3,
+        "append_row_path": str(root / f"{name}_out" / "parallel_run_step.txt"),
+        "run_invocation_timeout": timeout,
+        "run_max_try": max_try,
         "logging_level": "INFO",
         "partition_keys": None,
-        "working_dir": str(root / "engine_work"),
-        "summary_file": str(root / "engine_work" / "summary.json"),
+        "working_dir": str(root / f"{name}_work"),
+        "summary_file": str(root / f"{name}_work" / "summary.json"),
     }
-    path = root / "engine.json"
+    path = root / f"{name}.json"
     path.write_text(json.dumps(cfg))
     return path
 
@@ -223,7 +236,9 @@ def main() -> list[dict]:
         loop.write_text(
             LOOP.format(src=str(src), data=str(data), out=str(root / "loop_out.txt"), batch=BATCH)
         )
-        cfg = _engine_config(root, data, src)
+        cfg = engine_config(
+            root, "engine", "bench", src / "score.py", {"files": {"path": str(data)}}, "file", BATCH, 60, 3
+        )
         engine = [sys.executable, "-m", "airflow_azml.runtime.parallel", str(cfg)]
         t_loop, t_engine = [], []
         for _ in range(REPEATS):  # interleaved: the machine's load drifts

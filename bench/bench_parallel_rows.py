@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from bench._common import median_of, run_timed
+from bench.bench_parallel import engine_config
 
 MB = int(os.environ.get("BENCH_PARALLEL_CSV_MB", "200"))
 REPEATS = int(os.environ.get("BENCH_PARALLEL_ROWS_REPEATS", "3"))
@@ -84,29 +85,10 @@ def _config(root: Path, csv: Path, src: Path) -> Path:
         "options": {"header": True, "separator": ","},
         "local_files": [str(csv)],
     }
-    cfg = {
-        "step_name": "bench-rows",
-        "entry_script": str(src / "score_rows.py"),
-        "inputs": ["rows"],
-        "input_values": {"rows": {"definition": definition}},
-        "definitions": {},
-        "input_kind": "tabular",
-        "node_count": 1,
-        "process_count_per_node": 2,
-        "mini_batch_size": BATCH_BYTES,
-        "error_threshold": 0,
-        "output_action": "append_row",
-        "append_row_path": str(root / "rows_out" / "parallel_run_step.txt"),
-        "run_invocation_timeout": 600,
-        "run_max_try": 1,
-        "logging_level": "INFO",
-        "partition_keys": None,
-        "working_dir": str(root / "rows_work"),
-        "summary_file": str(root / "rows_work" / "summary.json"),
-    }
-    path = root / "rows.json"
-    path.write_text(json.dumps(cfg))
-    return path
+    inputs = {"rows": {"definition": definition}}
+    return engine_config(
+        root, "rows", "bench-rows", src / "score_rows.py", inputs, "tabular", BATCH_BYTES, 600, 1
+    )
 
 
 def main() -> list[dict]:
