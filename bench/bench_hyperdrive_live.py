@@ -39,22 +39,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import report  # noqa: E402
+from bench.bench_hyperdrive import SCRIPT as HD_SCRIPT  # noqa: E402
 from tests.support.live_airflow import LiveAirflow  # noqa: E402
 
-SCRIPT = """
-import argparse, time
-from airflow_azml.core import Run
-
-p = argparse.ArgumentParser()
-p.add_argument("--quality", type=float)
-p.add_argument("--seed", type=int)
-a = p.parse_args()
-run = Run.get_context()
-for i in range(6):
-    run.log("accuracy", a.quality)
-    time.sleep(0.5)
-print(a.quality)
-"""
+# The same training script as bench_hyperdrive.py, printing its quality last (what hd_mapped's best() reads).
+SCRIPT = HD_SCRIPT + "print(a.quality)\n"
 
 SWEEP_DAG = '''"""HyperDriveStep sweeps for the benchmark."""
 from airflow_azml.core import ScriptRunConfig, Workspace
