@@ -18,7 +18,7 @@ import pytest
 from airflow_azml.cli import main
 from airflow_azml.core import Dataset, Experiment, Workspace
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.gc import apply, collect, parse_age
+from airflow_azml.cli.gc_collect import apply, collect, parse_age
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import PythonScriptStep
 from tests.conftest import write
