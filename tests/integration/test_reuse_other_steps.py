@@ -175,6 +175,14 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield server
 
 
+def _dbx_workspace(workspace_dir: Path, **settings: Any) -> Workspace:
+    """The test workspace with a "databricks" compute target on the fake's connection (plus ``settings``)."""
+    cfg = json.loads((workspace_dir / "config.json").read_text())
+    cfg["compute_targets"]["databricks"] = {"type": "Databricks", "conn_id": "azml_dbx_reuse", **settings}
+    (workspace_dir / "config.json").write_text(json.dumps(cfg))
+    return Workspace.from_config(workspace_dir)
+
+
 def _submitted(fake: FakeDatabricks, since: int) -> list[str]:
     return sorted(body["run_name"] for body in fake.submitted()[since:])
 
@@ -202,15 +210,7 @@ def _databricks_pipeline(ws: Workspace, alpha: PipelineParameter) -> Pipeline:
 
 
 def test_databricks_step_reused_on_its_inputs_and_parameters(embedded_airflow_home, workspace_dir, fake):
-    cfg = json.loads((workspace_dir / "config.json").read_text())
-    cfg["compute_targets"]["databricks"] = {
-        "type": "Databricks",
-        "conn_id": "azml_dbx_reuse",
-        "polling_period_seconds": 0,
-        "retries": 0,
-    }
-    (workspace_dir / "config.json").write_text(json.dumps(cfg))
-    ws = Workspace.from_config(workspace_dir)
+    ws = _dbx_workspace(workspace_dir, polling_period_seconds=0, retries=0)
     store = ws.get_default_datastore().store
     raw_file = write(Path(store.local_path("raw")) / "data.txt", "rows")
     pipeline = _databricks_pipeline(ws, PipelineParameter("alpha", 0.5))
@@ -264,10 +264,7 @@ def test_deferred_databricks_run_is_offered_for_reuse(
 ):
     """A deferred run publishes its reuse entry from execute_complete (a fresh operator after the trigger)."""
     monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")
-    cfg = json.loads((workspace_dir / "config.json").read_text())
-    cfg["compute_targets"]["databricks"] = {"type": "Databricks", "conn_id": "azml_dbx_reuse", "retries": 0}
-    (workspace_dir / "config.json").write_text(json.dumps(cfg))
-    ws = Workspace.from_config(workspace_dir)
+    ws = _dbx_workspace(workspace_dir, retries=0)
     step = DatabricksStep(
         name="nb", notebook_path="/Shared/x", existing_cluster_id="c1", compute_target="databricks"
     )
@@ -282,25 +279,11 @@ def test_deferred_databricks_run_is_offered_for_reuse(
 def test_uploaded_script_step_reruns_when_its_source_changes(azml_home, workspace_dir, fake):
     """Operator level (no DAG run): a python_script_name step is fingerprinted with the source it uploads."""
     from airflow_azml.execution.records import RunRecords
-    from tests.operators.test_databricks import operator_for
+    from tests.operators.test_databricks import operator_for, script_step
 
-    cfg = json.loads((workspace_dir / "config.json").read_text())
-    cfg["compute_targets"]["databricks"] = {
-        "type": "Databricks",
-        "conn_id": "azml_dbx_reuse",
-        "polling_period_seconds": 0,
-    }
-    (workspace_dir / "config.json").write_text(json.dumps(cfg))
-    ws = Workspace.from_config(workspace_dir)
+    ws = _dbx_workspace(workspace_dir, polling_period_seconds=0)
     folder = workspace_dir / "src"
-    write(folder / "job.py", "print(1)\n")
-    step = DatabricksStep(
-        name="py",
-        python_script_name="job.py",
-        source_directory=str(folder),
-        existing_cluster_id="c1",
-        compute_target="databricks",
-    )
+    step = script_step(folder)
 
     def execute(run_id: str) -> dict[str, Any]:
         op, context = operator_for(ws, step, "reuse_dbx_py")
