@@ -20,7 +20,7 @@ from airflow_azml.core.workspace import Workspace
 from airflow_azml.execution.job_log import JOB_LOG, JobLog
 from airflow_azml.execution.records import RunRecords, step_run_id
 from airflow_azml.execution.reuse_gate import ReuseGate
-from airflow_azml.pipeline.core.status import FAILED, FINISHED, RUNNING
+from airflow_azml.pipeline.core.status import CANCELED, FAILED, FINISHED, RUNNING
 
 __all__ = ["StepAttempt", "StepResult", "step_record"]
 
@@ -66,7 +66,8 @@ class StepAttempt:
     :meth:`run` is the sequence every step kind goes through: write the record (Running), call
     the kind's work, then record Finished (outputs stamped with the fingerprint and offered for
     reuse) or Failed (and, on the final try, mark the step failed so that steps not yet started
-    are canceled unless the run has ``continue_on_step_failure``). The work calls :meth:`decide`
+    are canceled unless the run has ``continue_on_step_failure``), or Canceled when :meth:`cancel`
+    was called while it worked (the task was told to stop). The work calls :meth:`decide`
     once it knows its inputs: when that returns a result, an earlier run stands in and the work
     returns without doing anything.
     """
@@ -98,6 +99,8 @@ class StepAttempt:
         self.earlier_log = ""
         #: called when the attempt ends, either way: fields to add to the record (logs, metrics)
         self.collectors: list[Callable[[], dict[str, Any]]] = []
+        #: why the attempt was told to stop (a cancel: SIGTERM to the task); it then ends Canceled
+        self.canceled: str | None = None
 
     @classmethod
     def resume(cls, inv: Any, log: Any = None) -> StepAttempt:
@@ -132,7 +135,10 @@ class StepAttempt:
             self._keep_job_log()  # a deferred attempt goes on later from what it logged so far
             raise
         except BaseException as exc:
-            self.failed(exc)
+            if self.canceled is not None:
+                self._end(CANCELED, outputs={}, error=self.canceled)
+            else:
+                self.failed(exc)
             raise
         if self.reused_result is not None:
             return self.reused_result
@@ -173,6 +179,12 @@ class StepAttempt:
             "reason": self.record.get("run_reason"),
         }
 
+    def cancel(self, reason: str = "Canceled: the step's task was told to stop (run canceled).") -> None:
+        """Called while the work runs (the task's on_kill): the attempt ends Canceled, not Failed,
+        with no outputs, and the step is not marked failed. No effect once the record has ended."""
+        if self.record.get("status") == RUNNING:
+            self.canceled = reason
+
     def failed(self, exc: BaseException) -> None:
         """Record the error; on the final try, mark the step failed for the continue-on-failure gate."""
         self._end(FAILED, outputs={}, error=str(exc))
@@ -182,8 +194,9 @@ class StepAttempt:
     def _end(self, status: str, **fields: Any) -> None:
         for collect in self.collectors:
             fields.update(collect())
-        if status == FAILED:
-            self.log.note("ERROR", "Step %s failed: %s", self.step["name"], fields.get("error"))
+        if status in (FAILED, CANCELED):
+            word = "failed" if status == FAILED else "was canceled"
+            self.log.note("ERROR", "Step %s %s: %s", self.step["name"], word, fields.get("error"))
         fields["logs"] = {
             **(fields.get("logs") or self.record.get("logs") or {}),
             JOB_LOG: self._keep_job_log(),

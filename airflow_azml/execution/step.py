@@ -101,6 +101,8 @@ class StepExecution:
     ) -> dict[str, Any]:
         out_paths = {spec["name"]: str(stager.prepare(spec)) for spec in self.step["outputs"]}
         code = self._launch(params, inputs, out_paths)
+        if self.attempt is not None and self.attempt.canceled:  # even a 0 exit commits nothing then
+            raise StepFailedError(self.attempt.canceled)
         if code != 0:
             tail = "\n".join(self.process.stderr_tail) if self.process else ""
             raise StepFailedError(

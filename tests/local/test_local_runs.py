@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from airflow_azml.core import Experiment, Workspace
+from airflow_azml.execution.records import RunRecords
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import PythonScriptStep
 from tests.conftest import REPO, write
@@ -120,6 +121,7 @@ time.sleep(300)
 DRIVER = """
 import sys
 from airflow_azml.core import Experiment, Workspace
+from airflow_azml.execution.records import RunRecords
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import PythonScriptStep
 
@@ -171,7 +173,15 @@ def test_ctrl_c_cancels_the_run_cleanly(embedded_airflow_home, workspace_dir, tm
         if json.loads(p.read_text()).get("run_id") == run_id
     )
     assert status["state"] == "canceled" and {t["state"] for t in status["tasks"].values()} == {"skipped"}
-    root = Path(Workspace.from_config(workspace_dir).get_default_datastore().store.local_path(""))
+    store = Workspace.from_config(workspace_dir).get_default_datastore().store
+    records = RunRecords(store, "local_cancel", run_id)
+    steps = records.steps()  # what StepRun, `azml runs` and the UI read: Canceled as the status says
+    assert sorted(steps) == ["slow1", "slow2"], steps
+    for task_id, record in steps.items():
+        assert record["status"] == "Canceled" and record["outputs"] == {}, (task_id, record)
+        assert "canceled" in record["error"].lower() and "exited with code" not in record["error"], record
+    assert records.failed_steps() == [], "a canceled step was marked failed"
+    root = Path(store.local_path(""))
     published = [p for p in root.rglob("partial.txt") if "staging" not in p.parts]
     assert published == [], "a canceled step's partial output was published"
 

@@ -287,6 +287,8 @@ class DatabricksStepOperator(AzmlStepOperator, DatabricksSubmitRunOperator):
         return f"dbfs:{target}"
 
     def on_kill(self) -> None:
+        if self._attempt is not None:  # the record ends Canceled, as every step kind's on a kill
+            self._attempt.cancel()
         if self._execution is not None:  # local mode: the script process on this worker
             self._execution.kill()
             return

@@ -92,6 +92,7 @@ class AzmlStepOperator(BaseOperator, LineageMixin):
     execution_path = "airflow_azml.execution:StepExecution"
     # Set while the step runs.
     _execution: StepExecution | None = None
+    _attempt: StepAttempt | None = None
     _azml_reuse: dict[str, Any] | None = None
 
     @classmethod
@@ -137,7 +138,7 @@ class AzmlStepOperator(BaseOperator, LineageMixin):
 
         _require_plan(self)
         self._stop_if_a_step_failed(context)
-        attempt = StepAttempt(self._invocation(context), log=self.log)
+        attempt = self._attempt = StepAttempt(self._invocation(context), log=self.log)
         self._note_assets(attempt)
         result = attempt.run(lambda a: self.run_step(a, context), passthrough=(TaskDeferred,))
         self._finish(context, result)
@@ -148,7 +149,7 @@ class AzmlStepOperator(BaseOperator, LineageMixin):
         from airflow_azml.execution.lifecycle import StepAttempt
 
         _require_plan(self)
-        attempt = StepAttempt.resume(self._invocation(context), log=self.log)
+        attempt = self._attempt = StepAttempt.resume(self._invocation(context), log=self.log)
         result = attempt.run(work, start=False)
         self._finish(context, result)
         self._emit_asset_events(context, attempt, result)
@@ -216,6 +217,10 @@ class AzmlStepOperator(BaseOperator, LineageMixin):
             )
 
     def on_kill(self) -> None:
+        """The task was told to stop (SIGTERM: a canceled local run, a task marked or cleared in the UI):
+        the attempt ends Canceled, then the step's work is stopped."""
+        if self._attempt is not None:
+            self._attempt.cancel()
         if self._execution is not None:
             self._execution.kill()
 
