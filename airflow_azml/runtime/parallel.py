@@ -112,23 +112,27 @@ class Driver:
             pool.spawn(worker)
         pending, left = collections.deque(todo), set(todo)
         last_say = time.monotonic()
-        limit, init_limit = self._limits()
         try:
             while left and self.abort is None:
-                for worker, msg in pool.events(0.5):
-                    self._handle(pool, worker, msg, pending, left, out)
-                for worker in pool.stuck(limit, init_limit):
-                    pool.kill(worker)  # reported as dead by the next events()
-                self._recover_lost(pool, pending, left)
-                for worker in pool.free():
-                    if not pending or self.abort is not None:
-                        break
-                    pool.give(worker, pending.popleft())
+                self._turn(pool, pending, left, out, 0.5)
                 if time.monotonic() - last_say >= float(self.cfg.get("progress_seconds", 5)):
                     self._progress(len(left))
                     last_say = time.monotonic()
         finally:
             pool.stop(quick=self.abort is not None)
+
+    def _turn(self, pool: WorkerPool, pending: collections.deque, left: set, out: Any, wait: float) -> None:
+        """One turn of the dispatch loop: the workers' messages (waiting up to ``wait`` s for the
+        first), stuck workers killed, lost mini-batches queued again, pending ones to free workers."""
+        for worker, msg in pool.events(wait):
+            self._handle(pool, worker, msg, pending, left, out)
+        for worker in pool.stuck(*self._limits()):
+            pool.kill(worker)  # reported as dead by the next events()
+        self._recover_lost(pool, pending, left)
+        for worker in pool.free():
+            if not pending or self.abort is not None:
+                break
+            pool.give(worker, pending.popleft())
 
     def _limits(self) -> tuple[float, float]:
         """Seconds a worker may hold a mini-batch, and may take to become ready, before it is killed.

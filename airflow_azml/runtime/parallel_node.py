@@ -139,7 +139,6 @@ class NodeDriver(Driver):
             pool.spawn(worker)
         pending: collections.deque = collections.deque()
         left: set[int] = set()
-        limit, init_limit = self._limits()
         last_say = time.monotonic()
         try:
             while self.abort is None:
@@ -147,15 +146,7 @@ class NodeDriver(Driver):
                     self._refill(pending, left)
                 if not left and not pending and (self.node != 0 or self._all_done(pending, left)):
                     break
-                for worker, msg in pool.events(0.2):
-                    self._handle(pool, worker, msg, pending, left, None)
-                for worker in pool.stuck(limit, init_limit):
-                    pool.kill(worker)
-                self._recover_lost(pool, pending, left)
-                for worker in pool.free():
-                    if not pending or self.abort is not None:
-                        break
-                    pool.give(worker, pending.popleft())
+                self._turn(pool, pending, left, None, 0.2)
                 if time.monotonic() - last_say >= float(self.cfg.get("progress_seconds", 5)):
                     self._watch()
                     self._progress(len(left))
