@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
-from types import ModuleType
+from types import CodeType, ModuleType
 
 __all__ = ["MOVED", "install"]
 
@@ -35,8 +36,21 @@ class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         # The import system returns whatever sys.modules holds under the old name once this returns.
-        new = importlib.import_module("airflow_azml.provider." + module.__name__[len("airflow_azml.") :])
-        sys.modules[module.__name__] = new
+        sys.modules[module.__name__] = importlib.import_module(_new_name(module.__name__))
+
+    def get_code(self, fullname: str) -> CodeType | None:
+        """The new module's code: ``python -m airflow_azml.local.runner`` (runpy asks the loader for it)
+        runs ``airflow_azml.provider.local.runner`` as ``__main__``."""
+        new = _new_name(fullname)
+        spec = importlib.util.find_spec(new)
+        if spec is None:
+            raise ModuleNotFoundError(f"No module named {new!r}", name=new)
+        get_code = getattr(spec.loader, "get_code", None)
+        return get_code(new) if get_code is not None else None
+
+
+def _new_name(old: str) -> str:
+    return "airflow_azml.provider." + old[len("airflow_azml.") :]
 
 
 def install() -> None:

@@ -75,3 +75,24 @@ def test_nothing_in_the_package_imports_through_an_old_path():
                 if n in old or n.startswith(tuple(o + "." for o in old))
             ]
     assert found == []
+
+
+def _run_module(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", name, *args], capture_output=True, text=True, timeout=120, cwd=PACKAGE.parent
+    )
+
+
+def test_python_m_of_an_old_path_runs_the_new_module_as_main():
+    # a command line written before the move: python -m airflow_azml.local.runner ...
+    old = _run_module("airflow_azml.local.runner", "--help")
+    new = _run_module("airflow_azml.provider.local.runner", "--help")
+    assert old.returncode == 0, old.stderr
+    assert "--dag-file" in old.stdout
+    assert old.stdout == new.stdout
+
+
+def test_python_m_of_an_unknown_old_path_says_no_module():
+    done = _run_module("airflow_azml.local.no_such_module")
+    assert done.returncode == 1
+    assert "No module named 'airflow_azml.provider.local.no_such_module'" in done.stderr
