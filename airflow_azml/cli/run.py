@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,8 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "run",
         help="run a pipeline DAG file locally through the embedded Airflow (independent steps at once, "
-        "up to $AZML_LOCAL_PARALLELISM; Ctrl-C cancels)",
+        "up to --parallelism, $AZML_LOCAL_PARALLELISM or the workspace file's airflow.local_parallelism; "
+        "Ctrl-C cancels)",
     )
     p.add_argument("dag_file", type=Path)
     p.add_argument("--dag-id", help="which DAG of the file (default: the only one)")
@@ -45,7 +45,8 @@ def add_parser(subparsers: Any) -> None:
         "--parallelism",
         type=int,
         metavar="N",
-        help="steps at the same time (default: $AZML_LOCAL_PARALLELISM, else the machine's cores)",
+        help="steps at the same time (default: $AZML_LOCAL_PARALLELISM, else the workspace file's "
+        "airflow.local_parallelism, else the machine's cores)",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final step table")
     p.add_argument("--no-live", action="store_true", help="plain status lines even on a terminal")
@@ -58,14 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from airflow_azml.pipeline.core.backends import LocalBackend
     from airflow_azml.pipeline.core.run import PipelineRun
     from airflow_azml.provider.local.embedded import start_local_run
+    from airflow_azml.provider.local.runner import default_parallelism
 
-    if args.parallelism is not None:
-        if args.parallelism < 1:
-            raise SystemExit(f"--parallelism {args.parallelism}: use 1 or more steps at the same time.")
-        os.environ["AZML_LOCAL_PARALLELISM"] = str(args.parallelism)  # the runner reads it
+    if args.parallelism is not None and args.parallelism < 1:
+        raise SystemExit(f"--parallelism {args.parallelism}: use 1 or more steps at the same time.")
     plan = pick_plan(args.dag_file, args.dag_id)
     conf = run_conf(plan, parse_params(args.param), None, args.regenerate_outputs)
-    handle = start_local_run(args.dag_file, plan["dag_id"], conf)
+    parallelism = args.parallelism or default_parallelism(plan["workspace"])  # flag > env > file > cores
+    handle = start_local_run(args.dag_file, plan["dag_id"], conf, parallelism=parallelism)
     experiment = Experiment(Workspace.from_spec(plan["workspace"]), plan["dag_id"])
     pipeline_run = PipelineRun(experiment, backend=LocalBackend(handle, plan), plan=plan)
     from airflow_azml.pipeline.core.progress import cancel_on_interrupt

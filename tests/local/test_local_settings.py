@@ -1,14 +1,21 @@
-"""Settings of local runs and the side-by-side progress line (no Airflow started)."""
+"""Settings of local runs and the side-by-side progress line (no Airflow started, but for one real run
+showing the workspace file's parallelism taken)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
+from airflow_azml.core import Experiment, Workspace
+from airflow_azml.exceptions import UserErrorException, WorkspaceConfigError
+from airflow_azml.pipeline.core import Pipeline
 from airflow_azml.pipeline.core.progress import progress_line
-from airflow_azml.provider.local.runner import PARALLELISM_ENV, default_parallelism
+from airflow_azml.pipeline.steps import PythonScriptStep
+from airflow_azml.provider.local.runner import PARALLELISM_ENV, PARALLELISM_KEY, default_parallelism
 from airflow_azml.provider.local.server import IDLE_ENV, idle_seconds, socket_name
+from tests.conftest import write
 
 
 class _Step:
@@ -44,8 +51,55 @@ def test_parallelism_defaults_to_the_cores_and_is_checked(monkeypatch):
     assert default_parallelism() == 6
     for bad in ("0", "four", "-2"):
         monkeypatch.setenv(PARALLELISM_ENV, bad)
-        with pytest.raises(SystemExit, match=PARALLELISM_ENV):
+        with pytest.raises(UserErrorException, match=PARALLELISM_ENV):
             default_parallelism()
+
+
+def _spec(setting: object, path: str = "/p/config.json") -> dict:
+    return {"config": {"airflow": {PARALLELISM_KEY: setting}}, "config_path": path}
+
+
+def test_parallelism_in_the_workspace_file_comes_after_the_environment(monkeypatch):
+    monkeypatch.delenv(PARALLELISM_ENV, raising=False)
+    cores = default_parallelism()
+    assert default_parallelism(_spec(3)) == 3
+    assert default_parallelism({"config": {"airflow": {"base_url": "http://x"}}}) == cores
+    monkeypatch.setenv(PARALLELISM_ENV, "5")  # the environment comes first
+    assert default_parallelism(_spec(3)) == 5
+    monkeypatch.delenv(PARALLELISM_ENV)
+    for bad in (0, -1, "4", 2.5, True, [2]):
+        with pytest.raises(WorkspaceConfigError) as err:
+            default_parallelism(_spec(bad))
+        assert "/p/config.json" in str(err.value) and f'"{PARALLELISM_KEY}"' in str(err.value), err.value
+
+
+SLEEP = "import time, sys\ntime.sleep(1.5)\nprint('done', sys.argv[1])\n"
+
+
+@pytest.mark.slow
+def test_the_workspace_files_parallelism_is_the_runs(embedded_airflow_home, workspace_dir, monkeypatch):
+    monkeypatch.delenv(PARALLELISM_ENV, raising=False)
+    config = workspace_dir / "config.json"
+    data = json.loads(config.read_text())
+    config.write_text(json.dumps({**data, "airflow": {PARALLELISM_KEY: 0}}))
+    ws = Workspace.from_config(workspace_dir)
+    write(workspace_dir / "src" / "nap.py", SLEEP)
+    steps = [
+        PythonScriptStep(
+            "nap.py", name=n, source_directory=str(workspace_dir / "src"), arguments=[n], allow_reuse=False
+        )
+        for n in ("one", "two")
+    ]
+    with pytest.raises(WorkspaceConfigError, match=str(config)):  # checked before anything starts
+        Experiment(ws, "local_par_file").submit(Pipeline(ws, steps))
+
+    config.write_text(json.dumps({**data, "airflow": {PARALLELISM_KEY: 1}}))
+    ws = Workspace.from_config(workspace_dir)
+    run = Experiment(ws, "local_par_file").submit(Pipeline(ws, steps))
+    assert run.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
+    spans = sorted((s.record["start"], s.record["start"] + s.record["duration"]) for s in run.get_steps())
+    # two independent steps, one after the other (the default, the cores, would start both at once)
+    assert len(spans) == 2 and spans[0][1] <= spans[1][0], spans
 
 
 def test_warm_server_settings():

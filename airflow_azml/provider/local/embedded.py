@@ -5,8 +5,8 @@ server of its Airflow home (``local/server.py``, started on first use) or, with
 ``AZML_LOCAL_SERVER_IDLE=0``, starts ``python -m airflow_azml.provider.local.runner`` itself, with an
 environment that points Airflow at a project-local home: SQLite metadata DB, no examples. The
 runner (``local/runner.py``, ``local/loop.py``) runs the ready tasks at once, up to
-``$AZML_LOCAL_PARALLELISM`` (default: the cores), each through Airflow's task runner — the same
-operators, XCom, retries and DB as a deployment.
+``$AZML_LOCAL_PARALLELISM`` or the workspace file's ``airflow.local_parallelism`` (default: the
+cores), each through Airflow's task runner — the same operators, XCom, retries and DB as a deployment.
 """
 
 from __future__ import annotations
@@ -286,7 +286,12 @@ def _start_on_server(env: dict[str, str], argv: list[str], log_file: Path) -> Se
 
 
 def runner_argv(
-    dag_file: Path, status_file: Path, *, conf: dict[str, Any] | None = None, dag_id: str | None = None
+    dag_file: Path,
+    status_file: Path,
+    *,
+    conf: dict[str, Any] | None = None,
+    dag_id: str | None = None,
+    parallelism: int | None = None,
 ) -> list[str]:
     """The command line of ``python -m airflow_azml.provider.local.runner`` for one run of ``dag_file``."""
     argv = [sys.executable, "-m", "airflow_azml.provider.local.runner", "--dag-file", str(dag_file)]
@@ -295,13 +300,21 @@ def runner_argv(
     argv += ["--status-file", str(status_file)]
     if dag_id:
         argv += ["--dag-id", dag_id]
+    if parallelism is not None:
+        argv += ["--parallelism", str(parallelism)]
     return argv
 
 
 def start_local_run(
-    dag_file: Path, dag_id: str | None, conf: dict[str, Any], *, wait: bool = False
+    dag_file: Path,
+    dag_id: str | None,
+    conf: dict[str, Any],
+    *,
+    wait: bool = False,
+    parallelism: int | None = None,
 ) -> LocalRunHandle:
-    """Start the runner for ``dag_file`` (its folder becomes the dags folder)."""
+    """Start the runner for ``dag_file`` (its folder becomes the dags folder); ``parallelism``: tasks
+    at once (see ``runner.default_parallelism``; None: the runner's default)."""
     dag_file = dag_file.resolve()
     env = embedded_env(dag_file.parent)
     ensure_db(env)
@@ -309,7 +322,7 @@ def start_local_run(
     runs.mkdir(parents=True, exist_ok=True)
     stamp = f"{dag_id or dag_file.stem}-{time.time_ns()}"
     status_file, log_file = runs / f"{stamp}.json", runs / f"{stamp}.log"
-    argv = runner_argv(dag_file, status_file, conf=conf, dag_id=dag_id)
+    argv = runner_argv(dag_file, status_file, conf=conf, dag_id=dag_id, parallelism=parallelism)
     from airflow_azml.provider.local.server import idle_seconds
 
     proc: Any = _start_on_server(env, argv[3:], log_file) if idle_seconds(env) > 0 else None

@@ -45,8 +45,12 @@ class LocalOrchestrator:
         self.workspace = workspace
 
     def submit(self, plan: dict[str, Any], conf: dict[str, Any]) -> LocalBackend:
+        from airflow_azml.provider.local.runner import default_parallelism
+
+        # resolved (and checked) here: a bad setting raises in the caller, not in the runner's log
+        parallelism = default_parallelism(plan["workspace"])
         loader = write_submitted_plan(plan)
-        return LocalBackend(start_local_run(loader, plan["dag_id"], conf), plan)
+        return LocalBackend(start_local_run(loader, plan["dag_id"], conf, parallelism=parallelism), plan)
 
     def trigger(self, dag_id: str, conf: dict[str, Any], run_id: str | None = None) -> Any:
         raise WorkspaceConfigError(

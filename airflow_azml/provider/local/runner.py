@@ -13,6 +13,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from airflow_azml.provider.local.loop import (
     LocalDagRun,
@@ -22,14 +23,20 @@ from airflow_azml.provider.local.loop import (
     write_status,
 )
 
-__all__ = ["main", "default_parallelism", "PARALLELISM_ENV"]
+__all__ = ["main", "default_parallelism", "PARALLELISM_ENV", "PARALLELISM_KEY"]
 
 #: how many tasks of a local run may run at the same time (default: the machine's cores)
 PARALLELISM_ENV = "AZML_LOCAL_PARALLELISM"
+#: the same in the workspace file, in its ``airflow`` section (beside ``forward_network``)
+PARALLELISM_KEY = "local_parallelism"
 
 
-def default_parallelism() -> int:
-    """``$AZML_LOCAL_PARALLELISM``, else the number of cores this process may use."""
+def default_parallelism(workspace: dict[str, Any] | None = None) -> int:
+    """``$AZML_LOCAL_PARALLELISM``, else the workspace file's ``airflow.local_parallelism``
+    (``workspace``: a plan's workspace spec), else the number of cores this process may use.
+    (``azml run --parallelism`` comes before all of them.)"""
+    from airflow_azml.exceptions import UserErrorException, WorkspaceConfigError
+
     value = os.environ.get(PARALLELISM_ENV, "").strip()
     if value:
         try:
@@ -37,8 +44,18 @@ def default_parallelism() -> int:
         except ValueError:
             number = 0
         if number < 1:
-            raise SystemExit(f"{PARALLELISM_ENV}={value!r}: use a whole number of tasks, 1 or more.")
+            raise UserErrorException(f"{PARALLELISM_ENV}={value!r}: use a whole number of tasks, 1 or more.")
         return number
+    config = (workspace or {}).get("config") or {}
+    setting = (config.get("airflow") or {}).get(PARALLELISM_KEY)
+    if setting is not None:
+        if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
+            where = (workspace or {}).get("config_path") or "the workspace file"
+            raise WorkspaceConfigError(
+                f'{where}: "airflow": {{"{PARALLELISM_KEY}": {json.dumps(setting)}}} must be a whole number '
+                "of steps at the same time, 1 or more."
+            )
+        return setting
     try:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not Linux
