@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_azml.core import registry
 from airflow_azml.core._home import azml_home
 from airflow_azml.exceptions import UserErrorException
 
@@ -42,7 +43,7 @@ __all__ = ["GcReport", "collect", "apply", "parse_age", "airflow_runs", "protect
 GRACE_SECONDS = 3600
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _REUSE = ".azml/reuse"
-_REGISTRY = ".azml/datasets"
+_REGISTRY = registry.KINDS["datasets"]  # every .json under it counts, a damaged record too
 
 
 def parse_age(text: str) -> float:

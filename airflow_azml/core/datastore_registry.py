@@ -2,42 +2,38 @@
 
 v1 keeps a registration in the workspace, so a later notebook or process finds it with
 ``Datastore(ws, name)``. Here it is a small JSON record (the datastore's spec: names and the
-Airflow connection id, never a secret) at ``.azml/datastores/<name>.json`` on the workspace's
-default datastore; the registry is read only when a name is not in the workspace file.
+Airflow connection id, never a secret), the ``datastores`` kind of the workspace registry
+(``core/registry.py``: ``.azml/datastores/<name>.json`` on the workspace's default datastore);
+the registry is read only when a name is not in the workspace file.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from functools import lru_cache
 from typing import Any
 
+from airflow_azml.core import registry
 from airflow_azml.core.datastore import Datastore, datastore_from_spec
 from airflow_azml.exceptions import DatastoreNotFoundError
 
 __all__ = ["save_registered", "load_registered", "datastore_not_found", "REGISTERED_PREFIX"]
 
-REGISTERED_PREFIX = ".azml/datastores"
+_KIND = "datastores"
+REGISTERED_PREFIX = registry.KINDS[_KIND]
 
 
 def save_registered(workspace: Any, datastore: Datastore) -> None:
     """Record a registered datastore (its spec: names and connection id) so other processes find it."""
     if datastore.name == workspace._default_datastore:
         return  # the default datastore is where the registry lives: it is always known
-    record = {"name": datastore.name, "spec": datastore.to_spec()}
-    workspace.get_default_datastore().store.write_bytes(
-        f"{REGISTERED_PREFIX}/{datastore.name}.json", json.dumps(record, indent=2).encode()
-    )
+    registry.write(workspace, _KIND, datastore.name, {"name": datastore.name, "spec": datastore.to_spec()})
 
 
 def load_registered(workspace: Any, name: str) -> Datastore | None:
     """The datastore ``name`` registered earlier in this workspace (any process), or None."""
-    rel = f"{REGISTERED_PREFIX}/{name}.json"
-    store = workspace.get_default_datastore().store
-    if "/" in name or not store.exists(rel):
-        return None
-    return datastore_from_spec(workspace, name, json.loads(store.read_bytes(rel))["spec"])
+    record = None if "/" in name else registry.read(workspace, _KIND, name)
+    return None if record is None else datastore_from_spec(workspace, name, record["spec"])
 
 
 def datastore_not_found(message: str) -> DatastoreNotFoundError:

@@ -12,7 +12,8 @@ How v1's environments map here:
   registered with it); no compute target in this deployment runs containers, so the step runs
   in the worker's Python environment, with a note in its log.
 * ``register(ws)`` stores the definition as a version of its name on the workspace's default
-  datastore (``.azml/environments/<name>/<version>.json``); ``get`` and ``list`` read it there.
+  datastore (``.azml/environments/<name>/<version>.json``, the ``environments`` kind of the
+  workspace registry, ``core/registry.py``); ``get`` and ``list`` read it there.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import os
 from typing import Any
 
 from airflow_azml.core.conda_dependencies import CondaDependencies
+from airflow_azml.core.registry import KINDS, VersionedRegistry
 from airflow_azml.exceptions import UserErrorException, did_you_mean
 
 __all__ = ["Environment", "CondaDependencies", "DockerConfiguration", "PythonSection", "DockerSection"]
 
-REGISTRY_PREFIX = ".azml/environments"
+REGISTRY_PREFIX = KINDS["environments"]
 _log = logging.getLogger("airflow_azml.environment")
 
 
@@ -200,10 +202,8 @@ class Environment:
         return f"Environment(name={self.name!r}, version={self.version!r})"
 
 
-def _registry(workspace: Any) -> Any:
-    from airflow_azml.data.registry import VersionedRegistry
-
-    return VersionedRegistry(workspace, REGISTRY_PREFIX)
+def _registry(workspace: Any) -> VersionedRegistry:
+    return VersionedRegistry(workspace, "environments")
 
 
 def _curated(name: str) -> Environment:

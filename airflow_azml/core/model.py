@@ -1,10 +1,11 @@
 """``azureml.core.Model``: a registry of model files on the workspace's default datastore.
 
 A registration copies the model file or folder to ``.azml/model-files/<name>/<version>/`` and
-writes its record to ``.azml/models/<name>/<version>.json`` (versions 1, 2, ... per name, as
-datasets are versioned). The default datastore belongs to one workspace, so models registered
-in one workspace are not seen by another. Inside a step, ``Model.get_model_path(name)`` finds
-the workspace through the step's run context, as v1 does with ``Run.get_context()``.
+writes its record to ``.azml/models/<name>/<version>.json``, the ``models`` kind of the workspace
+registry (``core/registry.py``; versions 1, 2, ... per name, as datasets are versioned). The
+default datastore belongs to one workspace, so models registered in one workspace are not seen
+by another. Inside a step, ``Model.get_model_path(name)`` finds the workspace through the step's
+run context, as v1 does with ``Run.get_context()``.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.core._home import azml_home
+from airflow_azml.core.registry import KINDS, VersionedRegistry
 from airflow_azml.core.workspace import Workspace
 from airflow_azml.data.announce import write_announced
 from airflow_azml.data.dataset import dataset_from_definition
-from airflow_azml.data.registry import VersionedRegistry
 from airflow_azml.exceptions import UserErrorException, did_you_mean
 from airflow_azml.runtime import CONTEXT_ENV
 
 __all__ = ["Model", "ModelNotFoundError", "MODELS_PREFIX", "MODEL_FILES_PREFIX"]
 
-MODELS_PREFIX = ".azml/models"
+_KIND = "models"
+MODELS_PREFIX = KINDS[_KIND]
 MODEL_FILES_PREFIX = ".azml/model-files"
 
 
@@ -123,7 +125,7 @@ class Model:
                 f"Model.register({model_name!r}): model_path {str(model_path)!r} does not exist "
                 f"(relative paths are read from {os.getcwd()})."
             )
-        registry = VersionedRegistry(workspace, MODELS_PREFIX)
+        registry = VersionedRegistry(workspace, _KIND)
         known = registry.versions(model_name)
         version = (known[-1] if known else 0) + 1
         record = {
@@ -142,7 +144,7 @@ class Model:
         registry.store.put(src, f"{MODEL_FILES_PREFIX}/{model_name}/{version}/{record['path']}")
         # last: a version is visible only once its files are in place; outside a step on a running
         # Airflow, its asset event is posted at once (data/announce.py)
-        record = write_announced(workspace, "models", record, registry.write)
+        record = write_announced(workspace, _KIND, record, registry.write)
         print(f"Registering model {model_name}")
         return Model._from_record(workspace, record)
 
@@ -158,7 +160,7 @@ class Model:
         **_: Any,
     ) -> list[Model]:
         """Registered models, newest version first per name; v1's filters (``tags``: keys or [key, value])."""
-        registry = VersionedRegistry(workspace, MODELS_PREFIX)
+        registry = VersionedRegistry(workspace, _KIND)
         models = []
         for model_name in sorted([name] if name else registry.names()):
             versions = registry.versions(model_name)
@@ -213,7 +215,7 @@ class Model:
 
     def _update(self, field: str, value: Any) -> None:
         record = {**self._record, field: value}
-        VersionedRegistry(self.workspace, MODELS_PREFIX).write(record)
+        VersionedRegistry(self.workspace, _KIND).write(record)
         self._load(self.workspace, record)
 
     def serialize(self) -> dict[str, Any]:
@@ -237,7 +239,7 @@ def _store(workspace: Any) -> Any:
 
 
 def _not_found(workspace: Any, name: str, version: Any) -> ModelNotFoundError:
-    registry = VersionedRegistry(workspace, MODELS_PREFIX)
+    registry = VersionedRegistry(workspace, _KIND)
     versions = registry.versions(name)
     if versions:
         return ModelNotFoundError(f"Model {name!r} has no version {version}; versions: {versions}.")

@@ -1,12 +1,10 @@
-"""Versioned registrations (datasets, models), stored on the workspace's default datastore.
+"""Registered datasets: versions of a name, the workspace file's declared ones first.
 
-Every worker sees the default datastore, so every worker sees the same registrations; and
-each workspace has its own default datastore (see ``Workspace.local_datastore_root``), so
-one workspace never sees another's.
-
-Layout: ``.azml/<kind>/<name>/<version>.json``. A dataset declared in the workspace file's
-``datasets`` section is version 1 of its name; registered versions of that name follow (2, 3,
-...), so a registration never silently replaces what the workspace file declares.
+The records are the workspace registry's ``datasets`` kind (``airflow_azml.core.registry``:
+``.azml/datasets/<name>/<version>.json`` on the default datastore, seen by every worker of the
+workspace and by no other workspace). A dataset declared in the workspace file's ``datasets``
+section is version 1 of its name; registered versions of that name follow (2, 3, ...), so a
+registration never silently replaces what the workspace file declares.
 
 This module reads and writes records (plain dicts) only; ``data/dataset.py`` turns a dataset
 record into a Dataset object (``load_dataset``), so the registry sits below the dataset classes
@@ -20,8 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from airflow_azml.core.registry import KINDS, VersionedRegistry, folder, record_path
 from airflow_azml.data.announce import write_announced
-from airflow_azml.data.watch import stored_versions
 from airflow_azml.exceptions import DatasetNotFoundError, UserErrorException, check_data_name, did_you_mean
 from airflow_azml.runtime import CONTEXT_ENV
 
@@ -33,33 +31,8 @@ __all__ = [
     "REGISTRY_PREFIX",
 ]
 
-REGISTRY_PREFIX = ".azml/datasets"
-
-
-class VersionedRegistry:
-    """Records ``{name, version, ...}`` under ``<prefix>/<name>/<version>.json`` on the default datastore."""
-
-    def __init__(self, workspace: Any, prefix: str):
-        self.workspace = workspace
-        self.prefix = prefix
-        self.store = workspace.get_default_datastore().store
-
-    def versions(self, name: str) -> list[int]:
-        """The stored versions of ``name``, ascending (only ``<name>/<n>.json`` counts)."""
-        return stored_versions(self.store, f"{self.prefix}/{name}")
-
-    def read(self, name: str, version: int) -> dict[str, Any]:
-        return json.loads(self.store.read_bytes(f"{self.prefix}/{name}/{version}.json"))
-
-    def write(self, record: dict[str, Any]) -> None:
-        rel = f"{self.prefix}/{record['name']}/{record['version']}.json"
-        self.store.write_bytes(rel, json.dumps(record, indent=2).encode())
-
-    def names(self) -> set[str]:
-        if not self.store.exists(self.prefix):
-            return set()
-        depth = self.prefix.count("/") + 1
-        return {rel.split("/")[depth] for rel in self.store.list_files(self.prefix)}
+_KIND = "datasets"
+REGISTRY_PREFIX = KINDS[_KIND]
 
 
 # -- datasets ----------------------------------------------------------------------------
@@ -71,7 +44,7 @@ def _dataset_versions(reg: VersionedRegistry, name: str) -> list[int]:
     if 1 in stored:
         raise UserErrorException(
             f"Dataset {name!r} is declared in the workspace file (version 1) and a registration "
-            f"{reg.prefix}/{name}/1.json exists on datastore {reg.workspace.get_default_datastore().name!r} too. "
+            f"{record_path(_KIND, name, 1)} exists on datastore {reg.workspace.get_default_datastore().name!r} too. "
             "Rename one of them, or delete that file to keep the declared one."
         )
     return [1, *stored]
@@ -107,7 +80,7 @@ def register_dataset(
     Airflow, the registration posts its asset event itself (``data/announce.py``).
     """
     check_data_name(name, "Dataset")
-    reg = VersionedRegistry(workspace, REGISTRY_PREFIX)
+    reg = VersionedRegistry(workspace, _KIND)
     versions = _dataset_versions(reg, name)
     definition = {k: v for k, v in definition.items() if k != "local_files"}
     if versions:
@@ -130,12 +103,12 @@ def register_dataset(
     if by:  # a step: its task (register_on_complete) or the registry watch announces the version
         reg.write(record)
         return record
-    return write_announced(workspace, "datasets", record, reg.write)
+    return write_announced(workspace, _KIND, record, reg.write)
 
 
 def dataset_record(workspace: Any, name: str, version: str | int = "latest") -> dict[str, Any]:
     """The record of dataset ``name`` at ``version`` ('latest' or a number), declared or registered."""
-    reg = VersionedRegistry(workspace, REGISTRY_PREFIX)
+    reg = VersionedRegistry(workspace, _KIND)
     versions = _dataset_versions(reg, name)
     if not versions:
         known = list_datasets(workspace)
@@ -143,7 +116,7 @@ def dataset_record(workspace: Any, name: str, version: str | int = "latest") -> 
             f"No dataset named {name!r} is registered in workspace {workspace.name!r}.{did_you_mean(name, known)} "
             f"Registered: {', '.join(known) or '(none)'}. Register it with "
             f"Dataset.Tabular.from_delimited_files(...).register(ws, {name!r}) or declare it under 'datasets' "
-            f"in the workspace file.{workspace._legacy_hint(f'{REGISTRY_PREFIX}/{name}')}"
+            f"in the workspace file.{workspace._legacy_hint(folder(_KIND, name))}"
         )
     wanted = versions[-1] if str(version) == "latest" else int(version)
     if wanted not in versions:
@@ -165,7 +138,7 @@ def _declared_definition(declared: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_datasets(workspace: Any) -> list[str]:
-    names = set(workspace._declared_datasets) | VersionedRegistry(workspace, REGISTRY_PREFIX).names()
+    names = set(workspace._declared_datasets) | VersionedRegistry(workspace, _KIND).names()
     return sorted(names)
 
 

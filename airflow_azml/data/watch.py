@@ -9,8 +9,9 @@ Two watches:
   content version (the Blob ETag, or size+mtime on a local folder). A file is *changed* when
   it is new or its version differs from the one seen last; one event per such file.
 * **versions**: the versions of a registered dataset or model (``.azml/<kind>/<name>/<n>.json``
-  on the default datastore, see ``data/registry.py``). A version is *new* when its number is
-  above the last one seen; a rewritten record (``add_tags``) is not a new version.
+  on the default datastore: the workspace registry, ``core/registry.py``). A version is *new*
+  when its number is above the last one seen; a rewritten record (``add_tags``) is not a new
+  version.
 
 Registered datasets and models are named by the registry, not by where their files are: a
 dataset's definition (paths, globs, URLs, several datastores) changes from one version to the
@@ -26,6 +27,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from airflow_azml.core import registry
+from airflow_azml.core.registry import stored_versions
 from airflow_azml.data.asset_uri import AssetRef
 
 __all__ = [
@@ -38,8 +41,8 @@ __all__ = [
     "new_versions",
 ]
 
-#: registry kind -> its prefix on the default datastore
-REGISTRY_KINDS = {"datasets": ".azml/datasets", "models": ".azml/models"}
+#: registry kind whose versions are Asset events -> its prefix on the default datastore
+REGISTRY_KINDS = {kind: registry.KINDS[kind] for kind in ("datasets", "models")}
 
 
 def registry_asset(workspace: Mapping[str, Any] | None, kind: str, name: str) -> AssetRef:
@@ -66,8 +69,10 @@ def registry_asset(workspace: Mapping[str, Any] | None, kind: str, name: str) ->
 
 
 def registry_folder(kind: str, name: str) -> str:
-    """Where the versions of ``name`` are recorded on the default datastore."""
-    return f"{REGISTRY_KINDS[kind]}/{name}"
+    """Where the versions of ``name`` are recorded on the default datastore (``kind``: 'datasets' or 'models')."""
+    if kind not in REGISTRY_KINDS:
+        raise ValueError(f"registry kind {kind!r}: use one of {', '.join(REGISTRY_KINDS)}.")
+    return registry.folder(kind, name)
 
 
 def folder_blobs(store: Any, folder: str) -> dict[str, str]:
@@ -89,19 +94,6 @@ def folder_blobs(store: Any, folder: str) -> dict[str, str]:
 def changed_blobs(current: Mapping[str, str], seen: Mapping[str, str]) -> list[tuple[str, str]]:
     """(path, version) of each file in ``current`` that ``seen`` does not hold at that version, sorted."""
     return [(rel, version) for rel, version in sorted(current.items()) if seen.get(rel) != version]
-
-
-def stored_versions(store: Any, folder: str) -> list[int]:
-    """The version numbers recorded in ``folder`` (only ``<folder>/<n>.json`` counts), ascending."""
-    if not store.exists(folder):
-        return []
-    out = []
-    for rel in store.list_files(folder):
-        parent, _, leaf = rel.rpartition("/")
-        stem = leaf.removesuffix(".json")
-        if parent == folder and leaf.endswith(".json") and stem.isdigit():
-            out.append(int(stem))
-    return sorted(out)
 
 
 def new_versions(current: list[int], last: int | None) -> list[int]:

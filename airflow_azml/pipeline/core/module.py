@@ -16,9 +16,9 @@ import time
 import uuid
 from typing import Any
 
+from airflow_azml.core import registry
 from airflow_azml.core._home import caller_dir
 from airflow_azml.exceptions import UserErrorException, did_you_mean
-from airflow_azml.pipeline.core import registry
 from airflow_azml.pipeline.core.graph import InputPortDef, OutputPortDef, PipelineParameter
 
 __all__ = ["Module", "ModuleVersion", "ModuleVersionDescriptor", "ModuleInterface", "REGISTRY_PREFIX"]

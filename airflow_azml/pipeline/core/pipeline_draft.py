@@ -16,8 +16,8 @@ import time
 import uuid
 from typing import Any
 
+from airflow_azml.core import registry
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core import registry
 
 __all__ = ["PipelineDraft"]
 

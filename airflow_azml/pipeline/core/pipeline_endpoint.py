@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_azml.core import registry
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core import registry
 from airflow_azml.pipeline.core._entry import RegistryEntry
 from airflow_azml.pipeline.core.published import ENDPOINT_SUBMIT_ROUTE, PublishedPipeline, airflow_base_url
 

@@ -35,11 +35,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from airflow_azml.core import registry
 from airflow_azml.core._home import airflow_settings
 from airflow_azml.core._orchestrator import orchestrator
+from airflow_azml.core.registry import REGISTRY_PREFIX, safe_id
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core import registry
-from airflow_azml.pipeline.core.registry import REGISTRY_PREFIX, safe_id
 
 __all__ = [
     "PublishedPipeline",

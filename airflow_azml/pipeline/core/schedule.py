@@ -23,9 +23,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from airflow_azml.core import registry
 from airflow_azml.core._orchestrator import airflow_side, orchestrator
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core import registry
 from airflow_azml.pipeline.core._entry import RegistryEntry
 from airflow_azml.pipeline.core.recurrence import ScheduleRecurrence, TimeZone
 from airflow_azml.pipeline.core.schedule_store import (

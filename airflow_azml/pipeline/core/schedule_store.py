@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from airflow_azml.core import registry
+from airflow_azml.core.registry import KINDS
+from airflow_azml.core.registry import safe_id as _safe
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.pipeline.core import registry
-from airflow_azml.pipeline.core.registry import KINDS
-from airflow_azml.pipeline.core.registry import safe_id as _safe
 
 __all__ = [
     "blob_run",

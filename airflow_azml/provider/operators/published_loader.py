@@ -13,8 +13,8 @@ from typing import Any
 
 from airflow.sdk import get_parsing_context
 
+from airflow_azml.core import registry
 from airflow_azml.core.workspace import Workspace
-from airflow_azml.pipeline.core import registry
 from airflow_azml.pipeline.core.published import SUBMITTED_TAG
 from airflow_azml.pipeline.core.schedule import SCHEDULE_ID_PREFIX, schedule_dags, scheduled_pipeline_id
 from airflow_azml.provider.operators.render import render_dag
