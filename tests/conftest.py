@@ -7,13 +7,18 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+if TYPE_CHECKING:
+    from tests.support.azurite import AzuriteServer
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +28,17 @@ def embedded_airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["AZML_AIRFLOW_HOME"] = str(home)
     os.environ["AZML_LOCAL_OWNER_PID"] = str(os.getpid())  # its warm local server ends with the session
     return home
+
+
+@pytest.fixture(scope="module")
+def azurite() -> Iterator[AzuriteServer]:
+    """A real Azurite blob service (tests/support/azurite.py), one per test module; without the emulator
+    the test is skipped (or fails, with AZML_REQUIRE_AZURITE=1)."""
+    from tests.support.azurite import AzuriteServer, require_azurite
+
+    require_azurite()
+    with AzuriteServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 
 from airflow_azml.cli import main
+from airflow_azml.cli.gc_collect import apply, collect, parse_age
 from airflow_azml.core import Dataset, Experiment, Workspace
 from airflow_azml.exceptions import UserErrorException
-from airflow_azml.cli.gc_collect import apply, collect, parse_age
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import PythonScriptStep
 from tests.conftest import write
-from tests.support.azurite import AzuriteServer, require_azurite
 
 DAY = 86400.0
 
@@ -45,13 +44,6 @@ def test_parse_age() -> None:
     assert parse_age("30d") == 30 * DAY and parse_age("12h") == 43200 and parse_age("90m") == 5400
     with pytest.raises(UserErrorException, match="e.g. 30d"):
         parse_age("30 days")
-
-
-@pytest.fixture(scope="module")
-def azurite():
-    require_azurite()
-    with AzuriteServer() as server:
-        yield server
 
 
 def test_gc_by_age_keeps_reuse_and_dataset_paths(workspace_dir: Path, azurite, monkeypatch, capsys) -> None:

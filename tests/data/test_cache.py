@@ -12,14 +12,6 @@ import pytest
 
 from airflow_azml.data.cache import cache_root, cached_copy
 from airflow_azml.data.stores import LocalStore
-from tests.support.azurite import AzuriteServer, require_azurite
-
-
-@pytest.fixture(scope="module")
-def azurite():
-    require_azurite()
-    with AzuriteServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from tests.support.azurite import AzuriteServer, require_azurite
-
-
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[AzuriteServer]:
-    require_azurite()
-    with AzuriteServer() as server:
-        yield server
+from tests.support.azurite import AzuriteServer
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from airflow_azml.exceptions import ActivityFailedException, PathEscapeError, Us
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import DataTransferStep
 from tests.support.assets import embedded_asset_events
-from tests.support.azurite import AzuriteServer, require_azurite
+from tests.support.azurite import AzuriteServer
 from tests.support.postgres import PG, fresh_database
 
 
@@ -125,13 +125,6 @@ def _sql(db: str, statement: str) -> list[tuple]:
         return rows
     finally:
         conn.close()
-
-
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[AzuriteServer]:
-    require_azurite()
-    with AzuriteServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -22,20 +22,13 @@ from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import DatabricksStep, PythonScriptStep
 from tests.conftest import write
 from tests.fakes.databricks_server import SUCCESS, FakeDatabricks
-from tests.support.azurite import ACCOUNT_KEY, ACCOUNT_NAME, AzuriteServer, require_azurite
+from tests.support.azurite import ACCOUNT_KEY, ACCOUNT_NAME, AzuriteServer
 from tests.support.live_airflow import PASSWORDS, LiveAirflow
 from tests.support.live_notebook import notebook_airflow
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "dapi-live-secret-7f3a"
-
-
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[AzuriteServer]:
-    require_azurite()
-    with AzuriteServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
