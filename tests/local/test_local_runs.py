@@ -1,6 +1,6 @@
 """Local runs on the embedded Airflow (issue #14): independent steps at the same time without losing
 outputs, records or reuse entries, two runs of different pipelines at once, and Ctrl-C (a real
-SIGINT to a driver process) canceling a run cleanly."""
+SIGINT to a driver process, and a Jupyter kernel's interrupt) canceling a run cleanly."""
 
 from __future__ import annotations
 
@@ -196,3 +196,98 @@ def test_a_task_whose_process_dies_fails_the_run_instead_of_hanging(embedded_air
     run = Experiment(ws, "local_lost").submit(Pipeline(ws, [step]))
     assert run.wait_for_completion(show_output=False, timeout_seconds=300, raise_on_error=False) == "Failed"
     assert run.get_steps()[0].get_status() == "Failed"
+
+
+KERNEL_SUBMIT = """
+from airflow_azml.core import Experiment, Workspace
+from airflow_azml.pipeline.core import Pipeline, PipelineData
+from airflow_azml.pipeline.steps import PythonScriptStep
+
+ws = Workspace.from_config({ws!r})
+out = PipelineData("long_out")
+step = PythonScriptStep("hang.py", name="long", source_directory={src!r}, arguments=["--out", out],
+                        outputs=[out], allow_reuse=False)
+run = Experiment(ws, "local_kernel").submit(Pipeline(ws, [step]))
+print("RUN", run.id, flush=True)
+run.wait_for_completion(show_output=True)
+"""
+
+
+def _execute(client, code: str, timeout: float = 300) -> tuple[dict, str]:
+    """Run ``code`` in the kernel; its execute_reply content and everything it printed or raised."""
+    msg_id = client.execute(code)
+    text = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = client.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        content = msg["content"]
+        if msg["msg_type"] == "stream":
+            text.append(content["text"])
+        elif msg["msg_type"] == "error":
+            text.append(f"{content['ename']}: {content['evalue']}")
+        elif msg["msg_type"] == "status" and content["execution_state"] == "idle":
+            break
+    return _reply(client, msg_id, timeout), "".join(text)
+
+
+def _reply(client, msg_id: str, timeout: float) -> dict:
+    """The execute_reply to ``msg_id`` (the shell channel may still hold the kernel_info_reply)."""
+    while True:
+        reply = client.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"]
+
+
+def test_interrupting_a_jupyter_kernel_cancels_its_run(embedded_airflow_home, workspace_dir, tmp_path):
+    """The notebook's "interrupt the kernel" (SIGINT to the kernel) during wait_for_completion."""
+    manager = pytest.importorskip("jupyter_client.manager")
+    pytest.importorskip("ipykernel")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    write(tmp_path / "src" / "hang.py", HANG)
+    env = {**os.environ, "AZML_TEST_PIDS": str(pids), "PYTHONPATH": str(REPO)}
+    km, kc = manager.start_new_kernel(kernel_name="python3", env=env, cwd=str(workspace_dir))
+    try:
+        msg_id = kc.execute(KERNEL_SUBMIT.format(ws=str(workspace_dir), src=str(tmp_path / "src")))
+        deadline = time.monotonic() + 300
+        while not list(pids.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        scripts = [int(p.name) for p in pids.iterdir()]
+        assert len(scripts) == 1, "the step never started"
+
+        time.sleep(1.5)  # the runner has published the step Running
+        km.interrupt_kernel()  # what the notebook's "interrupt the kernel" does: SIGINT to the kernel
+        out = []
+        while True:  # the cell ends with the KeyboardInterrupt, after the cancel
+            msg = kc.get_iopub_msg(timeout=120)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                out.append(msg["content"]["ename"])
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        out_text = "".join(out)
+        reply = _reply(kc, msg_id, 60)
+        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", (reply, out_text)
+        assert "KeyboardInterrupt" in out_text and "PipelineRun Status: Canceled" in out_text, out_text
+        assert re.search(r"long +Canceled", out_text), out_text
+        for pid in scripts:  # the step's process group ended
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+
+        # the kernel is alive and usable: the same run, read from it, ended Canceled, its record too
+        assert km.is_alive()
+        reply, text = _execute(
+            kc, "print(run.get_status(), [(s.get_status(), s.record['status']) for s in run.get_steps()])"
+        )
+        assert reply["status"] == "ok", text
+        assert text.strip() == "Canceled [('Canceled', 'Canceled')]", text
+        reply, text = _execute(kc, "print(sum(range(10)))")
+        assert reply["status"] == "ok" and text.strip() == "45", text
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
