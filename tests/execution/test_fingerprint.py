@@ -83,11 +83,9 @@ def test_ten_thousand_files_second_pass_reads_nothing(azml_home, tmp_path):
     for p in src.rglob("*.py"):
         os.utime(p, ns=(then, then))
     hash_source_dir(src)
-    started = time.perf_counter()
     again = hash_source_dir(src)
-    elapsed = time.perf_counter() - started
+    # nothing re-read: the speed itself (< 0.2 s for 10 000 files) is measured by bench/bench_reuse.py
     assert again.rehashed == 0 and len(again.files) == 10_000
-    assert elapsed < 2.0  # the < 0.2 s target is measured by bench/bench_reuse.py on a quiet machine
 
 
 STEP = {
