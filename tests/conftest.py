@@ -34,11 +34,9 @@ def embedded_airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def azurite() -> Iterator[AzuriteServer]:
     """A real Azurite blob service (tests/support/azurite.py), one per test module; without the emulator
     the test is skipped (or fails, with AZML_REQUIRE_AZURITE=1)."""
-    from tests.support.azurite import AzuriteServer, require_azurite
+    from tests.support.azurite import azurite_server
 
-    require_azurite()
-    with AzuriteServer() as server:
-        yield server
+    yield from azurite_server()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from airflow_azml.exceptions import UserErrorException
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import PythonScriptStep
 from tests.conftest import write
+from tests.support.azurite import blob_datastore
 
 DAY = 86400.0
 
@@ -52,14 +53,7 @@ def test_gc_by_age_keeps_reuse_and_dataset_paths(workspace_dir: Path, azurite, m
     for key, value in azurite.airflow_conn_env("gc_blob", "wasb").items():
         monkeypatch.setenv(key, value)
     cfg = json.loads((workspace_dir / "config.json").read_text())
-    cfg["datastores"] = {
-        "blob": {
-            "type": "azure_blob",
-            "container_name": container,
-            "account_name": "devstoreaccount1",
-            "conn_id": "gc_blob",
-        }
-    }
+    cfg["datastores"] = {"blob": blob_datastore(container, "gc_blob")}
     (workspace_dir / "config.json").write_text(json.dumps(cfg))
     ws = Workspace.from_config(workspace_dir)
     local, blob = ws.get_default_datastore().store, ws.datastores["blob"].store

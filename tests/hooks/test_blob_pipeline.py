@@ -19,6 +19,7 @@ from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import DataTransferStep, PythonScriptStep
 from airflow_azml.provider.hooks.object_store import COMMITTED_MARKER, ObjectStore
 from tests.conftest import write
+from tests.support.azurite import blob_datastore
 
 pytestmark = pytest.mark.slow
 
@@ -48,14 +49,7 @@ json.dump({"files": files, "total": total, "mount": src, "writable": writable, "
 @pytest.fixture
 def blob_workspace(workspace_dir: Path, blob_conn: str, container: str) -> Workspace:
     cfg = json.loads((workspace_dir / "config.json").read_text())
-    cfg["datastores"] = {
-        "blobstore": {
-            "type": "azure_blob",
-            "container_name": container,
-            "account_name": "devstoreaccount1",
-            "conn_id": blob_conn,
-        }
-    }
+    cfg["datastores"] = {"blobstore": blob_datastore(container, blob_conn)}
     (workspace_dir / "config.json").write_text(json.dumps(cfg))
     return Workspace.from_config(workspace_dir)
 

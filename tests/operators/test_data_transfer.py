@@ -22,7 +22,7 @@ from airflow_azml.exceptions import ActivityFailedException, PathEscapeError, Us
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import DataTransferStep
 from tests.support.assets import embedded_asset_events
-from tests.support.azurite import AzuriteServer
+from tests.support.azurite import AzuriteServer, blob_datastore
 from tests.support.postgres import PG, fresh_database
 
 
@@ -141,12 +141,7 @@ def sql_blob_ws(workspace_dir: Path, azurite: AzuriteServer, pg_db: str, monkeyp
     )
     cfg = json.loads((workspace_dir / "config.json").read_text())
     cfg["datastores"] = {
-        "blob": {
-            "type": "azure_blob",
-            "container_name": container,
-            "account_name": "devstoreaccount1",
-            "conn_id": "xfer_blob",
-        },
+        "blob": blob_datastore(container, "xfer_blob"),
         "pg": {"type": "postgres", "server_name": "127.0.0.1", "database_name": pg_db, "conn_id": "xfer_pg"},
     }
     (workspace_dir / "config.json").write_text(json.dumps(cfg))

@@ -43,6 +43,7 @@ __all__ = [
     "AzuriteServer",
     "azurite_missing_reason",
     "azurite_server",
+    "blob_datastore",
     "require_azurite",
 ]
 
@@ -336,8 +337,18 @@ class AzuriteServer:
         return container
 
 
+def blob_datastore(container: str, conn_id: str) -> dict[str, str]:
+    """A workspace file's ``azure_blob`` datastore on the Azurite account: ``container`` through ``conn_id``."""
+    return {
+        "type": "azure_blob",
+        "container_name": container,
+        "account_name": ACCOUNT_NAME,
+        "conn_id": conn_id,
+    }
+
+
 def azurite_server() -> Iterator[AzuriteServer]:
-    """Body for a pytest fixture: ``azurite = pytest.fixture(scope=...)(azurite_server)``."""
+    """Body for a pytest fixture (tests/conftest.py's ``azurite``, one per test module)."""
     require_azurite()
     with AzuriteServer() as server:
         yield server

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.azurite import AzuriteServer
+from tests.support.azurite import AzuriteServer, blob_datastore
 from tests.support.live_airflow import LiveAirflow, LiveAirflowError
 
 __all__ = [
@@ -124,14 +124,7 @@ def workspace_config(compute_targets: dict[str, dict[str, Any]]) -> dict[str, An
     return {
         "workspace_name": "celery-system",
         "default_datastore": "blobstore",
-        "datastores": {
-            "blobstore": {
-                "type": "azure_blob",
-                "container_name": CONTAINER,
-                "account_name": "devstoreaccount1",
-                "conn_id": BLOB_CONN_ID,
-            }
-        },
+        "datastores": {"blobstore": blob_datastore(CONTAINER, BLOB_CONN_ID)},
         "compute_targets": compute_targets,
     }
 

@@ -40,11 +40,8 @@ from tests.support.azurite import (
     ACCOUNT_KEY,
     AzuriteError,
     AzuriteServer,
-    azurite_server,
     require_azurite,
 )
-
-azurite = pytest.fixture(scope="module", name="azurite")(azurite_server)
 
 CONTAINER = "azml"
 KEY = "runs/r1/hello.txt"

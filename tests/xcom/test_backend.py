@@ -19,7 +19,7 @@ from airflow_azml.core import Workspace
 from airflow_azml.provider.local.embedded import start_local_run
 from airflow_azml.provider.xcom.backend import REF_KEY, XCOM_PREFIX
 from tests.conftest import write
-from tests.support.azurite import AzuriteServer, require_azurite
+from tests.support.azurite import AzuriteServer, blob_datastore, require_azurite
 
 DAG = """
 import pandas as pd
@@ -65,14 +65,7 @@ def test_taskflow_dataframe_goes_through_the_blob_datastore(embedded_airflow_hom
                 {
                     "workspace_name": "xcom",
                     "default_datastore": "blob",
-                    "datastores": {
-                        "blob": {
-                            "type": "azure_blob",
-                            "container_name": "xcoms",
-                            "account_name": "devstoreaccount1",
-                            "conn_id": "xcom_blob",
-                        }
-                    },
+                    "datastores": {"blob": blob_datastore("xcoms", "xcom_blob")},
                 }
             ),
         )

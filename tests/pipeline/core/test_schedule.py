@@ -126,7 +126,7 @@ def test_datastore_watch_fires_per_new_and_changed_blob_on_azurite(azml_home, tm
 
     from airflow_azml.pipeline.core.schedule import blob_run
     from airflow_azml.provider.triggers import DatastoreChangeTrigger, _watch_spec
-    from tests.support.azurite import AzuriteServer, require_azurite
+    from tests.support.azurite import AzuriteServer, blob_datastore, require_azurite
 
     require_azurite()
     with AzuriteServer() as azurite:
@@ -137,14 +137,7 @@ def test_datastore_watch_fires_per_new_and_changed_blob_on_azurite(azml_home, tm
             json.dumps(
                 {
                     "workspace_name": "w",
-                    "datastores": {
-                        "blob": {
-                            "type": "azure_blob",
-                            "container_name": "watched",
-                            "account_name": "devstoreaccount1",
-                            "conn_id": "azml_watch",
-                        }
-                    },
+                    "datastores": {"blob": blob_datastore("watched", "azml_watch")},
                 }
             )
         )
