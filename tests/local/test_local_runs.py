@@ -28,7 +28,15 @@ import argparse, os, time
 p = argparse.ArgumentParser(); p.add_argument("--name"); p.add_argument("--out"); p.add_argument("--ins", nargs="*")
 a = p.parse_args()
 open(os.environ["AZML_TEST_COUNTER"], "a").write(a.name + "\\n")
-time.sleep(float(os.environ.get("AZML_TEST_SLEEP", "1.5")))
+barrier, expected = os.environ.get("AZML_TEST_BARRIER"), int(os.environ.get("AZML_TEST_BARRIER_N", "0"))
+if barrier and not a.ins:  # an independent step waits until every independent step of both runs has started:
+    open(os.path.join(barrier, a.name), "w").close()  # it cannot pass unless they all run at the same time
+    deadline = time.monotonic() + 300
+    while len(os.listdir(barrier)) < expected:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {sorted(os.listdir(barrier))} started: the steps did not run at the same time")
+        time.sleep(0.05)
+time.sleep(0.5)
 os.makedirs(a.out, exist_ok=True)
 seen = [open(os.path.join(i, "v.txt")).read() for i in (a.ins or [])]
 open(os.path.join(a.out, "v.txt"), "w").write("+".join(seen + [a.name]))
@@ -69,6 +77,9 @@ def test_concurrent_steps_and_runs_lose_nothing(embedded_airflow_home, workspace
     counter = tmp_path / "counter.txt"
     monkeypatch.setenv("AZML_TEST_COUNTER", str(counter))
     monkeypatch.setenv("AZML_LOCAL_PARALLELISM", "4")
+    (tmp_path / "barrier").mkdir()
+    monkeypatch.setenv("AZML_TEST_BARRIER", str(tmp_path / "barrier"))
+    monkeypatch.setenv("AZML_TEST_BARRIER_N", "7")  # a0..a3 and b0..b2
     ws = Workspace.from_config(workspace_dir)
     write(workspace_dir / "src" / "work.py", WORK)
     wide = _fan_in(ws, workspace_dir / "src", "a", 4, join=True)
