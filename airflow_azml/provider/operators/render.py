@@ -11,7 +11,6 @@ from typing import Any
 from airflow.sdk import DAG, Param
 
 from airflow_azml.compiler import load_plan
-from airflow_azml.provider.operators.hyperdrive import HyperDriveStepOperator
 from airflow_azml.provider.operators.lineage import lineage_enabled, plan_assets
 from airflow_azml.provider.operators.step import (
     AzmlStepOperator,
@@ -21,11 +20,13 @@ from airflow_azml.provider.operators.step import (
 
 __all__ = ["render_dag", "load_submitted_dags", "OPERATORS", "describe_plan"]
 
+#: Operator classes by the path a plan names them with. Any other (HyperDrive, ParallelRun, SQL...)
+#: is imported the first time a plan names it: a DAG file without such a step does not load its
+#: module in every parse (HyperDrive's, with routing's dataclass, was 2 ms of a 200-step parse).
 OPERATORS: dict[str, type[AzmlStepOperator]] = {
     "airflow_azml.provider.operators.step.AzmlStepOperator": AzmlStepOperator,
     "airflow_azml.provider.operators.step.PythonScriptStepOperator": PythonScriptStepOperator,
     "airflow_azml.provider.operators.step.EstimatorStepOperator": EstimatorStepOperator,
-    "airflow_azml.provider.operators.hyperdrive.HyperDriveStepOperator": HyperDriveStepOperator,
 }
 
 
