@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from airflow_azml.core import Experiment, Workspace
-from airflow_azml.data.data_reference import DataReference
 from airflow_azml.exceptions import ActivityFailedException
-from airflow_azml.pipeline.core import Pipeline, PipelineData, PipelineParameter
+from airflow_azml.pipeline.core import Pipeline, PipelineParameter
 from airflow_azml.pipeline.steps import AdlaStep
 from tests.conftest import write
+from tests.pipeline.steps.test_adla_step import sample_step
 from tests.support.postgres import PG, fresh_database
 from tests.support.samples import V1_ADLA_SAMPLE
 
@@ -40,22 +40,8 @@ def project(workspace_dir: Path, targets: dict | None = None) -> Workspace:
 
 
 def sample_pipeline(ws: Workspace, folder: Path, script: str = SAMPLE, **kw) -> Pipeline:
-    write(folder / "sample_script.usql", script)
-    sample_input = DataReference(
-        ws.get_default_datastore(),
-        data_reference_name="script_input",
-        path_on_datastore="adla_sample/sample_input.csv",
-    )
-    sample_output = PipelineData("script_output", datastore=ws.get_default_datastore())
-    step = AdlaStep(
-        script_name="sample_script.usql",
-        name="extract_employee_names",
-        source_directory=str(folder),
-        inputs=[sample_input],
-        outputs=[sample_output],
-        **kw,
-    )
-    return Pipeline(ws, [step])
+    """The v1 sample's AdlaStep (tests/pipeline/steps/test_adla_step.py's sample_step) as a pipeline."""
+    return Pipeline(ws, [sample_step(ws, folder, script, **kw)])
 
 
 def test_v1_sample_runs_on_duckdb(embedded_airflow_home, workspace_dir, tmp_path):
