@@ -47,3 +47,29 @@ def test_a_script_pipeline_parse_loads_no_other_step_kind(workspace_dir: Path):
     assert "airflow_azml.provider.operators.render" in loaded
     for other in ("hyperdrive", "routing", "parallel_run", "databricks", "data_transfer", "adla"):
         assert f"airflow_azml.provider.operators.{other}" not in loaded
+
+
+def test_the_dag_is_the_one_airflows_own_edges_give(workspace_dir: Path, monkeypatch):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from airflow_azml.compiler.capture import plans_of
+    from airflow_azml.provider.operators import render
+
+    write(workspace_dir / "src" / "s.py", "print(1)\n")
+    plan = plans_of(write(workspace_dir / "parse_shape.py", SCRIPT_DAG))[0]["plan"]
+    dag = render.render_dag(plan)
+    assert {t.task_id: t.upstream_task_ids for t in dag.tasks} == {
+        "prep": set(),
+        "left": {"prep"},
+        "right": {"prep"},
+        "join": {"left", "right"},
+    }
+    assert dag.get_task("prep").downstream_task_ids == {"left", "right"}
+
+    def with_rshift(task, upstream):
+        for up in upstream:
+            up >> task
+
+    monkeypatch.setattr(render, "_set_upstream", with_rshift)
+    expected = render.render_dag(plan)
+    assert DagSerialization.to_dict(dag) == DagSerialization.to_dict(expected)

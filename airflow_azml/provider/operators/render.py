@@ -166,12 +166,23 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
             task_id=task_id, step=step, pipeline=shared, dag=dag, **data, **_routing(step)
         )
     for task_id, step in plan["steps"].items():
-        for up in step["upstream"]:
-            tasks[up] >> tasks[task_id]
+        _set_upstream(tasks[task_id], [tasks[up] for up in step["upstream"]])
     for task_id, step in plan["steps"].items():  # a multi-node ParallelRunStep's node tasks
         if hasattr(tasks[task_id], "add_node_tasks"):
             tasks[task_id].add_node_tasks([tasks[up] for up in step["upstream"]], **_routing(step))
     return dag
+
+
+def _set_upstream(task: AzmlStepOperator, upstream: list[AzmlStepOperator]) -> None:
+    """``up >> task`` for each of ``upstream``, recorded as Airflow's ``_set_relatives`` records an edge
+    between two operators of one DAG: each one's task id in the other's set. What ``>>`` checks first
+    holds for every task here (operators, not task groups, all built with ``dag=``; no edge label), and
+    its check that both tasks are of one DAG puts each task's DAG in a set, hashing the whole DAG twice
+    per edge: ~10% of a 200-step DAG file's parse. tests/operators/test_render_parse.py checks that the
+    serialized DAG is the one ``>>`` gives."""
+    for up in upstream:
+        up.downstream_task_ids.add(task.task_id)
+        task.upstream_task_ids.add(up.task_id)
 
 
 def load_submitted_dags(loader_file: str) -> dict[str, DAG]:
