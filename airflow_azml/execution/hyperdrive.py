@@ -26,6 +26,7 @@ from airflow_azml.execution.records import step_run_id
 from airflow_azml.execution.step import StepExecution
 from airflow_azml.execution.sweep import Sweep, SweepChild, best_child, best_value
 from airflow_azml.pipeline.core.training_output import METRICS_FILE
+from airflow_azml.runtime.launch import script_command
 from airflow_azml.runtime.metrics import read_metrics, summarize
 
 __all__ = ["HyperDriveExecution", "child_run_id", "hyperparameter_arguments", "CHILDREN_DIR"]
@@ -214,7 +215,7 @@ class HyperDriveExecution(StepExecution):
         ctx_file.write_text(json.dumps(ctx, indent=1, default=str))
         env = self._env(params, ctx_file, python)
         env["AZUREML_RUN_ID"] = run_id
-        argv = [python, "-m", "airflow_azml.runtime.launch", self.step["script_name"], *args]
+        argv = [*script_command(python, self.step["script_name"], snapshot, env), *args]
         argv += hyperparameter_arguments(values)
         process = StepProcess(
             argv, cwd=snapshot, env=env, log=self.log, logdir=folder / "logs", prefix=f"[HD_{number}] "

@@ -13,6 +13,7 @@ from typing import Any
 from airflow_azml.exceptions import StepFailedError
 from airflow_azml.execution import StepExecution
 from airflow_azml.execution.process import StepProcess
+from airflow_azml.runtime.launch import script_command
 
 __all__ = ["LocalSparkExecution"]
 
@@ -42,8 +43,7 @@ class LocalSparkExecution(StepExecution):
         env.update(
             PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1"
         )
-        argv = [sys.executable, "-m", "airflow_azml.runtime.launch", self.step["script_name"], *args]
-        self.process = StepProcess(
-            argv, cwd=Path(self.step["source_directory"]), env=env, log=self.log, logdir=self.workdir / "logs"
-        )
+        cwd = Path(self.step["source_directory"])
+        argv = [*script_command(sys.executable, self.step["script_name"], cwd, env), *args]
+        self.process = StepProcess(argv, cwd=cwd, env=env, log=self.log, logdir=self.workdir / "logs")
         return self.process.run()

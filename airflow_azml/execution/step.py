@@ -20,6 +20,7 @@ from airflow_azml.execution.params import coerce_params, expand_arguments
 from airflow_azml.execution.process import StepProcess
 from airflow_azml.execution.records import RunRecords, run_slug, step_run_id
 from airflow_azml.runtime import CONTEXT_ENV
+from airflow_azml.runtime.launch import script_command
 from airflow_azml.runtime.metrics import read_metrics, summarize
 
 __all__ = ["StepInvocation", "StepExecution", "SCRIPT_KINDS"]
@@ -128,7 +129,7 @@ class StepExecution:
         if self.step["kind"] == "command":
             argv = resolve_command(args, cwd, env, self.step["name"])
         else:
-            argv = [python, "-m", "airflow_azml.runtime.launch", self.step["script_name"], *args]
+            argv = [*script_command(python, self.step["script_name"], cwd, env), *args]
         self.process = launch_process(  # type: ignore[assignment]
             argv,
             cwd=cwd,
