@@ -38,7 +38,7 @@ __all__ = ["StepLineage", "plan_lineage", "SQL_OUTLET_PREFIX"]
 SQL_OUTLET_PREFIX = "sql:"
 
 
-@dataclass
+@dataclass(slots=True)
 class StepLineage:
     """A step's inlets (input name -> asset) and outlets (output name -> asset), in plan order."""
 
@@ -101,10 +101,9 @@ def plan_lineage(plan: Mapping[str, Any]) -> dict[str, StepLineage]:
         here = lineage[task_id] = StepLineage()
         for out in step.get("outputs") or ():
             here.outlets[out["name"]] = namer.output(step, out)
-            if (out.get("register") or {}).get("name"):
-                here.registers[out["name"]] = registry_asset(
-                    namer.cfg, "datasets", str(out["register"]["name"])
-                )
+            register = out.get("register")
+            if register and register.get("name"):
+                here.registers[out["name"]] = registry_asset(namer.cfg, "datasets", str(register["name"]))
         for spec in step.get("inputs") or ():
             if spec.get("source") == "step_output":
                 producer = lineage.get(spec["step"])

@@ -100,7 +100,7 @@ class DatastoreBase:
             full = f"{self.root}/{rel}"
         else:
             full = f"{self.root}/" if self.slash_root else self.root
-        return AssetRef(name=full, uri=full, namespace=self.namespace, path=f"{self.ol_root}{rel}")
+        return AssetRef(full, full, self.namespace, f"{self.ol_root}{rel}")  # name, uri, namespace, path
 
 
 def datastore_base(

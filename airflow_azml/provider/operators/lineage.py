@@ -56,9 +56,10 @@ class _AssetMaker:
 
     def __call__(self, uri: str) -> Asset:
         """The Asset of ``uri`` (one object per URI: a producer's outlet is its consumers' inlet)."""
-        asset = self.made.get(uri)
-        if asset is not None:
-            return asset
+        return self.made.get(uri) or self.new(uri)
+
+    def new(self, uri: str) -> Asset:
+        """A new Asset for ``uri``, kept for the next ask (``_assets`` looks in ``made`` itself first)."""
         if (
             not uri.isascii()
             or "?" in uri
@@ -90,9 +91,11 @@ def _default(field: Any) -> Any:
 
 
 def _assets(maker: _AssetMaker, refs: dict[str, AssetRef]) -> list[Asset]:
+    made, new = maker.made, maker.new  # a URI seen before (a consumer's inlet) costs no call
     if len(refs) == 1:  # most steps: one input, one output
-        return [maker(next(iter(refs.values())).uri)]
-    return [maker(uri) for uri in dict.fromkeys(ref.uri for ref in refs.values())]
+        uri = next(iter(refs.values())).uri
+        return [made.get(uri) or new(uri)]
+    return [made.get(uri) or new(uri) for uri in dict.fromkeys(ref.uri for ref in refs.values())]
 
 
 def plan_assets(plan: dict[str, Any]) -> dict[str, StepAssets]:
@@ -104,15 +107,14 @@ def plan_assets(plan: dict[str, Any]) -> dict[str, StepAssets]:
     maker = _AssetMaker()
     lineages = plan_lineage(plan)
     _watch_registered(maker, plan, lineages)
-    return {
-        task_id: (
-            lineage,
-            _assets(maker, lineage.inlets),
-            _assets(maker, lineage.outlets)
-            + [AssetAlias(name=register_alias(r)) for r in lineage.registers.values()],
-        )
-        for task_id, lineage in lineages.items()
-    }
+    assets: dict[str, StepAssets] = {}
+    for task_id, lineage in lineages.items():
+        inlets = _assets(maker, lineage.inlets)
+        outlets = _assets(maker, lineage.outlets)
+        if lineage.registers:
+            outlets += [AssetAlias(name=register_alias(r)) for r in lineage.registers.values()]
+        assets[task_id] = (lineage, inlets, outlets)
+    return assets
 
 
 def register_alias(ref: AssetRef) -> str:
