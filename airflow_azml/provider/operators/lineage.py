@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["plan_assets", "lineage_enabled", "LineageMixin", "StepAssets"]
 
-#: task_id -> (lineage, inlets, outlets)
-StepAssets = tuple[StepLineage, list[Asset], list[Asset]]
+#: a step's (inlets, outlets): its Assets (and the AssetAlias of a dataset it registers)
+StepAssets = tuple[list[Asset], list[Any]]
 
 
 def lineage_enabled() -> bool:
@@ -98,8 +98,8 @@ def _assets(maker: _AssetMaker, refs: dict[str, AssetRef]) -> list[Asset]:
     return [made.get(uri) or new(uri) for uri in dict.fromkeys(ref.uri for ref in refs.values())]
 
 
-def plan_assets(plan: dict[str, Any]) -> dict[str, StepAssets]:
-    """task_id -> (its StepLineage, inlet Assets, outlet Assets) for every step of ``plan``.
+def plan_assets(plan: dict[str, Any]) -> tuple[dict[str, StepLineage], dict[str, StepAssets]]:
+    """(task_id -> its StepLineage, task_id -> its inlet and outlet Assets) for every step of ``plan``.
 
     An asset's name is its URI (``data/asset_uri.py``), so whatever declares the same location
     declares the same Asset.
@@ -110,11 +110,11 @@ def plan_assets(plan: dict[str, Any]) -> dict[str, StepAssets]:
     assets: dict[str, StepAssets] = {}
     for task_id, lineage in lineages.items():
         inlets = _assets(maker, lineage.inlets)
-        outlets = _assets(maker, lineage.outlets)
+        outlets: list[Any] = _assets(maker, lineage.outlets)
         if lineage.registers:
             outlets += [AssetAlias(name=register_alias(r)) for r in lineage.registers.values()]
-        assets[task_id] = (lineage, inlets, outlets)
-    return assets
+        assets[task_id] = (inlets, outlets)
+    return lineages, assets
 
 
 def register_alias(ref: AssetRef) -> str:

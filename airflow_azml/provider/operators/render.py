@@ -155,13 +155,12 @@ def render_dag(plan: dict[str, Any], schedule: Any = None, **dag_kwargs: Any) ->
         "compat": plan.get("compat") or _compat_enabled(),
     }
     tasks: dict[str, AzmlStepOperator] = {}
-    assets = plan_assets(plan) if lineage_enabled() else {}
-    shared["lineage"] = {task_id: lineage for task_id, (lineage, _, _) in assets.items()}
+    shared["lineage"], assets = plan_assets(plan) if lineage_enabled() else ({}, {})
     for task_id, step in plan["steps"].items():
         op = _operator(step["operator"])
         data: dict[str, Any] = {}
         if task_id in assets:  # the data it reads and writes, as Assets (known without I/O)
-            data = {"inlets": assets[task_id][1], "outlets": assets[task_id][2]}
+            data = {"inlets": assets[task_id][0], "outlets": assets[task_id][1]}
         tasks[task_id] = op.for_step(
             task_id=task_id, step=step, pipeline=shared, dag=dag, **data, **_routing(step)
         )
