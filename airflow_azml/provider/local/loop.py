@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from airflow_azml.provider.local.task_api import warm_task_api
+
 __all__ = ["LocalDagRun", "parse_dag", "preload_task_modules", "warm_task_api", "write_status"]
 
 #: seconds a canceled task gets to stop its step (SIGTERM: on_kill ends the script's group) before SIGKILL
@@ -84,25 +86,6 @@ def preload_task_modules() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
-
-
-def warm_task_api() -> None:
-    """Build Airflow's in-process Execution API and let it generate its versioned routes (~3 s of
-    CPU on its first request) here, once, so the forked task children inherit it ready. No thread is
-    left running: each child starts its own transport thread."""
-    import asyncio
-
-    import httpx
-    from airflow.sdk.execution_time.supervisor import in_process_api_server
-
-    app = in_process_api_server().app
-
-    async def first_request() -> None:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://in-process.invalid") as client:
-            await client.get("/execution/health/ping")
-
-    asyncio.run(first_request())
 
 
 class LocalDagRun:

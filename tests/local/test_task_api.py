@@ -1,0 +1,51 @@
+"""The in-process Execution API warmed before the task children fork (provider/local/task_api.py): a
+request reads no endpoint source and analyses no dependency (both were done for every route
+before), and still answers as before. Real Airflow, real in-process API, real SQLite DB (a fresh
+process, since the warm-up changes FastAPI's per-process state)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from airflow_azml.provider.local.embedded import airflow_home, embedded_env, ensure_db
+
+SCRIPT = r"""
+import inspect, json
+import fastapi.dependencies.utils as fastapi_deps
+from airflow_azml.provider.local.task_api import warm_task_api
+from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
+
+warm_task_api()
+warm_task_api()  # again (each local run calls it): nothing is wrapped twice
+client = InProcessTestSupervisor._api_client()  # what a task's requests go through (with its overrides)
+
+sources, analyses = [], []
+real_source, real_signature = inspect.getsourcelines, fastapi_deps.get_typed_signature
+inspect.getsourcelines = lambda obj: (sources.append(obj), real_source(obj))[1]
+fastapi_deps.get_typed_signature = lambda call: (analyses.append(call), real_signature(call))[1]
+
+rounds = []
+for value in ("one", "two"):
+    analyses.clear()
+    client.variables.set("azml_task_api_check", value)
+    got = client.variables.get("azml_task_api_check")
+    rounds.append({"value": got.value, "analyses": len(analyses)})
+print(json.dumps({"rounds": rounds, "sources": len(sources), "kept": fastapi_deps.get_dependant.azml_kept}))
+"""
+
+
+def test_a_warmed_api_repeats_no_work_and_answers_the_same(embedded_airflow_home):
+    env = embedded_env(airflow_home() / "dags")
+    ensure_db(env)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [r["value"] for r in seen["rounds"]] == ["one", "two"]
+    # every endpoint's location was found, and every dependency analysed, before the first request
+    assert seen["sources"] == 0
+    assert [r["analyses"] for r in seen["rounds"]] == [0, 0]
+    assert seen["kept"] is True
