@@ -66,12 +66,12 @@ def run(args: argparse.Namespace) -> int:
     plan = pick_plan(args.dag_file, args.dag_id)
     conf = run_conf(plan, parse_params(args.param), None, args.regenerate_outputs)
     parallelism = args.parallelism or default_parallelism(plan["workspace"])  # flag > env > file > cores
-    handle = start_local_run(args.dag_file, plan["dag_id"], conf, parallelism=parallelism)
     experiment = Experiment(Workspace.from_spec(plan["workspace"]), plan["dag_id"])
-    pipeline_run = PipelineRun(experiment, backend=LocalBackend(handle, plan), plan=plan)
     from airflow_azml.pipeline.core.progress import cancel_on_interrupt
 
-    try:
+    try:  # Ctrl-C while submitting cancels the run too (start_local_run, LocalBackend)
+        handle = start_local_run(args.dag_file, plan["dag_id"], conf, parallelism=parallelism)
+        pipeline_run = PipelineRun(experiment, backend=LocalBackend(handle, plan), plan=plan)
         if not args.quiet and not args.no_live and sys.stdout.isatty():
             status = cancel_on_interrupt(pipeline_run, lambda: _wait_live(pipeline_run))
         else:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -195,6 +196,118 @@ def test_ctrl_c_cancels_the_run_cleanly(embedded_airflow_home, workspace_dir, tm
     root = Path(store.local_path(""))
     published = [p for p in root.rglob("partial.txt") if "staging" not in p.parts]
     assert published == [], "a canceled step's partial output was published"
+
+
+SUBMIT_DRIVER = """
+import os, socket, sys, time
+from airflow_azml.core import Experiment, Workspace
+from airflow_azml.pipeline.core import Pipeline, PipelineData
+from airflow_azml.pipeline.steps import PythonScriptStep
+from airflow_azml.provider.local import embedded
+
+def hold(what):  # the test sends SIGINT when it reads this line: the KeyboardInterrupt is raised right here
+    print("INTERRUPT", what, flush=True)
+    time.sleep(600)
+
+if sys.argv[3] == "sent":  # the run's request is with the warm server, its reply not read yet
+    real_sendall = socket.socket.sendall
+    def sendall(self, data, *args):
+        real_sendall(self, data, *args)
+        if b'"argv"' in data:
+            hold("sent")
+    socket.socket.sendall = sendall
+else:  # the runner has started the run (its id is known), Experiment.submit has not returned
+    real_wait = embedded.LocalRunHandle.wait_for_run_id
+    def wait_for_run_id(self, *args):
+        run_id = real_wait(self, *args)
+        hold(run_id)
+        return run_id
+    embedded.LocalRunHandle.wait_for_run_id = wait_for_run_id
+
+ws = Workspace.from_config(sys.argv[1])
+out = PipelineData("hang_out")
+step = PythonScriptStep("hang.py", name="hang", source_directory=sys.argv[2], arguments=["--out", out],
+                        outputs=[out], allow_reuse=False)
+try:
+    Experiment(ws, sys.argv[4]).submit(Pipeline(ws, [step]))
+    print("SUBMITTED", flush=True)
+except KeyboardInterrupt as exc:  # like a notebook kernel: alive, the interrupted frames kept by the traceback
+    print("CAUGHT", type(exc).__name__, flush=True)
+    sys.stdin.read()  # until the test has looked
+    raise
+"""
+
+
+def _holders(prefix: str) -> list[int]:
+    """The processes with a file under ``prefix`` open: a run's runner and its tasks keep its log open."""
+    found = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd).startswith(prefix) for fd in fd_dir.iterdir()):
+                found.append(int(fd_dir.parent.name))
+        except OSError:  # gone, or not ours
+            continue
+    return found
+
+
+def _read_until(proc: subprocess.Popen, seen: list[str], prefix: str) -> str:
+    """The driver's next line starting with ``prefix`` (the lines before it go to ``seen`` too)."""
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith(prefix):
+            return line
+    raise AssertionError("".join(seen) + proc.communicate(timeout=60)[0])
+
+
+@pytest.mark.parametrize(
+    "moment, idle",
+    [("sent", None), ("run_id", None), ("run_id", "0")],
+    ids=["request-sent-to-server", "run-started-on-server", "run-started-cold"],
+)
+def test_ctrl_c_while_submitting_cancels_the_run(
+    embedded_airflow_home, workspace_dir, tmp_path, moment, idle
+):
+    """Ctrl-C while Experiment.submit is still submitting (the warm server has the request but its reply
+    is unread; or the run exists but submit has not returned; or the runner was started cold with
+    AZML_LOCAL_SERVER_IDLE=0): the run ends canceled or never starts, no step process starts, nothing
+    partial is published, and the KeyboardInterrupt reaches the caller."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    write(tmp_path / "src" / "hang.py", HANG)
+    driver = write(tmp_path / "driver.py", SUBMIT_DRIVER)
+    dag_id = f"local_submit_{moment}_{'cold' if idle == '0' else 'served'}"
+    env = {**os.environ, "AZML_TEST_PIDS": str(pids), "PYTHONPATH": str(REPO)}
+    env.update({} if idle is None else {"AZML_LOCAL_SERVER_IDLE": idle})
+    argv = [sys.executable, str(driver), str(workspace_dir), str(tmp_path / "src"), moment, dag_id]
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    seen: list[str] = []
+    held = _read_until(proc, seen, "INTERRUPT ")  # the driver holds at the moment under test
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C on a terminal (or a kernel's interrupt) sends the driver
+    assert _read_until(proc, seen, "CAUGHT ") == "CAUGHT KeyboardInterrupt\n", "".join(seen)
+
+    runs = Path(embedded_airflow_home) / "azml_runs"
+    deadline = time.monotonic() + 10  # the runner has ended (submit waited for it); its exit may be finishing
+    while _holders(f"{runs}/{dag_id}-") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _holders(f"{runs}/{dag_id}-") == [], "the interrupted submit left its runner (or a task) running"
+    assert list(pids.iterdir()) == [], "a step started after the submit was interrupted"
+    statuses = [json.loads(p.read_text()) for p in runs.glob(f"{dag_id}-*.json")]
+    if moment == "run_id":  # the run existed when Ctrl-C came: it ended canceled (else: none, or canceled)
+        assert [s["run_id"] for s in statuses] == [held.split()[1]], statuses
+    assert all(s["state"] == "canceled" for s in statuses), statuses
+    assert all(t["state"] == "skipped" for s in statuses for t in s.get("tasks", {}).values()), statuses
+    db = sqlite3.connect(Path(embedded_airflow_home) / "airflow.db")
+    try:  # the embedded Airflow has no run of it still going (a canceled run ends failed there)
+        states = {row[0] for row in db.execute("SELECT state FROM dag_run WHERE dag_id = ?", (dag_id,))}
+    finally:
+        db.close()
+    assert states <= {"failed"}, states
+    root = Path(Workspace.from_config(workspace_dir).get_default_datastore().store.local_path(""))
+    assert [p for p in root.rglob("partial.txt") if "staging" not in p.parts] == []
+    out = "".join(seen) + proc.communicate("", timeout=60)[0]  # the driver ends with the KeyboardInterrupt
+    assert proc.returncode != 0 and "KeyboardInterrupt" in out and "SUBMITTED" not in out, out
 
 
 def test_a_task_whose_process_dies_fails_the_run_instead_of_hanging(embedded_airflow_home, workspace_dir):

@@ -23,7 +23,11 @@ class LocalBackend:
     def __init__(self, handle: Any, plan: dict[str, Any]):
         self.handle = handle
         self.plan = plan
-        self._run_id = handle.wait_for_run_id()
+        try:
+            self._run_id = handle.wait_for_run_id()
+        except KeyboardInterrupt:  # Ctrl-C while the run is submitted: it is canceled, not left going
+            handle.cancel()
+            raise
 
     def run_id(self) -> str:
         return self._run_id

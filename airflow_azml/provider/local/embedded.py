@@ -31,6 +31,7 @@ __all__ = [
     "embedded_env",
     "ensure_db",
     "LocalRunHandle",
+    "cancel_process",
     "runner_argv",
     "start_local_run",
     "LOADER_NAME",
@@ -155,12 +156,17 @@ class LocalRunHandle:
     def cancel(self) -> None:
         """SIGTERM to the runner: it ends every running step's process group, marks the run canceled
         and exits; killed if it has not after 60 s."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        cancel_process(self.proc)
+
+
+def cancel_process(proc: Any) -> None:
+    """End a runner (a ``Popen`` or a ``ServedRun``) as a cancel does, and wait for it."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 class ServedRun:
@@ -268,21 +274,46 @@ def _start_on_server(env: dict[str, str], argv: list[str], log_file: Path) -> Se
         conn = _server_connection(env)
         if conn is None:
             return None
-        conn.sendall((json.dumps(request) + "\n").encode())
-        buffered = b""
-        while b"\n" not in buffered:
-            ready, _, _ = select.select([conn], [], [], 60)
-            data = conn.recv(4096) if ready else b""
-            if not data:
-                break
-            buffered += data
-        line, _, rest = buffered.partition(b"\n")
+        buffered = bytearray()
+        try:
+            conn.sendall((json.dumps(request) + "\n").encode())
+            _read_reply(conn, buffered)
+        except KeyboardInterrupt:  # the server may have started the run: learn its pid and cancel it
+            _cancel_unanswered(conn, buffered)
+            raise
+        line, _, rest = bytes(buffered).partition(b"\n")
         reply = json.loads(line) if line.strip() else {}
         if "pid" in reply:
             return ServedRun(conn, int(reply["pid"]), rest)
         conn.close()
         time.sleep(0.2)  # stale server stopping (code changed) or a lost connection: try a new one
     return None
+
+
+def _read_reply(conn: socket.socket, buffered: bytearray) -> None:
+    """Read the server's one-line reply into ``buffered`` (kept by the caller when this is interrupted)."""
+    while b"\n" not in buffered:
+        ready, _, _ = select.select([conn], [], [], 60)
+        data = conn.recv(4096) if ready else b""
+        if not data:
+            return
+        buffered += data
+
+
+def _cancel_unanswered(conn: socket.socket, buffered: bytearray) -> None:
+    """Ctrl-C between sending a run to the server and reading the reply: end the request (a cut one is
+    dropped by the server), read the reply, and cancel the run it names."""
+    try:
+        conn.shutdown(socket.SHUT_WR)
+        _read_reply(conn, buffered)
+    except OSError:
+        pass
+    line, _, rest = bytes(buffered).partition(b"\n")
+    reply = json.loads(line) if line.strip() else {}
+    if "pid" in reply:
+        cancel_process(ServedRun(conn, int(reply["pid"]), rest))
+    else:
+        conn.close()
 
 
 def runner_argv(
@@ -326,19 +357,23 @@ def start_local_run(
     from airflow_azml.provider.local.server import idle_seconds
 
     proc: Any = _start_on_server(env, argv[3:], log_file) if idle_seconds(env) > 0 else None
-    if proc is None:
-        with open(log_file, "wb") as log:
-            proc = subprocess.Popen(
-                argv,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C reaches the caller, which cancels the run
-            )
     handle = LocalRunHandle(proc, status_file, log_file)
-    if wait:
-        proc.wait()
+    try:  # Ctrl-C from here on cancels the run (the caller has no handle of it yet)
+        if proc is None:
+            with open(log_file, "wb") as log:
+                handle.proc = subprocess.Popen(
+                    argv,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # Ctrl-C reaches the caller, which cancels the run
+                )
+        if wait:
+            handle.proc.wait()
+    except KeyboardInterrupt:
+        handle.cancel()
+        raise
     return handle
 
 

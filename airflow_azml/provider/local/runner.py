@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,24 @@ def default_parallelism(workspace: dict[str, Any] | None = None) -> int:
         return os.cpu_count() or 1
 
 
+class _EarlyCancel:
+    """SIGTERM/SIGINT before the run's loop takes them over (a submit interrupted while the DAG is parsed or
+    the run created): remembered, so the run ends canceled before it starts a task instead of dying half made."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.run: LocalDagRun | None = None
+        signal.signal(signal.SIGTERM, self)
+        signal.signal(signal.SIGINT, self)
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        if self.run is not None:
+            self.run.cancel_requested = True  # its loop cancels at its first turn, before launching a task
+
+
 def main(argv: list[str] | None = None) -> int:
+    early = _EarlyCancel()
     parser = argparse.ArgumentParser(prog="airflow_azml.provider.local.runner")
     parser.add_argument("--dag-file", required=True, type=Path)
     parser.add_argument("--dag-id")
@@ -82,8 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     run_id = DagRun.generate_run_id(
         run_type=DagRunType.MANUAL, logical_date=logical_date, run_after=logical_date
     )
+    if early.requested:  # canceled before the run existed: it never starts
+        ended = {"dag_id": dag.dag_id, "run_id": run_id, "state": "canceled", "tasks": {}}
+        write_status(args.status_file, ended)
+        return 1
     write_status(args.status_file, {"dag_id": dag.dag_id, "run_id": run_id, "state": "queued"})
     local_run = LocalDagRun(dag, args.status_file, parallelism)
+    early.run = local_run
+    local_run.cancel_requested = early.requested
     local_run.start(logical_date, run_id, json.loads(args.conf))
     warm_task_api()  # no-ops on the warm server, where they were done once
     preload_task_modules()

@@ -182,7 +182,12 @@ def serve(env: dict[str, str]) -> int:
                 last_used = time.monotonic()
                 if _peer_uid(conn) != os.getuid():
                     continue
-                request = json.loads(conn.makefile("r").readline() or "{}")
+                try:
+                    request = json.loads(conn.makefile("r").readline() or "{}")
+                except ValueError:  # cut short: the caller was interrupted while sending it
+                    continue
+                if "argv" not in request:
+                    continue
                 if code_stamp() != stamp:
                     _send(conn, {"error": "stale"})
                     break
