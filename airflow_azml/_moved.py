@@ -10,9 +10,7 @@ through an old path; ``tests/test_layers.py`` checks that with the rest of the i
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
-import importlib.util
 import sys
 from types import CodeType, ModuleType
 
@@ -23,7 +21,11 @@ MOVED = ("operators", "hooks", "plugins", "local", "xcom", "timetables", "trigge
 _OLD = tuple(f"airflow_azml.{name}" for name in MOVED)
 
 
-class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _MovedFinder:
+    """A meta path finder and the loader of what it finds (the import protocols ask for these methods
+    only; ``importlib.abc``'s base classes would cost every process that imports the package
+    ~15 ms of CPU: they import ``importlib.resources``, ``pathlib``, ``tempfile``...)."""
+
     def find_spec(
         self, fullname: str, path: object = None, target: object = None
     ) -> importlib.machinery.ModuleSpec | None:
@@ -41,6 +43,8 @@ class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def get_code(self, fullname: str) -> CodeType | None:
         """The new module's code: ``python -m airflow_azml.local.runner`` (runpy asks the loader for it)
         runs ``airflow_azml.provider.local.runner`` as ``__main__``."""
+        import importlib.util
+
         new = _new_name(fullname)
         spec = importlib.util.find_spec(new)
         if spec is None:
