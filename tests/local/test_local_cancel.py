@@ -19,6 +19,7 @@ import pytest
 from airflow_azml.core import Workspace
 from airflow_azml.execution.records import RunRecords
 from tests.conftest import REPO, write
+from tests.support.processes import holders
 
 pytestmark = pytest.mark.slow
 
@@ -139,18 +140,6 @@ except KeyboardInterrupt as exc:  # like a notebook kernel: alive, the interrupt
 """
 
 
-def _holders(prefix: str) -> list[int]:
-    """The processes with a file under ``prefix`` open: a run's runner and its tasks keep its log open."""
-    found = []
-    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
-        try:
-            if any(os.readlink(fd).startswith(prefix) for fd in fd_dir.iterdir()):
-                found.append(int(fd_dir.parent.name))
-        except OSError:  # gone, or not ours
-            continue
-    return found
-
-
 def _read_until(proc: subprocess.Popen, seen: list[str], prefix: str) -> str:
     """The driver's next line starting with ``prefix`` (the lines before it go to ``seen`` too)."""
     for line in proc.stdout:
@@ -190,9 +179,9 @@ def test_ctrl_c_while_submitting_cancels_the_run(
 
     runs = Path(embedded_airflow_home) / "azml_runs"
     deadline = time.monotonic() + 10  # the runner has ended (submit waited for it); its exit may be finishing
-    while _holders(f"{runs}/{dag_id}-") and time.monotonic() < deadline:
+    while holders(f"{runs}/{dag_id}-") and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _holders(f"{runs}/{dag_id}-") == [], "the interrupted submit left its runner (or a task) running"
+    assert holders(f"{runs}/{dag_id}-") == [], "the interrupted submit left its runner (or a task) running"
     assert list(pids.iterdir()) == [], "a step started after the submit was interrupted"
     statuses = [json.loads(p.read_text()) for p in runs.glob(f"{dag_id}-*.json")]
     if moment == "run_id":  # the run existed when Ctrl-C came: it ended canceled (else: none, or canceled)

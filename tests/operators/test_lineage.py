@@ -15,10 +15,12 @@ from airflow_azml.core import Experiment, Workspace
 from airflow_azml.data.asset_uri import datastore_asset, table_asset
 from airflow_azml.pipeline.core import Pipeline, PipelineData
 from airflow_azml.pipeline.steps import PythonScriptStep
+from airflow_azml.provider.local.embedded import airflow_home
 from airflow_azml.provider.operators.lineage import _AssetMaker
 from airflow_azml.provider.operators.render import render_dag
 from tests.conftest import write
 from tests.support.assets import embedded_asset_events
+from tests.support.processes import wait_no_holders
 
 BLOB = {"type": "azure_blob", "account_name": "acct", "container_name": "data"}
 URIS = [
@@ -158,6 +160,9 @@ def test_openlineage_events_of_a_run_name_the_assets(
     pipeline = _pipeline(ws, workspace_dir / "src")
     run = Experiment(ws, "lineage_ol_run").submit(pipeline)
     assert run.wait_for_completion(show_output=False) == "Finished"
+    # the runner stops its listeners as Airflow's jobs do: OpenLineage's pool of DAG-run event workers
+    # ends with the run instead of being orphaned (every process of the run holds its log open)
+    assert wait_no_holders(str(airflow_home() / "azml_runs" / "lineage_ol_run-")) == []
 
     dag = render_dag(compile_pipeline(pipeline, "lineage_ol_run"))
     seen: dict[tuple[str, str], dict] = {}

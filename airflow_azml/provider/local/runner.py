@@ -111,8 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     local_run.start(logical_date, run_id, json.loads(args.conf))
     warm_task_api()  # no-ops on the warm server, where they were done once
     preload_task_modules()
-    state = local_run.run()
+    listeners = _listeners()
+    listeners.on_starting(component=local_run)
+    try:
+        state = local_run.run()
+    finally:
+        # as Airflow's jobs do: a listener's pool (OpenLineage's ProcessPoolExecutor for DAG-run events)
+        # is shut down here; this process ends with os._exit on the warm server, which would orphan it
+        listeners.before_stopping(component=local_run)
     return 0 if state == "success" else 1
+
+
+def _listeners() -> Any:
+    from airflow.listeners.listener import get_listener_manager
+
+    return get_listener_manager().hook
 
 
 if __name__ == "__main__":
