@@ -6,7 +6,6 @@ process, no Airflow (StepExecution.run is the lifecycle a task runs)."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -16,10 +15,10 @@ from airflow_azml.compiler import compile_pipeline
 from airflow_azml.core import Dataset, Workspace
 from airflow_azml.core.network import FORWARD_ENV, NETWORK_ENVS, applied_network, client_network
 from airflow_azml.data.dataset_consumption_config import DatasetConsumptionConfig
-from airflow_azml.execution import StepExecution, StepInvocation
 from airflow_azml.pipeline.core import Pipeline
 from airflow_azml.pipeline.steps import PythonScriptStep
 from tests.conftest import write
+from tests.support.steps import run_only_step
 from tests.support.web import LocalWeb
 
 READ = """
@@ -62,18 +61,7 @@ def _plan(ws: Workspace, web: LocalWeb, src: Path) -> dict:
 
 
 def _run_step(plan: dict) -> dict:
-    (step,) = plan["steps"].values()
-    inv = StepInvocation(
-        dag_id=plan["dag_id"],
-        run_id="run1",
-        step=step,
-        workspace=plan["workspace"],
-        parameters=plan["parameters"],
-        params={},
-        upstream={},
-        conf={},
-    )
-    return StepExecution(inv, log=logging.getLogger("test")).run()
+    return run_only_step(plan)
 
 
 def test_the_plan_carries_the_client_network_only_when_the_workspace_asks(tmp_path, clean_env, web):

@@ -6,7 +6,6 @@ lifecycle a task runs)."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -14,11 +13,11 @@ import pytest
 
 from airflow_azml.compiler import compile_pipeline
 from airflow_azml.core import Workspace
-from airflow_azml.execution import StepExecution, StepInvocation
 from airflow_azml.pipeline.core import Pipeline
 from airflow_azml.pipeline.steps import PythonScriptStep
 from airflow_azml.runtime.launch import script_command
 from tests.conftest import write
+from tests.support.steps import run_only_step
 
 SEES = """
 import json, os, sys
@@ -58,19 +57,7 @@ def _run(tmp_path: Path, *, compat: bool) -> tuple[dict, Path]:
         allow_reuse=False,
     )
     plan = compile_pipeline(Pipeline(ws, [step]), "launch_check")
-    (spec,) = plan["steps"].values()
-    inv = StepInvocation(
-        dag_id=plan["dag_id"],
-        run_id="run1",
-        step=spec,
-        workspace=plan["workspace"],
-        parameters=plan["parameters"],
-        params={},
-        upstream={},
-        conf={},
-        compat=compat,
-    )
-    result = StepExecution(inv, log=logging.getLogger("test")).run()
+    result = run_only_step(plan, compat=compat)
     where = result["outputs"]["out"]
     published = ws.get_default_datastore().store.local_path(where["path"])
     return json.loads((published / "seen.json").read_text()), src
