@@ -19,6 +19,7 @@ __all__ = ["MOVED", "install"]
 #: Old top-level names under ``airflow_azml`` -> their home under ``airflow_azml.provider``.
 MOVED = ("operators", "hooks", "plugins", "local", "xcom", "timetables", "triggers", "deployment")
 _OLD = tuple(f"airflow_azml.{name}" for name in MOVED)
+_OLD_PARENTS = tuple(old + "." for old in _OLD)
 
 
 class _MovedFinder:
@@ -29,7 +30,8 @@ class _MovedFinder:
     def find_spec(
         self, fullname: str, path: object = None, target: object = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname in _OLD or fullname.startswith(tuple(old + "." for old in _OLD)):
+        # asked for every import in the process (this finder is first): no work beyond two lookups
+        if fullname in _OLD or fullname.startswith(_OLD_PARENTS):
             return importlib.machinery.ModuleSpec(fullname, self)
         return None
 
