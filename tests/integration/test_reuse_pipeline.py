@@ -19,6 +19,7 @@ from airflow_azml.data import DataReference
 from airflow_azml.pipeline.core import Pipeline, PipelineData, PipelineParameter
 from airflow_azml.pipeline.steps import PythonScriptStep
 from tests.conftest import write
+from tests.support.links import served_links
 
 pytestmark = pytest.mark.slow
 
@@ -124,9 +125,15 @@ def test_unchanged_rerun_reuses_everything_but_allow_reuse_false_and_regenerate(
     run1 = first["train"].pipeline_run.id
     assert links["train"].endswith(f"/dags/{scenario.dag_id}/runs/{quote(run1, safe='')}/tasks/train")
     assert "audit" not in links  # a step that ran has nothing to show: no link XCom (the UI shows none)
-    marks = _xcoms(embedded_airflow_home, scenario.dag_id, second["train"].pipeline_run.id, "azml_reuse")
+    run2 = second["train"].pipeline_run.id
+    served = served_links(embedded_airflow_home, scenario.dag_id, run2, "audit")  # the plugin's, made by the server
+    assert served["Pipeline view"].endswith(f"/pipeline/{scenario.dag_id}/{quote(run2, safe='')}?task_id=audit")
+    assert served["Step outputs"] == served["Pipeline view"] + "#outputs"
+    assert served["Reused from"] is None  # the operator's own link: an XCom, none for a step that ran
+    assert not _xcoms(embedded_airflow_home, scenario.dag_id, run2, "_link_PipelineViewLink")
+    marks = _xcoms(embedded_airflow_home, scenario.dag_id, run2, "azml_reuse")
     assert marks["prep"]["reused"] and marks["prep"]["reused_from"]["run_id"] == run1
-    assert marks["audit"] == {"reused": False, "reason": "allow_reuse=False", "reused_from": None}
+    assert marks["prep"]["reason"] and set(marks) == {"prep", "train", "evaluate"}  # a step that ran: no mark
     third = scenario.run(regenerate_outputs=True)
     assert scenario.executed() == ["audit", "evaluate", "prep", "train"]
     assert third["prep"].record["run_reason"] == "regenerate_outputs requested"

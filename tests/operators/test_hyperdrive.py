@@ -37,6 +37,7 @@ from airflow_azml.train.hyperdrive import (
     uniform,
 )
 from tests.conftest import write
+from tests.support.links import served_links
 
 pytestmark = pytest.mark.slow
 
@@ -211,12 +212,12 @@ def test_bandit_stops_the_obviously_bad_children_only(embedded_airflow_home, wor
     for bad in ((3.0, 2), (0.3, 12), (3.0, 12)):  # each stopped child in the view with its reason
         row = re.search(rf'data-child="HD_{by_params[bad].number}">(.*?)</tr>', page).group(1)
         assert "Canceled" in row and esc(by_params[bad].get_details()["terminationReason"]) in row
-    with sqlite3.connect(embedded_airflow_home / "airflow.db") as db:  # the task's link to the sweep section
-        (link,) = db.execute(
-            "SELECT value FROM xcom WHERE run_id=? AND task_id='sweep' AND key='_link_HyperDriveSweepLink'",
-            (run.id,),
-        ).fetchone()
-    assert json.loads(link).endswith(f"/{quote(run.id, safe='')}?task_id=sweep#azml-sweep-sweep")
+    # the task's link to the sweep section: made by the API server (the plugin's), no link XCom at the task's end
+    link = served_links(embedded_airflow_home, run.records.dag_id, run.id, "sweep")["HyperDrive sweep"]
+    assert link.endswith(f"/{quote(run.id, safe='')}?task_id=sweep#azml-sweep-sweep")
+    with sqlite3.connect(embedded_airflow_home / "airflow.db") as db:
+        keys = {k for (k,) in db.execute("SELECT key FROM xcom WHERE run_id=? AND task_id='sweep'", (run.id,))}
+    assert not {k for k in keys if k.startswith("_link_")}, keys
     with sqlite3.connect(embedded_airflow_home / "airflow.db") as db:  # the children in Airflow's XCom tab
         (table,) = db.execute(
             "SELECT value FROM xcom WHERE run_id=? AND task_id='sweep' AND key='azml_hyperdrive'", (run.id,)

@@ -26,7 +26,6 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_azml.provider.operators.links import HyperDriveSweepLink
 from airflow_azml.provider.operators.routing import spreads_over_workers
 from airflow_azml.provider.operators.step import AzmlStepOperator
 
@@ -54,7 +53,6 @@ class HyperDriveStepOperator(AzmlStepOperator):
     """A HyperDriveStep: the training script once per sampled set of hyperparameters."""
 
     ui_color = "#dcfce7"
-    operator_extra_links = (*AzmlStepOperator.operator_extra_links, HyperDriveSweepLink())
     execution_path = "airflow_azml.execution.hyperdrive:HyperDriveExecution"
 
     @classmethod

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_azml.provider.operators.lineage import LineageMixin
-from airflow_azml.provider.operators.links import PipelineViewLink, StepOutputsLink
 
 if TYPE_CHECKING:  # imported in execute(): DAG parsing never pays for the execution layer
     from airflow_azml.execution import StepExecution, StepInvocation
@@ -41,7 +40,8 @@ class ReusedFromLink(BaseOperatorLink):
     """ "Reused from" on a reused step's task: opens the earlier run's task instance that made its outputs.
 
     The Task SDK has no call for a task to set its own note, so reuse shows as this extra link
-    (no link XCom when the step ran), the task log line, and the ``azml_reuse`` XCom with the reason.
+    (no link XCom when the step ran), the task log line, and the ``azml_reuse`` XCom with the reason (also
+    only on a reused step).
     """
 
     name = "Reused from"
@@ -84,7 +84,9 @@ class AzmlStepOperator(BaseOperator, LineageMixin):
 
     template_fields = ()
     ui_color = "#dbeafe"
-    operator_extra_links = (ReusedFromLink(), PipelineViewLink(), StepOutputsLink())
+    #: the task's own links (made by the worker at the task's end); "Pipeline view" and "Step outputs"
+    #: are the plugin's, made by the API server (operators/links.py)
+    operator_extra_links = (ReusedFromLink(),)
     step: dict[str, Any] | None = None
     pipeline: dict[str, Any] | None = None
     #: "module:Class" of the StepExecution (sub)class the default ``run_step`` drives; a string so
@@ -193,28 +195,30 @@ class AzmlStepOperator(BaseOperator, LineageMixin):
         self._mark_reuse(ti, result)
 
     def _mark_reuse(self, ti: Any, result: StepResult) -> None:
-        """Tell the UI whether this step ran or was reused, and why (XCom + the "Reused from" link)."""
+        """A reused step tells the UI so, and why: the ``azml_reuse`` XCom and the "Reused from" link. A step
+        that ran has neither (its run record says why it ran): each would be one more request to the API
+        at every task's end."""
         info = {
             "reused": bool(result.get("reused")),
             "reason": result.get("reason"),
             "reused_from": result.get("reused_from"),
         }
         self._azml_reuse = info
-        ti.xcom_push(key=REUSE_KEY, value=info)
         if not info["reused"]:
-            # "Reused from" has nothing to show: no ``_link_ReusedFromLink`` XCom at the task's end (the
-            # extra-links API gives None for a missing one as for ""). ``self`` is the task runner's copy
-            # of the task (prepare_for_execution), so the DAG's task keeps the link.
+            # No ``_link_ReusedFromLink`` XCom at the task's end (the extra-links API gives None for a missing
+            # one as for ""). ``self`` is the task runner's copy of the task (prepare_for_execution), so the
+            # DAG's task keeps the link.
             self.operator_extra_links = tuple(
                 link for link in self.operator_extra_links if not isinstance(link, ReusedFromLink)
             )
-        if info["reused"]:
-            self.log.info(
-                "Step %s was REUSED (%s): nothing ran; outputs come from run %s.",
-                self.step["name"],
-                info["reason"],
-                info["reused_from"]["run_id"],
-            )
+            return
+        ti.xcom_push(key=REUSE_KEY, value=info)
+        self.log.info(
+            "Step %s was REUSED (%s): nothing ran; outputs come from run %s.",
+            self.step["name"],
+            info["reason"],
+            info["reused_from"]["run_id"],
+        )
 
     def on_kill(self) -> None:
         """The task was told to stop (SIGTERM: a canceled local run, a task marked or cleared in the UI):

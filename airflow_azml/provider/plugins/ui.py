@@ -291,4 +291,5 @@ EXTERNAL_VIEWS = [
         "url_route": "azml_step",
     },
 ]
+#: links the API server makes for the step operators' tasks (each link names its operators: links.py)
 OPERATOR_EXTRA_LINKS = [PipelineViewLink(), StepOutputsLink(), HyperDriveSweepLink()]
