@@ -14,11 +14,12 @@ from typing import Any
 __all__ = ["RunRecords", "run_slug", "step_run_id", "RUNS_PREFIX"]
 
 RUNS_PREFIX = ".azml/runs"
+_UNSAFE = re.compile(r"[^\w.-]")  # compiled at import: a local run's task children inherit it
 
 
 def run_slug(run_id: str) -> str:
     """An Airflow run id made safe for paths (``manual__2024-01-01T00:00:00+00:00`` has ':' and '+')."""
-    return re.sub(r"[^\w.-]", "_", run_id)
+    return _UNSAFE.sub("_", run_id)
 
 
 def step_run_id(run_id: str, task_id: str) -> str:

@@ -74,6 +74,7 @@ _TASK_MODULES = (
     "airflow_azml.execution.environments",
     "airflow_azml.runtime.metrics",
     "airflow_azml.data.web",
+    "airflow_azml.data.stores.local",
 )
 
 
