@@ -54,6 +54,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from airflow_azml.core._interrupt import interrupt_scope
     from airflow_azml.core.experiment import Experiment, run_conf
     from airflow_azml.core.workspace import Workspace
     from airflow_azml.pipeline.core.backends import LocalBackend
@@ -69,13 +70,14 @@ def run(args: argparse.Namespace) -> int:
     experiment = Experiment(Workspace.from_spec(plan["workspace"]), plan["dag_id"])
     from airflow_azml.pipeline.core.progress import cancel_on_interrupt
 
-    try:  # Ctrl-C while submitting cancels the run too (start_local_run, LocalBackend)
-        handle = start_local_run(args.dag_file, plan["dag_id"], conf, parallelism=parallelism)
-        pipeline_run = PipelineRun(experiment, backend=LocalBackend(handle, plan), plan=plan)
-        if not args.quiet and not args.no_live and sys.stdout.isatty():
-            status = cancel_on_interrupt(pipeline_run, lambda: _wait_live(pipeline_run))
-        else:
-            status = pipeline_run.wait_for_completion(show_output=not args.quiet, raise_on_error=False)
+    try:  # Ctrl-C from submitting to the end cancels the run; one during the cancel does not stop it
+        with interrupt_scope():
+            handle = start_local_run(args.dag_file, plan["dag_id"], conf, parallelism=parallelism)
+            pipeline_run = PipelineRun(experiment, backend=LocalBackend(handle, plan), plan=plan)
+            if not args.quiet and not args.no_live and sys.stdout.isatty():
+                status = cancel_on_interrupt(pipeline_run, lambda: _wait_live(pipeline_run))
+            else:
+                status = pipeline_run.wait_for_completion(show_output=not args.quiet, raise_on_error=False)
     except KeyboardInterrupt:
         return 130  # canceled: the run and its steps' processes have ended
     if args.quiet:

@@ -118,6 +118,21 @@ if sys.argv[3] == "sent":  # the run's request is with the warm server, its repl
         if b'"argv"' in data:
             hold("sent")
     socket.socket.sendall = sendall
+elif sys.argv[3] == "reply":  # the server's reply (the run's pid) is read, the run's handle does not hold it yet
+    real_init = embedded.ServedRun.__init__
+    def served_run(self, *args):
+        real_init(self, *args)
+        if not os.environ.get("HELD"):  # once: a cancel builds one too
+            os.environ["HELD"] = "1"
+            hold("reply")
+    embedded.ServedRun.__init__ = served_run
+elif sys.argv[3] == "returned":  # the run and its PipelineRun exist, Experiment.submit has not returned it
+    from airflow_azml.pipeline.core.run import PipelineRun
+    real_run = PipelineRun.__init__
+    def pipeline_run(self, *args, **kwargs):
+        real_run(self, *args, **kwargs)
+        hold(self.id)
+    PipelineRun.__init__ = pipeline_run
 else:  # the runner has started the run (its id is known), Experiment.submit has not returned
     real_wait = embedded.LocalRunHandle.wait_for_run_id
     def wait_for_run_id(self, *args):
@@ -151,16 +166,24 @@ def _read_until(proc: subprocess.Popen, seen: list[str], prefix: str) -> str:
 
 @pytest.mark.parametrize(
     "moment, idle",
-    [("sent", None), ("run_id", None), ("run_id", "0")],
-    ids=["request-sent-to-server", "run-started-on-server", "run-started-cold"],
+    [("sent", None), ("reply", None), ("run_id", None), ("run_id", "0"), ("returned", None)],
+    ids=[
+        "request-sent-to-server",
+        "reply-read-not-yet-held",
+        "run-started-on-server",
+        "run-started-cold",
+        "run-made-not-yet-returned",
+    ],
 )
 def test_ctrl_c_while_submitting_cancels_the_run(
     embedded_airflow_home, workspace_dir, tmp_path, moment, idle
 ):
     """Ctrl-C while Experiment.submit is still submitting (the warm server has the request but its reply
-    is unread; or the run exists but submit has not returned; or the runner was started cold with
+    is unread; or the reply is read but the run's handle does not hold it yet; or the run exists but submit
+    has not returned it, also once its PipelineRun is made; or the runner was started cold with
     AZML_LOCAL_SERVER_IDLE=0): the run ends canceled or never starts, no step process starts, nothing
-    partial is published, and the KeyboardInterrupt reaches the caller."""
+    partial is published, and the KeyboardInterrupt reaches the caller. The reply and returned moments were
+    the unprotected windows of the submit path (between the handled regions)."""
     pids = tmp_path / "pids"
     pids.mkdir()
     write(tmp_path / "src" / "hang.py", HANG)
@@ -184,7 +207,7 @@ def test_ctrl_c_while_submitting_cancels_the_run(
     assert holders(f"{runs}/{dag_id}-") == [], "the interrupted submit left its runner (or a task) running"
     assert list(pids.iterdir()) == [], "a step started after the submit was interrupted"
     statuses = [json.loads(p.read_text()) for p in runs.glob(f"{dag_id}-*.json")]
-    if moment == "run_id":  # the run existed when Ctrl-C came: it ended canceled (else: none, or canceled)
+    if moment in ("run_id", "returned"):  # the run existed when Ctrl-C came: it ended canceled
         assert [s["run_id"] for s in statuses] == [held.split()[1]], statuses
     assert all(s["state"] == "canceled" for s in statuses), statuses
     assert all(t["state"] == "skipped" for s in statuses for t in s.get("tasks", {}).values()), statuses

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_azml.core._home import uses_remote_airflow
+from airflow_azml.core._interrupt import interrupt_scope
 from airflow_azml.core._orchestrator import orchestrator
 from airflow_azml.pipeline.core.run import PipelineRun
 
@@ -23,11 +24,8 @@ class LocalBackend:
     def __init__(self, handle: Any, plan: dict[str, Any]):
         self.handle = handle
         self.plan = plan
-        try:
+        with interrupt_scope(handle.cancel):  # Ctrl-C while the run is submitted: canceled, not left going
             self._run_id = handle.wait_for_run_id()
-        except KeyboardInterrupt:  # Ctrl-C while the run is submitted: it is canceled, not left going
-            handle.cancel()
-            raise
 
     def run_id(self) -> str:
         return self._run_id
@@ -50,6 +48,8 @@ class LocalBackend:
 
 def submit_plan(experiment: Any, plan: Plan, conf: dict[str, Any]) -> PipelineRun:
     """A running Airflow when the workspace file (``airflow.base_url``) or ``AZML_AIRFLOW_URL`` names
-    one; otherwise the embedded Airflow on this machine (the orchestrator port chooses)."""
-    states = orchestrator(experiment.workspace).submit(plan, conf)
-    return PipelineRun(experiment, backend=states, plan=plan)
+    one; otherwise the embedded Airflow on this machine (the orchestrator port chooses). Ctrl-C before the run
+    is returned cancels it: the local adapter arms its cancel before it sends the run (``core/_interrupt.py``)."""
+    with interrupt_scope():
+        states = orchestrator(experiment.workspace).submit(plan, conf)
+        return PipelineRun(experiment, backend=states, plan=plan)

@@ -3,7 +3,8 @@
 ``PipelineRun.wait_for_completion(show_output=True)`` prints, whenever a step's status changes, its
 line and one line of every step side by side (running with elapsed time, done, reused, failed);
 ``azml run`` on a terminal draws the same as a live table. Ctrl-C while waiting on a local run
-cancels it (every step's process group ended, the run Canceled) before the KeyboardInterrupt goes on.
+cancels it (every step's process group ended, the run Canceled) before the KeyboardInterrupt goes on;
+further Ctrl-Cs during that cancel are held back.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from airflow_azml.core._interrupt import interrupt_scope
 from airflow_azml.pipeline.core.status import CANCELED, FAILED, FINISHED, NOT_STARTED, QUEUED, REUSED, RUNNING
 
 __all__ = ["step_elapsed", "progress_line", "live_table", "cancel_on_interrupt"]
@@ -77,14 +79,19 @@ def live_table(pipeline_run: Any, status: str, elapsed: float) -> Any:
 
 def cancel_on_interrupt(pipeline_run: Any, wait: Callable[[], str], show_output: bool = True) -> str:
     """``wait()``; on Ctrl-C a local run is canceled (and waited for) before KeyboardInterrupt goes on.
-    A run on a running Airflow is left running: Ctrl-C only stops waiting for it."""
-    try:
-        return wait()
-    except KeyboardInterrupt:
-        if not getattr(pipeline_run._backend, "cancel_on_interrupt", False):
+    A run on a running Airflow is left running: Ctrl-C only stops waiting for it. A Ctrl-C during the cancel
+    does not stop it (``core/_interrupt.py``): the run still ends Canceled, then the KeyboardInterrupt goes on."""
+    with interrupt_scope():
+        try:
+            return wait()
+        except KeyboardInterrupt:
+            if not getattr(pipeline_run._backend, "cancel_on_interrupt", False):
+                raise
+            print(f"\nCanceling run {pipeline_run.id} (Ctrl-C) ...", flush=True)
+            pipeline_run.cancel()
+            if show_output:
+                print(
+                    f"PipelineRun Status: {pipeline_run.get_status()}\n{pipeline_run.step_table()}",
+                    flush=True,
+                )
             raise
-        print(f"\nCanceling run {pipeline_run.id} (Ctrl-C) ...", flush=True)
-        pipeline_run.cancel()
-        if show_output:
-            print(f"PipelineRun Status: {pipeline_run.get_status()}\n{pipeline_run.step_table()}", flush=True)
-        raise

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_azml.core._home import azml_home
+from airflow_azml.core._interrupt import held_back, interrupt_scope
 from airflow_azml.exceptions import AzmlError
 
 __all__ = [
@@ -115,12 +116,15 @@ def _use_wal(home: Path) -> None:
 
 
 class LocalRunHandle:
-    """A running (or finished) local run: the runner process and the status file it keeps."""
+    """A running (or finished) local run: the runner process and the status file it keeps. ``request``: the
+    connection to the warm server (and its reply so far), set before it connects; a cancel before ``proc``
+    is set ends the request and cancels the run the reply names."""
 
     def __init__(self, proc: Any, status_file: Path, log_file: Path):
         self.proc = proc
         self.status_file = status_file
         self.log_file = log_file
+        self.request: tuple[socket.socket, bytearray] | None = None
 
     def status(self) -> dict[str, Any]:
         # whether the runner has exited is asked BEFORE the file is read: the runner writes its final
@@ -155,7 +159,10 @@ class LocalRunHandle:
 
     def cancel(self) -> None:
         """SIGTERM to the runner: it ends every running step's process group, marks the run canceled
-        and exits; killed if it has not after 60 s."""
+        and exits; killed if it has not after 60 s. Again: nothing more to do."""
+        if self.proc is None and self.request is not None:  # sent to the server, its reply not taken
+            request, self.request = self.request, None
+            self.proc = _cancel_unanswered(*request)
         cancel_process(self.proc)
 
 
@@ -225,8 +232,11 @@ class ServedRun:
         self._signal(signal.SIGKILL)
 
 
-def _connect(name: str) -> socket.socket | None:
+def _connect(name: str, handle: LocalRunHandle | None = None) -> socket.socket | None:
+    """A connection to ``name``; with ``handle``: its ``request`` before it connects (a cancel needs it)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if handle is not None:
+        handle.request = (sock, bytearray())
     try:
         sock.connect(name)
     except OSError:
@@ -235,18 +245,18 @@ def _connect(name: str) -> socket.socket | None:
     return sock
 
 
-def _server_connection(env: dict[str, str]) -> socket.socket | None:
+def _server_connection(env: dict[str, str], handle: LocalRunHandle) -> socket.socket | None:
     """A connection to the warm server of this home; started (and waited for) when none answers."""
     from airflow_azml.provider.local.server import socket_name
 
     name = socket_name(env)
-    conn = _connect(name)
+    conn = _connect(name, handle)
     if conn is not None:
         return conn
     home = Path(env["AIRFLOW_HOME"])
     with open(home / ".server.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        conn = _connect(name)
+        conn = _connect(name, handle)
         if conn is not None:
             return conn
         with open(home / "azml-server.log", "ab") as log:
@@ -260,38 +270,35 @@ def _server_connection(env: dict[str, str]) -> socket.socket | None:
             )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            conn = _connect(name)
+            conn = _connect(name, handle)
             if conn is not None or server.poll() is not None:
                 return conn
             time.sleep(0.05)
     return None
 
 
-def _start_on_server(env: dict[str, str], argv: list[str], log_file: Path) -> ServedRun | None:
-    """Hand the run to the warm server (a new one when the old one runs older code); None: run cold."""
+def _start_on_server(env: dict[str, str], argv: list[str], log_file: Path, handle: LocalRunHandle) -> None:
+    """Hand the run to the warm server (a new one when the old one runs older code); ``handle.proc`` stays
+    None: run cold. A Ctrl-C at any point cancels through ``handle`` (its request, then its proc)."""
     request = {"argv": argv, "env": env, "cwd": os.getcwd(), "log": str(log_file)}
     for _ in range(3):
-        conn = _server_connection(env)
+        conn = _server_connection(env, handle)
         if conn is None:
-            return None
-        buffered = bytearray()
-        try:
-            conn.sendall((json.dumps(request) + "\n").encode())
-            _read_reply(conn, buffered)
-        except KeyboardInterrupt:  # the server may have started the run: learn its pid and cancel it
-            _cancel_unanswered(conn, buffered)
-            raise
+            return
+        buffered = handle.request[1]  # type: ignore[index]  # _connect set it, conn first
+        conn.sendall((json.dumps(request) + "\n").encode())
+        _read_reply(conn, buffered)
         line, _, rest = bytes(buffered).partition(b"\n")
         reply = json.loads(line) if line.strip() else {}
         if "pid" in reply:
-            return ServedRun(conn, int(reply["pid"]), rest)
+            handle.proc = ServedRun(conn, int(reply["pid"]), rest)
+            return
         conn.close()
         time.sleep(0.2)  # stale server stopping (code changed) or a lost connection: try a new one
-    return None
 
 
 def _read_reply(conn: socket.socket, buffered: bytearray) -> None:
-    """Read the server's one-line reply into ``buffered`` (kept by the caller when this is interrupted)."""
+    """Read the server's one-line reply into ``buffered`` (kept by the handle when this is interrupted)."""
     while b"\n" not in buffered:
         ready, _, _ = select.select([conn], [], [], 60)
         data = conn.recv(4096) if ready else b""
@@ -300,20 +307,20 @@ def _read_reply(conn: socket.socket, buffered: bytearray) -> None:
         buffered += data
 
 
-def _cancel_unanswered(conn: socket.socket, buffered: bytearray) -> None:
-    """Ctrl-C between sending a run to the server and reading the reply: end the request (a cut one is
-    dropped by the server), read the reply, and cancel the run it names."""
+def _cancel_unanswered(conn: socket.socket, buffered: bytearray) -> ServedRun | None:
+    """Ctrl-C between connecting to the server and taking its reply: end the request (a cut or empty one is
+    dropped by the server), read the reply; the run it names (None: no run started)."""
     try:
         conn.shutdown(socket.SHUT_WR)
         _read_reply(conn, buffered)
-    except OSError:
+    except OSError:  # not connected yet, or closed
         pass
     line, _, rest = bytes(buffered).partition(b"\n")
     reply = json.loads(line) if line.strip() else {}
     if "pid" in reply:
-        cancel_process(ServedRun(conn, int(reply["pid"]), rest))
-    else:
-        conn.close()
+        return ServedRun(conn, int(reply["pid"]), rest)
+    conn.close()
+    return None
 
 
 def runner_argv(
@@ -356,11 +363,13 @@ def start_local_run(
     argv = runner_argv(dag_file, status_file, conf=conf, dag_id=dag_id, parallelism=parallelism)
     from airflow_azml.provider.local.server import idle_seconds
 
-    proc: Any = _start_on_server(env, argv[3:], log_file) if idle_seconds(env) > 0 else None
-    handle = LocalRunHandle(proc, status_file, log_file)
-    try:  # Ctrl-C from here on cancels the run (the caller has no handle of it yet)
-        if proc is None:
-            with open(log_file, "wb") as log:
+    handle = LocalRunHandle(None, status_file, log_file)
+    # Ctrl-C from here on cancels the run, until the outermost scope ends (submit_plan, azml run; _interrupt.py)
+    with interrupt_scope(handle.cancel):
+        if idle_seconds(env) > 0:
+            _start_on_server(env, argv[3:], log_file, handle)
+        if handle.proc is None:
+            with open(log_file, "wb") as log, held_back():  # the runner and the handle's hold on it: one step
                 handle.proc = subprocess.Popen(
                     argv,
                     env=env,
@@ -371,9 +380,6 @@ def start_local_run(
                 )
         if wait:
             handle.proc.wait()
-    except KeyboardInterrupt:
-        handle.cancel()
-        raise
     return handle
 
 
