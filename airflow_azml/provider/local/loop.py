@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_azml.provider.local.task_api import warm_task_api
+from airflow_azml.provider.local.task_api import ready_for_run, warm_task_api
 
 __all__ = ["LocalDagRun", "parse_dag", "preload_task_modules", "warm_task_api", "write_status"]
 
@@ -151,6 +151,7 @@ class LocalDagRun:
             start_date=logical_date,
             session=self.session,
         )
+        ready_for_run(self.dr, self.session)
         return self.dr
 
     def run(self) -> str:

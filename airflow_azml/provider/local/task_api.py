@@ -30,7 +30,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["warm_task_api"]
+__all__ = ["warm_task_api", "ready_for_run"]
 
 
 def warm_task_api() -> None:
@@ -58,6 +58,121 @@ def warm_task_api() -> None:
     _analyse_dependencies(app, routes)
     _parameter_models(routes)
     app.state.azml_warm = True
+
+
+def ready_for_run(dag_run: Any, session: Any) -> None:
+    """What the task children of ``dag_run`` would each redo, done once here before they fork:
+
+    - **The run's DAG, deserialized once.** The Execution API reads a task's DAG from its DAG bag
+      (a task's inlet/outlet check, fail-fast). ``dag.test()``'s client gives each task a new, empty
+      bag, so every task child read and deserialized the whole serialized DAG again (~6 ms for ten
+      steps); a deployment's API server keeps them in one bag (``CachedDBDagBag``). Every task of this
+      run gets one bag that already holds it, with the same revalidation (``DBDagBag``: the DAG's hash
+      is checked again after ``[core] min_serialized_dag_update_interval``).
+    - **The SQL of the read-only requests compiled.** SQLAlchemy compiles a statement once per
+      process and engine and keeps it; the task children are forks of this process, so what is
+      compiled here is compiled for them all. The inlet/outlet check and an XCom read (a step's
+      inputs) are made once here, for the first task: read-only. So is the registration of a
+      task's asset events (its success with outlets: five statements, three of them joins), in a
+      session of its own that is rolled back: nothing is kept, and its listener calls (which
+      Airflow hands back to the caller) are never made.
+
+    An optimisation only: if Airflow's internals it uses change, the tasks do it all themselves."""
+    try:
+        session.commit()  # the run and its task instances, which every request below reads
+        bag = _share_dag_bag(dag_run, session)
+        if bag is not None:
+            _compile_reads(dag_run, bag)
+            _compile_asset_events(dag_run, bag.get_dag_for_run(dag_run=dag_run, session=session))
+    except Exception:  # noqa: BLE001 - nothing is lost: each task reads and compiles on its own
+        import logging
+
+        logging.getLogger(__name__).debug("no shared DAG bag for the run's tasks", exc_info=True)
+
+
+def _share_dag_bag(dag_run: Any, session: Any) -> Any:
+    from airflow.api_fastapi.common.dagbag import dag_bag_from_app
+    from airflow.models.dagbag import DBDagBag
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor, in_process_api_server
+
+    bag = DBDagBag()
+    if bag.get_dag_for_run(dag_run=dag_run, session=session) is None:
+        return None
+
+    def run_dag_bag() -> Any:  # one callable: FastAPI's analysis of it is kept (see _kept)
+        return bag
+
+    made = InProcessTestSupervisor.__dict__["_api_client"]
+    original = getattr(made, "azml_original", made.__func__)
+
+    def api_client(dag: Any = None) -> Any:
+        client = original(dag)
+        if dag is not None:  # where dag.test()'s client puts a new DBDagBag for the task
+            in_process_api_server().app.dependency_overrides[dag_bag_from_app] = run_dag_bag
+        return client
+
+    api_client.azml_original = original  # type: ignore[attr-defined]
+    api_client.azml_bag = bag  # type: ignore[attr-defined]
+    InProcessTestSupervisor._api_client = staticmethod(api_client)
+    return bag
+
+
+def _compile_reads(dag_run: Any, bag: Any) -> None:
+    """Read-only requests of the run's tasks, made once, each in a session of its own as a request's is
+    (a fresh identity map: the lazy loads a task's request makes are made here too), rolled back."""
+    import structlog
+    from airflow import settings
+    from airflow.api_fastapi.execution_api.routes.task_instances import validate_inlets_and_outlets
+    from airflow.api_fastapi.execution_api.routes.xcoms import (
+        GetXComSliceFilterParams,
+        get_mapped_xcom_by_slice,
+    )
+
+    bound = structlog.contextvars.get_contextvars()
+    session = settings.NonScopedSession()
+    try:
+        dag = bag.get_dag_for_run(dag_run=dag_run, session=session)
+        tis = dag_run.get_task_instances(session=session)
+        lineage = [ti for ti in tis if dag.has_task(ti.task_id) and _has_assets(dag.get_task(ti.task_id))]
+        if lineage:  # a task without inlets/outlets never asks
+            validate_inlets_and_outlets(task_instance_id=lineage[0].id, session=session, dag_bag=bag)
+        session.rollback()
+        if tis:
+            get_mapped_xcom_by_slice(
+                dag_id=dag_run.dag_id,
+                run_id=dag_run.run_id,
+                task_id=tis[0].task_id,
+                key="return_value",
+                params=GetXComSliceFilterParams(),
+                session=session,
+            )
+    finally:  # the route binds the task instance's id for its log lines: not for the children
+        session.rollback()
+        session.close()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(**bound)
+
+
+def _compile_asset_events(dag_run: Any, dag: Any) -> None:
+    from airflow import settings
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.serialization.definitions.assets import SerializedAsset
+
+    session = settings.NonScopedSession()
+    try:
+        for ti in dag_run.get_task_instances(session=session):
+            task = dag.get_task(ti.task_id) if dag.has_task(ti.task_id) else None
+            profiles = [a.asprofile() for a in getattr(task, "outlets", ()) if isinstance(a, SerializedAsset)]
+            if profiles:  # the listener calls it returns are dropped: no listener hears of it
+                TaskInstance.register_asset_changes_in_db(ti, profiles, [], session=session)
+                break
+    finally:
+        session.rollback()
+        session.close()
+
+
+def _has_assets(task: Any) -> bool:
+    return bool(getattr(task, "inlets", None) or getattr(task, "outlets", None))
 
 
 def _routes(app: Any) -> list[Any]:
