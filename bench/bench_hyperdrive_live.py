@@ -161,7 +161,8 @@ def main(runs: int, parallelism: int = 4) -> list[dict]:
         with LiveAirflow(dags, home=root / "airflow", extra_env=env, parallelism=parallelism) as af:
             for dag_id in DAGS:
                 af.wait_dag(dag_id)
-            for dag_id in ("hd_grid", "hd_slots", "hd_mapped", "hd_noop"):  # warm-up: first parse, first task start
+            # warm-up: first parse, first task start
+            for dag_id in ("hd_grid", "hd_slots", "hd_mapped", "hd_noop"):
                 assert af.wait_run(dag_id, af.trigger(dag_id)) == "success", af.log_tail("scheduler")
             for _ in range(runs):
                 for dag_id in DAGS:

@@ -24,8 +24,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from airflow_azml.core.workspace import Workspace
     from airflow_azml.cli.gc_collect import apply, collect, parse_age
+    from airflow_azml.core.workspace import Workspace
 
     ws = Workspace.from_config(args.workspace) if args.workspace else Workspace.from_config()
     report = collect(ws, parse_age(args.older_than), check_airflow=not args.no_airflow)

@@ -219,7 +219,8 @@ class Workspace:
             datasets=self._declared_datasets,
         )
         if uses_remote_airflow(self) and forwards_network(self):
-            cfg["network"] = client_network()  # see core/network.py: the workers fetch data as this process would
+            # see core/network.py: the workers fetch data as this process would
+            cfg["network"] = client_network()
         return {"config": cfg, "config_path": str(self._config_path) if self._config_path else None}
 
     @classmethod

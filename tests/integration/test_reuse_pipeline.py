@@ -126,8 +126,12 @@ def test_unchanged_rerun_reuses_everything_but_allow_reuse_false_and_regenerate(
     assert links["train"].endswith(f"/dags/{scenario.dag_id}/runs/{quote(run1, safe='')}/tasks/train")
     assert "audit" not in links  # a step that ran has nothing to show: no link XCom (the UI shows none)
     run2 = second["train"].pipeline_run.id
-    served = served_links(embedded_airflow_home, scenario.dag_id, run2, "audit")  # the plugin's, made by the server
-    assert served["Pipeline view"].endswith(f"/pipeline/{scenario.dag_id}/{quote(run2, safe='')}?task_id=audit")
+    served = served_links(
+        embedded_airflow_home, scenario.dag_id, run2, "audit"
+    )  # the plugin's, made by the server
+    assert served["Pipeline view"].endswith(
+        f"/pipeline/{scenario.dag_id}/{quote(run2, safe='')}?task_id=audit"
+    )
     assert served["Step outputs"] == served["Pipeline view"] + "#outputs"
     assert served["Reused from"] is None  # the operator's own link: an XCom, none for a step that ran
     assert not _xcoms(embedded_airflow_home, scenario.dag_id, run2, "_link_PipelineViewLink")

@@ -216,7 +216,9 @@ def test_bandit_stops_the_obviously_bad_children_only(embedded_airflow_home, wor
     link = served_links(embedded_airflow_home, run.records.dag_id, run.id, "sweep")["HyperDrive sweep"]
     assert link.endswith(f"/{quote(run.id, safe='')}?task_id=sweep#azml-sweep-sweep")
     with sqlite3.connect(embedded_airflow_home / "airflow.db") as db:
-        keys = {k for (k,) in db.execute("SELECT key FROM xcom WHERE run_id=? AND task_id='sweep'", (run.id,))}
+        keys = {
+            k for (k,) in db.execute("SELECT key FROM xcom WHERE run_id=? AND task_id='sweep'", (run.id,))
+        }
     assert not {k for k in keys if k.startswith("_link_")}, keys
     with sqlite3.connect(embedded_airflow_home / "airflow.db") as db:  # the children in Airflow's XCom tab
         (table,) = db.execute(

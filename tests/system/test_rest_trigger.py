@@ -377,7 +377,12 @@ def test_pipeline_scheduled_on_a_dataset_runs_when_a_version_is_registered(live,
     # this process is on the running Airflow (the workspace file's airflow.base_url): register posts
     # the version's asset event itself, and marks the record so the registry watch skips it
     fresh = Dataset.File.from_files((store, "fresh/*.csv")).register(ws, "fresh", create_new_version=True)
-    posted = {"kind": "datasets", "name": "fresh", "version": 2, "registered_by": {"announced_by": "register"}}
+    posted = {
+        "kind": "datasets",
+        "name": "fresh",
+        "version": 2,
+        "registered_by": {"announced_by": "register"},
+    }
     posted["from_rest_api"] = True  # Airflow's mark on an event posted over REST
     (event,) = _events(live, asset["id"])  # at once, not after a look of the watch
     assert fresh.version == 2 and event["extra"] == posted
@@ -389,7 +394,9 @@ def test_pipeline_scheduled_on_a_dataset_runs_when_a_version_is_registered(live,
     resp = live.api("GET", f"/api/v2/dags/on_fresh_data/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
     assert [e["extra"] for e in resp.json()["asset_events"]] == [posted]
     _watch_state(live, asset["id"], seen=2)  # the watch has looked at version 2 since: no second event
-    assert [e["extra"] for e in _events(live, asset["id"])] == [posted] and len(live.runs("on_fresh_data")) == 1
+    assert [e["extra"] for e in _events(live, asset["id"])] == [posted] and len(
+        live.runs("on_fresh_data")
+    ) == 1
     # a model no DAG declares: Airflow does not know its asset, so no event (and no asset) at all
     write(live.dags_folder / "unscheduled_model.txt", "weights")
     Model.register(ws, str(live.dags_folder / "unscheduled_model.txt"), "unscheduled")
@@ -596,11 +603,18 @@ def test_hyperdrive_children_in_slot_tasks(live, tmp_path) -> None:
     write(tmp_path / "use" / "use.py", HD_SLOT_USE)
     data = PipelineData("offset", datastore=store)
     prep = PythonScriptStep(
-        "prep.py", name="prep", source_directory=str(tmp_path / "prep"), arguments=["--out", data], outputs=[data]
+        "prep.py",
+        name="prep",
+        source_directory=str(tmp_path / "prep"),
+        arguments=["--out", data],
+        outputs=[data],
     )
     cfg = HyperDriveConfig(
         run_config=ScriptRunConfig(
-            source_directory=str(tmp_path / "hd"), script="train.py", arguments=["--data", data], compute_target="sweeps"
+            source_directory=str(tmp_path / "hd"),
+            script="train.py",
+            arguments=["--data", data],
+            compute_target="sweeps",
         ),
         hyperparameter_sampling=GridParameterSampling({"--q": choice(0.9, 0.2, 0.8, 0.3)}),
         primary_metric_name="accuracy",
@@ -609,7 +623,9 @@ def test_hyperdrive_children_in_slot_tasks(live, tmp_path) -> None:
         max_concurrent_runs=2,
         policy=BanditPolicy(evaluation_interval=1, slack_factor=0.2),
     )
-    model = PipelineData("model", datastore=store, training_output=TrainingOutput("Model", model_file="outputs"))
+    model = PipelineData(
+        "model", datastore=store, training_output=TrainingOutput("Model", model_file="outputs")
+    )
     sweep = HyperDriveStep("sweep", cfg, inputs=[data], outputs=[model], allow_reuse=False)
     deployed = PipelineData("deployed", datastore=store)
     use = PythonScriptStep(
@@ -627,7 +643,10 @@ def test_hyperdrive_children_in_slot_tasks(live, tmp_path) -> None:
     assert step.get_best_run_by_primary_metric().get_hyperparameters() == {"--q": 0.9}
     assert children[0.9].get_metrics()["accuracy"][-1] == pytest.approx(0.95)  # 0.9 + the prep's offset
     assert {q: c.get_status() for q, c in children.items()} == {
-        0.9: "Completed", 0.8: "Completed", 0.2: "Canceled", 0.3: "Canceled"
+        0.9: "Completed",
+        0.8: "Completed",
+        0.2: "Canceled",
+        0.3: "Canceled",
     }
     for q in (0.2, 0.3):
         assert children[q].record["termination_reason"].startswith("Bandit")
@@ -638,7 +657,8 @@ def test_hyperdrive_children_in_slot_tasks(live, tmp_path) -> None:
     dag_id, run_id = run.records.dag_id, submitted.id
     for k in (1, 2):  # each slot's own task instance says which children it ran
         xcom = live.api(
-            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/sweep__slot_{k}/xcomEntries/return_value"
+            "GET",
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/sweep__slot_{k}/xcomEntries/return_value",
         ).json()["value"]
         ran = {f"HD_{c.number}" for c in children.values() if slots[c.id]["task"] == f"sweep__slot_{k}"}
         assert set(xcom["children"]) == ran, xcom

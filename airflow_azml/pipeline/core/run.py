@@ -188,7 +188,8 @@ class PipelineRun:
             for s in self.get_steps()
             if s.get_status() == "Failed"
         ]
-        err = self._backend.error()  # where the run is (a remote run's URL), then why: the failing steps' errors
+        # where the run is (a remote run's URL), then why: the failing steps' errors
+        err = self._backend.error()
         return "\n".join(([err] if err else []) + lines)
 
     def step_table(self) -> str:

@@ -115,7 +115,11 @@ class ObjectStore(Store):
         _quiet_azure_logs()
         fs = self.path("").fs
         _quiet_azure_logs()
-        if getattr(fs, "client_id", None) and getattr(fs, "client_secret", None) and getattr(fs, "tenant_id", None):
+        if (
+            getattr(fs, "client_id", None)
+            and getattr(fs, "client_secret", None)
+            and getattr(fs, "tenant_id", None)
+        ):
             _check_sign_in(self.conn_id, fs.tenant_id, fs.client_id, fs.client_secret)
         return fs
 
