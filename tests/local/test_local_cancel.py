@@ -20,17 +20,9 @@ from airflow_azml.core import Workspace
 from airflow_azml.execution.records import RunRecords
 from tests.conftest import REPO, write
 from tests.support.processes import holders
+from tests.support.steps import HANG
 
 pytestmark = pytest.mark.slow
-
-HANG = """
-import os, sys, time
-out = sys.argv[sys.argv.index("--out") + 1]
-os.makedirs(out, exist_ok=True)
-open(os.path.join(out, "partial.txt"), "w").write("half")
-open(os.path.join(os.environ["AZML_TEST_PIDS"], str(os.getpid())), "w").write("")
-time.sleep(300)
-"""
 
 DRIVER = """
 import sys

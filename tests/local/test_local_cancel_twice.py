@@ -24,18 +24,12 @@ from airflow_azml.core import Workspace
 from airflow_azml.execution.records import RunRecords
 from tests.conftest import REPO, write
 from tests.support.processes import wait_no_holders
+from tests.support.steps import HANG
 
 pytestmark = pytest.mark.slow
 
-STUBBORN = """
-import os, signal, sys, time
-signal.signal(signal.SIGTERM, signal.SIG_IGN)  # only its group's SIGKILL ends it: the cancel takes a while
-out = sys.argv[sys.argv.index("--out") + 1]
-os.makedirs(out, exist_ok=True)
-open(os.path.join(out, "partial.txt"), "w").write("half")
-open(os.path.join(os.environ["AZML_TEST_PIDS"], str(os.getpid())), "w").write("")
-time.sleep(300)
-"""
+# test_local_cancel's hanging step, made deaf to SIGTERM: only its group's SIGKILL ends it, so the cancel takes a while
+STUBBORN = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + HANG
 
 PIPELINE = """
 from airflow_azml.core import Experiment, Workspace

@@ -12,30 +12,12 @@ import sys
 from pathlib import Path
 
 from airflow_azml.provider.local.embedded import airflow_home, embedded_env, ensure_db
+from bench.bench_chain import OURS
+from bench.bench_chain import SCRIPT as TINY
 
-DAG_FILE = """
-from airflow_azml.core import Workspace
-from airflow_azml.pipeline.core import Pipeline, PipelineData
-from airflow_azml.pipeline.steps import PythonScriptStep
-
-ws = Workspace.from_config()
-steps, prev = [], None
-for i in range(3):
-    out = PipelineData(f"d{i}")
-    args = ["--out", out] + (["--in", prev] if prev is not None else [])
-    steps.append(PythonScriptStep("tiny.py", name=f"s{i}", source_directory="src", arguments=args,
-                                  inputs=[prev] if prev is not None else [], outputs=[out], allow_reuse=False))
-    prev = out
-dag = Pipeline(ws, steps).to_dag("azml_ready_check")
-"""
-
-TINY = """import argparse, os
-p = argparse.ArgumentParser(); p.add_argument("--out"); p.add_argument("--in", dest="inp")
-a = p.parse_args()
-os.makedirs(a.out, exist_ok=True)
-prev = open(os.path.join(a.inp, "n.txt")).read() if a.inp else "0"
-open(os.path.join(a.out, "n.txt"), "w").write(str(int(prev) + 1))
-"""
+#: a 3-step chain with lineage (each step one PipelineData output, the next one's input)
+DAG_FILE = OURS.format(steps=3)
+DAG_ID = "bench_chain_ours"
 
 SCRIPT = r"""
 import json, sys
@@ -69,7 +51,7 @@ class Heard:
 
 get_listener_manager().add_listener(Heard())
 warm_task_api()
-dag = parse_dag(Path(sys.argv[1]), "azml_ready_check")
+dag = parse_dag(Path(sys.argv[1]), sys.argv[3])
 run = LocalDagRun(dag, Path(sys.argv[2]), 2)
 when = datetime.now(timezone.utc)
 dr = run.start(when, "manual__ready_check", {})  # ready_for_run is called here
@@ -117,7 +99,14 @@ def test_a_run_prepares_its_tasks_once_and_writes_nothing_ahead(embedded_airflow
     env = {**embedded_env(airflow_home() / "dags"), "AZML_HOME": str(tmp_path / "azml")}
     ensure_db(env)
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path / "ready_check.py"), str(tmp_path / "status.json")],
+        [
+            sys.executable,
+            "-c",
+            SCRIPT,
+            str(tmp_path / "ready_check.py"),
+            str(tmp_path / "status.json"),
+            DAG_ID,
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -142,6 +131,6 @@ def test_a_run_prepares_its_tasks_once_and_writes_nothing_ahead(embedded_airflow
 
     with sqlite3.connect(airflow_home() / "airflow.db") as db:
         events = db.execute(
-            "SELECT source_task_id FROM asset_event WHERE source_dag_id='azml_ready_check' ORDER BY 1"
+            "SELECT source_task_id FROM asset_event WHERE source_dag_id=? ORDER BY 1", (DAG_ID,)
         ).fetchall()
     assert events == [("s0",), ("s1",), ("s2",)]  # one per output, each from its step's success

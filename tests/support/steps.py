@@ -7,7 +7,17 @@ from typing import Any
 
 from airflow_azml.execution import StepExecution, StepInvocation
 
-__all__ = ["run_only_step"]
+__all__ = ["run_only_step", "HANG"]
+
+#: a step script that starts writing its output, notes its pid in $AZML_TEST_PIDS, then hangs (for cancels)
+HANG = """
+import os, sys, time
+out = sys.argv[sys.argv.index("--out") + 1]
+os.makedirs(out, exist_ok=True)
+open(os.path.join(out, "partial.txt"), "w").write("half")
+open(os.path.join(os.environ["AZML_TEST_PIDS"], str(os.getpid())), "w").write("")
+time.sleep(300)
+"""
 
 
 def run_only_step(plan: dict[str, Any], run_id: str = "run1", **options: Any) -> dict[str, Any]:
