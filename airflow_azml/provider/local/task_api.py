@@ -27,10 +27,13 @@ warm-up costs ~0.2 s of CPU once per process (the warm server pays it once for a
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["warm_task_api", "ready_for_run"]
+
+log = logging.getLogger(__name__)
 
 
 def warm_task_api() -> None:
@@ -82,12 +85,9 @@ def ready_for_run(dag_run: Any, session: Any) -> None:
         session.commit()  # the run and its task instances, which every request below reads
         bag = _share_dag_bag(dag_run, session)
         if bag is not None:
-            _compile_reads(dag_run, bag)
-            _compile_asset_events(dag_run, bag.get_dag_for_run(dag_run=dag_run, session=session))
+            _compile_requests(dag_run, bag)
     except Exception:  # noqa: BLE001 - nothing is lost: each task reads and compiles on its own
-        import logging
-
-        logging.getLogger(__name__).debug("no shared DAG bag for the run's tasks", exc_info=True)
+        log.debug("no shared DAG bag for the run's tasks", exc_info=True)
 
 
 def _share_dag_bag(dag_run: Any, session: Any) -> Any:
@@ -117,9 +117,10 @@ def _share_dag_bag(dag_run: Any, session: Any) -> Any:
     return bag
 
 
-def _compile_reads(dag_run: Any, bag: Any) -> None:
-    """Read-only requests of the run's tasks, made once, each in a session of its own as a request's is
-    (a fresh identity map: the lazy loads a task's request makes are made here too), rolled back."""
+def _compile_requests(dag_run: Any, bag: Any) -> None:
+    """The read-only requests of the run's tasks and one asset-event registration, made once in a session
+    of their own as a request's is (a fresh identity map: the lazy loads a task's request makes are made
+    here too), rolled back after each: nothing is kept."""
     import structlog
     from airflow import settings
     from airflow.api_fastapi.execution_api.routes.task_instances import validate_inlets_and_outlets
@@ -127,52 +128,40 @@ def _compile_reads(dag_run: Any, bag: Any) -> None:
         GetXComSliceFilterParams,
         get_mapped_xcom_by_slice,
     )
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.serialization.definitions.assets import SerializedAsset
 
     bound = structlog.contextvars.get_contextvars()
     session = settings.NonScopedSession()
     try:
         dag = bag.get_dag_for_run(dag_run=dag_run, session=session)
-        tis = dag_run.get_task_instances(session=session)
-        lineage = [ti for ti in tis if dag.has_task(ti.task_id) and _has_assets(dag.get_task(ti.task_id))]
+        tis = [ti for ti in dag_run.get_task_instances(session=session) if dag.has_task(ti.task_id)]
+        if not tis:
+            return
+        tasks = {ti.task_id: dag.get_task(ti.task_id) for ti in tis}
+        lineage = [ti for ti in tis if tasks[ti.task_id].inlets or tasks[ti.task_id].outlets]
         if lineage:  # a task without inlets/outlets never asks
             validate_inlets_and_outlets(task_instance_id=lineage[0].id, session=session, dag_bag=bag)
+            session.rollback()
+        get_mapped_xcom_by_slice(
+            dag_id=dag_run.dag_id,
+            run_id=dag_run.run_id,
+            task_id=tis[0].task_id,
+            key="return_value",
+            params=GetXComSliceFilterParams(),
+            session=session,
+        )
         session.rollback()
-        if tis:
-            get_mapped_xcom_by_slice(
-                dag_id=dag_run.dag_id,
-                run_id=dag_run.run_id,
-                task_id=tis[0].task_id,
-                key="return_value",
-                params=GetXComSliceFilterParams(),
-                session=session,
-            )
-    finally:  # the route binds the task instance's id for its log lines: not for the children
+        for ti in lineage:
+            outlets = [a.asprofile() for a in tasks[ti.task_id].outlets if isinstance(a, SerializedAsset)]
+            if outlets:  # the listener calls it returns are dropped: no listener hears of it
+                TaskInstance.register_asset_changes_in_db(ti, outlets, [], session=session)
+                break
+    finally:  # the check binds the task instance's id for its log lines: not for the children
         session.rollback()
         session.close()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(**bound)
-
-
-def _compile_asset_events(dag_run: Any, dag: Any) -> None:
-    from airflow import settings
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.serialization.definitions.assets import SerializedAsset
-
-    session = settings.NonScopedSession()
-    try:
-        for ti in dag_run.get_task_instances(session=session):
-            task = dag.get_task(ti.task_id) if dag.has_task(ti.task_id) else None
-            profiles = [a.asprofile() for a in getattr(task, "outlets", ()) if isinstance(a, SerializedAsset)]
-            if profiles:  # the listener calls it returns are dropped: no listener hears of it
-                TaskInstance.register_asset_changes_in_db(ti, profiles, [], session=session)
-                break
-    finally:
-        session.rollback()
-        session.close()
-
-
-def _has_assets(task: Any) -> bool:
-    return bool(getattr(task, "inlets", None) or getattr(task, "outlets", None))
 
 
 def _routes(app: Any) -> list[Any]:
