@@ -10,6 +10,8 @@ pages they open are served by the plugin under ``UI_PREFIX``.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from typing import Any
 from urllib.parse import quote
 
@@ -47,10 +49,9 @@ class _PluginLink(BaseOperatorLink):
 
     targets: tuple[str, ...] = STEP_OPERATORS
 
-    @property
+    @functools.cached_property
     def operators(self) -> list[type]:  # type: ignore[override]
-        import importlib
-
+        """Resolved once per link: the api-server asks for it for every task of every DAG it loads."""
         found = []
         for path in self.targets:
             module, _, name = path.partition(":")
