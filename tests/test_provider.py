@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from airflow_azml.get_provider_info import get_provider_info
+from tests.support.processes import python_json
 
 
 def test_provider_info_names_the_distribution():
@@ -32,11 +32,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith(("airflow", "pand
 
 def _modules_after_provider_info(preload: str) -> list[str]:
     env = {**os.environ, "AZML_PRELOAD_MODULES": preload}
-    proc = subprocess.run(
-        [sys.executable, "-c", _PRELOAD_PROBE], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return python_json(_PRELOAD_PROBE, env=env, timeout=60)
 
 
 def test_provider_info_preloads_the_dag_authoring_modules_without_airflow():

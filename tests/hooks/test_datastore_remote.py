@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -21,6 +19,7 @@ from airflow_azml.pipeline.steps import PythonScriptStep
 from airflow_azml.provider.local.embedded import airflow_home
 from tests.conftest import write
 from tests.support.azurite import ACCOUNT_KEY
+from tests.support.processes import python_json
 
 pytestmark = pytest.mark.slow
 
@@ -108,12 +107,7 @@ def _connection_row(name: str) -> tuple:
         "    c = s.query(Connection).filter(Connection.conn_id == sys.argv[1]).one()\n"
         "    print(json.dumps([c.conn_type, c.host, c.login, c.extra_dejson]))\n"
     )
-    env = embedded_env(airflow_home() / "dags")
-    proc = subprocess.run(
-        [sys.executable, "-c", script, name], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return tuple(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return tuple(python_json(script, name, env=embedded_env(airflow_home() / "dags")))
 
 
 def test_service_principals_gen1_and_gen2(embedded_airflow_home, azml_home, tmp_path, monkeypatch) -> None:

@@ -7,13 +7,12 @@ preparation changes per-process state), then the run itself through the real run
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from airflow_azml.provider.local.embedded import airflow_home, embedded_env, ensure_db
 from bench.bench_chain import OURS
 from bench.bench_chain import SCRIPT as TINY
+from tests.support.processes import python_json
 
 #: a 3-step chain with lineage (each step one PipelineData output, the next one's input)
 DAG_FILE = OURS.format(steps=3)
@@ -98,23 +97,8 @@ def test_a_run_prepares_its_tasks_once_and_writes_nothing_ahead(embedded_airflow
     (tmp_path / "config.json").write_text(json.dumps({"workspace_name": "ready_check"}))
     env = {**embedded_env(airflow_home() / "dags"), "AZML_HOME": str(tmp_path / "azml")}
     ensure_db(env)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SCRIPT,
-            str(tmp_path / "ready_check.py"),
-            str(tmp_path / "status.json"),
-            DAG_ID,
-        ],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    args = (str(tmp_path / "ready_check.py"), str(tmp_path / "status.json"), DAG_ID)
+    seen = python_json(SCRIPT, *args, env=env, cwd=tmp_path, timeout=600)
     assert "ti_id" not in seen["contextvars"]  # the check's log binding did not leak into the tasks
     assert seen["one_bag"] and seen["bag_holds_the_run_dag"]
     assert seen["compiled_anew"] == []

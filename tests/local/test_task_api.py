@@ -5,11 +5,8 @@ process, since the warm-up changes FastAPI's per-process state)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 from airflow_azml.provider.local.embedded import airflow_home, embedded_env, ensure_db
+from tests.support.processes import python_json
 
 SCRIPT = r"""
 import inspect, json
@@ -47,11 +44,7 @@ print(json.dumps({
 def test_a_warmed_api_repeats_no_work_and_answers_the_same(embedded_airflow_home):
     env = embedded_env(airflow_home() / "dags")
     ensure_db(env)
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = python_json(SCRIPT, env=env, timeout=300)
     assert [(r["value"], r["pulled"]) for r in seen["rounds"]] == [("one", []), ("two", [])]
     # every endpoint's location was found, every dependency analysed and every parameter model's
     # fields built before the first request

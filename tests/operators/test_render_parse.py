@@ -3,12 +3,10 @@ own calls would (bench/bench_parse.py measures the cost; these check the result)
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import write
+from tests.support.processes import python_json
 
 SCRIPT_DAG = """from airflow_azml.core import Workspace
 from airflow_azml.pipeline.core import Pipeline, PipelineData
@@ -35,15 +33,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("airflow_azml.pro
 def test_a_script_pipeline_parse_loads_no_other_step_kind(workspace_dir: Path):
     write(workspace_dir / "src" / "s.py", "print(1)\n")
     dag_file = write(workspace_dir / "parse_shape.py", SCRIPT_DAG)
-    proc = subprocess.run(
-        [sys.executable, "-c", _MODULES_PROBE, str(dag_file)],
-        cwd=workspace_dir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    loaded = python_json(_MODULES_PROBE, str(dag_file), cwd=workspace_dir)
     assert "airflow_azml.provider.operators.render" in loaded
     for other in ("hyperdrive", "routing", "parallel_run", "databricks", "data_transfer", "adla"):
         assert f"airflow_azml.provider.operators.{other}" not in loaded

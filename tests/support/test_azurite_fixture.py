@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +40,7 @@ from tests.support.azurite import (
     AzuriteServer,
     require_azurite,
 )
+from tests.support.processes import python_json
 
 CONTAINER = "azml"
 KEY = "runs/r1/hello.txt"
@@ -108,17 +107,9 @@ def test_airflow_reads_blob_through_object_storage_path_and_wasb_hook(
     env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False")
     env.update(azurite.airflow_conn_env("azml_test", conn_type=conn_type))
 
-    proc = subprocess.run(
-        [sys.executable, "-c", _READ_THROUGH_AIRFLOW, "azml_test", container, KEY],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
+    result = python_json(
+        _READ_THROUGH_AIRFLOW, "azml_test", container, KEY, env=env, cwd=tmp_path, timeout=180
     )
-
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["object_storage_path"] == PAYLOAD.decode()
     assert result["wasb_hook"] == PAYLOAD.decode()
     assert result["wasb_sees_write"] is True
